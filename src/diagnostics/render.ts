@@ -1,0 +1,55 @@
+// Renders diagnostics for people: `file:line:col: severity code: message`, then the source line
+// with a caret under the column, then the field path and help. Colour only when asked (TTY).
+import type { Diagnostic } from './diagnostic.ts';
+
+export interface RenderOptions {
+  /** Looks up the text of a file by the name used in spans; undefined when unknown. */
+  readonly source?: (file: string) => string | undefined;
+  readonly color?: boolean;
+}
+
+const paint = (on: boolean, code: string, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+
+export function formatLocation(d: Diagnostic): string {
+  if (d.span === undefined) return '';
+  return `${d.span.file}:${d.span.line}:${d.span.col}: `;
+}
+
+/** The one-line form, stable for scripts and tests: `file:line:col: code: message`. */
+export function formatDiagnosticLine(d: Diagnostic): string {
+  const path = d.path !== undefined && d.path !== '' ? ` (at ${d.path})` : '';
+  const sev = d.severity === 'error' ? '' : `${d.severity}: `;
+  return `${formatLocation(d)}${sev}${d.code}: ${d.message}${path}`;
+}
+
+export function renderDiagnostic(d: Diagnostic, opts: RenderOptions = {}): string {
+  const color = opts.color === true;
+  const sevColor = d.severity === 'error' ? '31;1' : d.severity === 'warning' ? '33;1' : '36';
+  const lines: string[] = [];
+  const sev = paint(color, sevColor, d.severity);
+  lines.push(`${formatLocation(d)}${sev} ${paint(color, '1', d.code)}: ${d.message}`);
+  const text = d.span !== undefined ? opts.source?.(d.span.file) : undefined;
+  if (d.span !== undefined && text !== undefined) {
+    const srcLine = text.split(/\r?\n/)[d.span.line - 1];
+    if (srcLine !== undefined) {
+      const gutter = String(d.span.line);
+      const pad = ' '.repeat(gutter.length);
+      const width =
+        d.span.endLine === d.span.line && d.span.endCol !== undefined
+          ? Math.max(1, d.span.endCol - d.span.col + 1)
+          : 1;
+      // Tabs are kept so the caret lines up under the same characters in a terminal.
+      const lead = srcLine.slice(0, d.span.col - 1).replace(/[^\t]/g, ' ');
+      lines.push(`${pad} |`);
+      lines.push(`${gutter} | ${srcLine}`);
+      lines.push(`${pad} | ${lead}${paint(color, sevColor, '^'.repeat(width))}`);
+    }
+  }
+  if (d.path !== undefined && d.path !== '') lines.push(`  at ${d.path}`);
+  if (d.help !== undefined) lines.push(`  help: ${d.help}`);
+  return lines.join('\n');
+}
+
+export function renderDiagnostics(ds: readonly Diagnostic[], opts: RenderOptions = {}): string {
+  return ds.map((d) => renderDiagnostic(d, opts)).join('\n\n');
+}
