@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab and its tests need, when they are missing. Idempotent:
+# does nothing (but say so) when every program is present. Called by .ci/run and by `npm test`
+# (pretest). Needs root to install; as non-root it only reports, and the lab tests then skip
+# with a stated reason.
+#
+#   program   package        why
+#   ip        iproute2       network namespaces, veth pairs, addresses, routes (ip -batch)
+#   nft       nftables       the dataplane: nft -f (atomic), nft -j list ruleset (counters)
+#   ping      iputils-ping   ICMP probes (Node has no ICMP sockets)
+#   socat     socat          SCTP listeners and probes (Node has no SCTP sockets)
+#   modprobe  kmod           loading the sctp module where the kernel has it as a module
+#
+# Set STRATA_SKIP_SYSTEM_DEPS=1 to skip entirely.
+set -euo pipefail
+
+if [[ "${STRATA_SKIP_SYSTEM_DEPS:-}" == "1" ]]; then
+  echo "ensure-system-deps: skipped (STRATA_SKIP_SYSTEM_DEPS=1)"
+  exit 0
+fi
+
+if [[ "$(uname -s)" != "Linux" ]]; then
+  echo "ensure-system-deps: not Linux; the lab is unavailable here, nothing to install"
+  exit 0
+fi
+
+declare -A PACKAGE_OF=(
+  [ip]=iproute2
+  [nft]=nftables
+  [ping]=iputils-ping
+  [socat]=socat
+  [modprobe]=kmod
+)
+
+has() {
+  command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/sbin/$1" ]]
+}
+
+missing=()
+for prog in ip nft ping socat modprobe; do
+  if ! has "$prog"; then
+    missing+=("${PACKAGE_OF[$prog]}")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "ensure-system-deps: ip, nft, ping, socat, modprobe present; nothing to install"
+  exit 0
+fi
+
+if [[ "$(id -u)" != "0" ]]; then
+  echo "ensure-system-deps: missing ${missing[*]}; not root, so not installing (lab tests will skip)"
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-system-deps: missing ${missing[*]} and no apt-get; install them by hand" >&2
+  exit 1
+fi
+
+echo "ensure-system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be absent or stale on a fresh machine: refresh once, then install.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "ensure-system-deps: installed ${missing[*]}"

@@ -1,0 +1,33 @@
+// Front door of `lab`: a closed island of network namespaces (nodes, workloads with real
+// listeners, an outside host) where nftables rulesets meet real packets.
+export type {
+  LabExternal,
+  LabPlan,
+  LabPort,
+  LabProtocol,
+  LabSpec,
+  LabWorkload,
+  PlannedExternal,
+  PlannedNode,
+  PlannedWorkload,
+} from './topology.ts';
+export {
+  canonicalAddress,
+  familyOf,
+  fabricInterfaceOf,
+  isLabNamespace,
+  namespacesOf,
+  nodeInterfaceOf,
+  nodeNamespaceOf,
+  planLab,
+  WORKLOAD_IFACE_PREFIX,
+  workloadNamespaceOf,
+} from './topology.ts';
+export type { DownOptions, DownReport, Lab, UpOptions, UpTimings } from './island.ts';
+export { agentOf, attachLab, downLab, nodeNamespace, upLab, workloadOf } from './island.ts';
+export type { FlowProtocol, HeldConnection, LabFlow, ProbeOptions, ProbeProgress, ProbeResult } from './probe.ts';
+export { openConnection, probe } from './probe.ts';
+export type { Observation } from './agent-protocol.ts';
+export type { SctpSupport } from './state.ts';
+export { listLabIds, stateDirOf } from './state.ts';
+export { detectSctp, labUnavailableReason } from './system.ts';
