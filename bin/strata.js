@@ -1,5 +1,21 @@
 #!/usr/bin/env node
-// The `strata` command. Node 24 runs the TypeScript sources directly (type stripping).
-import { main } from '../src/cli/main.ts';
+// The `strata` command. Node 24 runs the TypeScript sources directly (type stripping). When an
+// older Node starts this file (say `node bin/strata.js` with a system Node 20), hand over to the
+// Node 24 that `npm ci` installed with the project, so the command works however it is started.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
+const strips = process.features?.typescript !== undefined && process.features.typescript !== false;
+if (!strips) {
+  const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  if (!existsSync(pinned) || pinned === process.execPath) {
+    process.stderr.write(`strata: needs Node.js 24 or newer (this is ${process.version}); run \`npm ci\` in the project first\n`);
+    process.exit(2);
+  }
+  const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 3);
+}
+
+const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,621 @@
+// Engine decisions → dataplane IR for the workload endpoints of one node. This module renders the
+// engine's meaning; it decides nothing itself: which tiers and policies apply comes from
+// `cluster.plan`, which policies are enforced from the pipeline's `isActive`, what a rule field
+// means from match.ts (mirrored structurally here and checked against it by the tests).
+//
+// Layout (Calico's, reference §6.2–6.5), in one `inet` table:
+//
+//   forward-hook (hook forward) ─ clear accept|pass marks
+//     ├─ jump from-wl-dispatch ── iifname vmap @from-wl ──goto──► fw/<endpoint>   (egress policy)
+//     ├─ jump to-wl-dispatch ──── oifname vmap @to-wl ────goto──► tw/<endpoint>   (ingress policy)
+//     └─ accept mark set → accept
+//
+//   fw|tw/<endpoint>: ct established,related accept · ct invalid drop · clear marks ·
+//                     per tier: clear pass · [pass clear → jump po|pi/<policy> · accept → return]…
+//                               · pass clear → drop (end of tier, unless defaultAction Pass) ·
+//                     per profile: jump pro|pri/<profile> · accept → return · drop
+//   po|pi/<policy>:   one rule per API rule alternative: Allow → set accept, return;
+//                     Pass → set pass, return; Deny → drop; Log → log, continue
+//
+// Selectors, named ports and Services become named sets shared by every rule that uses them, so
+// the rule count follows the API rules, not the number of endpoints.
+import type { Diagnostic, Result } from '../diagnostics/index.ts';
+import { fail, ok } from '../diagnostics/index.ts';
+import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
+// Values from the engine's modules rather than its front door: the compiler needs only these
+// pure functions, not the resource builder behind engine/index.ts.
+import { serviceSelects } from '../engine/match.ts';
+import { PROTOCOL, SHORT_KIND } from '../engine/model.ts';
+import { isActive } from '../engine/pipeline.ts';
+import { cidrContainsCidr, cidrOfAddress, compareIp, formatCidr, formatIp } from '../net/index.ts';
+import type { Cidr, IpAddress } from '../net/index.ts';
+import type { Selector } from '../selector/index.ts';
+import type { Chain, IpFamily, Match, NamedSet, ProtoPortElement, Rule, Ruleset, Statement, Verdict, VerdictMap } from './ir.ts';
+import { assertNever, formatProvenance, MARK_ACCEPT, MARK_PASS, MARK_SCRATCH, normalizePortSpans } from './ir.ts';
+
+export interface CompileOptions {
+  /** The node-side interface of each endpoint of the node, by endpoint id (`NS/NAME`). */
+  readonly interfaces: ReadonlyMap<string, string>;
+  /** Table name. Default `strata`. */
+  readonly table?: string;
+  /** Start of every log prefix. Default `strata`. */
+  readonly logPrefix?: string;
+}
+
+export const DEFAULT_TABLE = 'strata';
+
+/** Logical names of the fixed parts of the layout. */
+export const BASE_CHAIN = 'forward-hook';
+export const FROM_DISPATCH_CHAIN = 'from-wl-dispatch';
+export const TO_DISPATCH_CHAIN = 'to-wl-dispatch';
+export const FROM_MAP = 'from-wl';
+export const TO_MAP = 'to-wl';
+
+/** Protocols whose packets have ports for the engine (flow.ts `hasPorts`). */
+const PORT_PROTOCOLS: readonly number[] = [PROTOCOL.TCP, PROTOCOL.UDP, PROTOCOL.SCTP, PROTOCOL.UDPLITE];
+const FAMILIES: readonly IpFamily[] = [4, 6];
+const ENFORCED = { stagedAsEnforced: false } as const;
+const IFNAME_RE = /^[A-Za-z0-9_.:@+-]{1,15}$/;
+const TABLE_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/** Calico's policy id: `<shortKind>/<name>` or `<shortKind>/<namespace>/<name>`. */
+export function policyId(p: Pick<Policy, 'kind' | 'namespace' | 'name'>): string {
+  const k = SHORT_KIND[p.kind];
+  return p.namespace === undefined ? `${k}/${p.name}` : `${k}/${p.namespace}/${p.name}`;
+}
+
+export function profileId(p: Pick<Profile, 'name'>): string {
+  return `pro/${p.name}`;
+}
+
+/** Logical chain names. */
+export function endpointChainName(endpointId: string, dir: Direction): string {
+  return `${dir === 'egress' ? 'fw' : 'tw'}/${endpointId}`;
+}
+
+export function policyChainName(p: Pick<Policy, 'kind' | 'namespace' | 'name'>, dir: Direction): string {
+  return `${dir === 'egress' ? 'po' : 'pi'}/${policyId(p)}`;
+}
+
+export function profileChainName(p: Pick<Profile, 'name'>, dir: Direction): string {
+  return `${dir === 'egress' ? 'pro' : 'pri'}/${p.name}`;
+}
+
+/**
+ * Compiles the filter for the workload endpoints of one node. Fails (collecting every problem)
+ * when an endpoint has no interface, two share one, or an endpoint is a host endpoint.
+ */
+export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[], opts: CompileOptions): Result<Ruleset> {
+  const diagnostics: Diagnostic[] = [];
+  const table = opts.table ?? DEFAULT_TABLE;
+  if (!TABLE_RE.test(table)) {
+    diagnostics.push({ code: 'dataplane/invalid-table', severity: 'error', message: `table name "${table}" must be a letter then up to 31 of a-z A-Z 0-9 _ -` });
+  }
+  const endpoints = uniqueSorted(nodeEndpoints);
+  const ifnameOwner = new Map<string, string>();
+  const placed: { ep: Endpoint; ifname: string }[] = [];
+  for (const ep of endpoints) {
+    if (ep.kind !== 'workload') {
+      diagnostics.push({
+        code: 'dataplane/host-endpoint',
+        severity: 'error',
+        message: `${ep.id} is a host endpoint: the dataplane enforces workload endpoints only (host endpoints need input/output chains and failsafe ports)`,
+      });
+      continue;
+    }
+    const ifname = opts.interfaces.get(ep.id);
+    if (ifname === undefined) {
+      diagnostics.push({ code: 'dataplane/missing-interface', severity: 'error', message: `no node-side interface given for endpoint ${ep.id}` });
+      continue;
+    }
+    if (!IFNAME_RE.test(ifname)) {
+      diagnostics.push({
+        code: 'dataplane/invalid-interface',
+        severity: 'error',
+        message: `interface "${ifname}" of ${ep.id} is not a valid Linux interface name (1–15 of A-Z a-z 0-9 _ . : @ + -)`,
+      });
+      continue;
+    }
+    const other = ifnameOwner.get(ifname);
+    if (other !== undefined) {
+      diagnostics.push({ code: 'dataplane/duplicate-interface', severity: 'error', message: `endpoints ${other} and ${ep.id} both use interface "${ifname}"` });
+      continue;
+    }
+    ifnameOwner.set(ifname, ep.id);
+    placed.push({ ep, ifname });
+  }
+  if (diagnostics.length > 0) return fail(diagnostics);
+
+  const c = new Compilation(cluster, opts.logPrefix ?? 'strata');
+  const fromElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'egress') }));
+  const toElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'ingress') }));
+  if (c.problems.length > 0) return fail(c.problems);
+  const byIfname = (a: { ifname: string }, b: { ifname: string }): number => compareText(a.ifname, b.ifname);
+  const maps: VerdictMap[] = [
+    { name: FROM_MAP, key: 'iifname', verdict: 'goto', elements: fromElements.sort(byIfname) },
+    { name: TO_MAP, key: 'oifname', verdict: 'goto', elements: toElements.sort(byIfname) },
+  ];
+  const structural: Chain[] = [
+    {
+      name: BASE_CHAIN,
+      role: 'base',
+      hook: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' },
+      rules: [
+        rule([], [{ kind: 'clear-mark', bits: MARK_ACCEPT | MARK_PASS | MARK_SCRATCH }], undefined, 'forward: clear accept, pass and scratch marks'),
+        rule([], [], { kind: 'jump', chain: FROM_DISPATCH_CHAIN }, 'forward: egress policy of a sending workload'),
+        rule([], [], { kind: 'jump', chain: TO_DISPATCH_CHAIN }, 'forward: ingress policy of a receiving workload'),
+        rule([markIs(MARK_ACCEPT, true)], [], { kind: 'accept' }, 'forward: policy accepted the packet'),
+      ],
+    },
+    {
+      name: FROM_DISPATCH_CHAIN,
+      role: 'dispatch',
+      hook: undefined,
+      rules: [rule([], [], { kind: 'vmap', map: FROM_MAP }, 'dispatch: from workload interface')],
+    },
+    {
+      name: TO_DISPATCH_CHAIN,
+      role: 'dispatch',
+      hook: undefined,
+      rules: [rule([], [], { kind: 'vmap', map: TO_MAP }, 'dispatch: to workload interface')],
+    },
+  ];
+  const chains = [...structural, ...[...c.chains.values()].sort((a, b) => compareText(a.name, b.name))];
+  return ok({
+    table,
+    sets: [...c.sets.values()].sort((a, b) => compareText(a.name, b.name)),
+    maps,
+    chains,
+    notes: [...c.notes].sort(compareText),
+  });
+}
+
+function uniqueSorted(eps: readonly Endpoint[]): Endpoint[] {
+  const byId = new Map<string, Endpoint>();
+  for (const ep of eps) if (!byId.has(ep.id)) byId.set(ep.id, ep);
+  return [...byId.values()].sort((a, b) => compareText(a.id, b.id));
+}
+
+/** Code-unit order: independent of locale, stable everywhere. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function rule(matches: readonly Match[], statements: readonly Statement[], verdict: Verdict | undefined, comment: string): Rule {
+  return { matches, counter: true, statements, verdict, comment };
+}
+
+function markIs(bits: number, isSet: boolean): Match {
+  return { kind: 'mark', bits, isSet };
+}
+
+/** Which L4 protocols a rule admits: a finite list, or everything except a list. */
+type ProtoSet = { readonly only: readonly number[] } | { readonly except: readonly number[] };
+
+/** One side of a rule for one family: alternatives (OR) of match lists (AND). */
+interface SideAlternatives {
+  readonly alternatives: readonly (readonly Match[])[];
+  /** The side matches ports: only packets with ports (TCP, UDP, SCTP, UDPLite) qualify. */
+  readonly needsPort: boolean;
+}
+
+/** The state of one compilation: shared sets, chains made so far, notes. */
+class Compilation {
+  readonly sets = new Map<string, NamedSet>();
+  readonly chains = new Map<string, Chain>();
+  readonly notes = new Set<string>();
+  readonly problems: Diagnostic[] = [];
+  private readonly profileSeen = new Map<string, Profile>();
+
+  private readonly cluster: Cluster;
+  private readonly logPrefix: string;
+
+  constructor(cluster: Cluster, logPrefix: string) {
+    this.cluster = cluster;
+    this.logPrefix = logPrefix;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Chains
+
+  endpointChain(ep: Endpoint, dir: Direction): string {
+    const name = endpointChainName(ep.id, dir);
+    if (this.chains.has(name)) return name;
+    const where = `ep/${ep.id} ${dir}`;
+    const rules: Rule[] = [
+      rule([{ kind: 'ct-state', states: ['established', 'related'] }], [], { kind: 'accept' }, formatProvenance({ kind: 'conntrack', endpoint: ep.id, direction: dir, state: 'established' })),
+      rule([{ kind: 'ct-state', states: ['invalid'] }], [], { kind: 'drop' }, formatProvenance({ kind: 'conntrack', endpoint: ep.id, direction: dir, state: 'invalid' })),
+      rule([], [{ kind: 'clear-mark', bits: MARK_ACCEPT | MARK_PASS }], undefined, `${where} clear marks`),
+    ];
+    for (const tp of this.cluster.plan(ep, dir)) rules.push(...this.tierRules(tp, dir, where));
+    for (const profile of ep.profiles) {
+      const chain = this.profileChain(profile, dir);
+      rules.push(rule([], [], { kind: 'jump', chain }, `${where} profile ${profileId(profile)}`));
+      rules.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${profileId(profile)} accepted`));
+    }
+    rules.push(rule([], [], { kind: 'drop' }, formatProvenance({ kind: 'no-profile', endpoint: ep.id, direction: dir })));
+    this.chains.set(name, { name, role: 'endpoint', hook: undefined, rules });
+    return name;
+  }
+
+  /** One tier of an endpoint's plan; nothing when no enforced policy of the tier applies. */
+  private tierRules(tp: TierPlan, dir: Direction, where: string): Rule[] {
+    const enforced = tp.policies.filter((p) => isActive(p, ENFORCED));
+    const last = enforced[enforced.length - 1];
+    if (last === undefined) return []; // staged-only tier: skipped, no end-of-tier drop (§5.4)
+    const out: Rule[] = [rule([], [{ kind: 'clear-mark', bits: MARK_PASS }], undefined, `${where} tier ${tp.tier.name}`)];
+    for (const p of enforced) {
+      const chain = this.policyChain(p, dir);
+      out.push(rule([markIs(MARK_PASS, false)], [], { kind: 'jump', chain }, `${where} policy ${policyId(p)}`));
+      out.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${policyId(p)} accepted`));
+    }
+    if (tp.tier.defaultAction !== 'pass') {
+      out.push(
+        rule([markIs(MARK_PASS, false)], [], { kind: 'drop' }, formatProvenance({ kind: 'end-of-tier', policy: policyId(last), direction: dir, tier: tp.tier.name })),
+      );
+    }
+    return out;
+  }
+
+  private policyChain(p: Policy, dir: Direction): string {
+    const name = policyChainName(p, dir);
+    if (!this.chains.has(name)) {
+      const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, policyId(p), dir));
+      this.chains.set(name, { name, role: 'policy', hook: undefined, rules });
+    }
+    return name;
+  }
+
+  /** Profiles are shared by name; two different profiles under one name cannot share a chain. */
+  private profileChain(p: Profile, dir: Direction): string {
+    const name = profileChainName(p, dir);
+    const existing = this.chains.get(name);
+    if (existing === undefined || this.profileSeen.get(name) !== p) {
+      const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, profileId(p), dir));
+      if (existing === undefined) {
+        this.chains.set(name, { name, role: 'profile', hook: undefined, rules });
+        this.profileSeen.set(name, p);
+      } else if (!sameJson(existing.rules, rules)) {
+        this.problems.push({
+          code: 'dataplane/profile-conflict',
+          severity: 'error',
+          message: `two endpoints carry different ${dir} rules for profile ${p.name}; the dataplane shares one chain per profile name`,
+        });
+      }
+    }
+    return name;
+  }
+
+  /** One API rule → one IR rule per alternative (none when it can never match). */
+  private apiRule(r: EngineRule, pid: string, dir: Direction): Rule[] {
+    const comment = formatProvenance({ kind: 'rule', policy: pid, direction: dir, index: r.index, action: r.action });
+    if (r.hasHttpMatch) {
+      this.notes.add(`${comment}: the HTTP match is ignored, as by the engine (enforced only by Calico's application layer)`);
+    }
+    if (dir === 'egress' && r.action === 'allow') this.noteDomains(r, comment);
+    let statements: readonly Statement[];
+    let verdict: Verdict | undefined;
+    switch (r.action) {
+      case 'allow':
+        statements = [{ kind: 'set-mark', bits: MARK_ACCEPT }];
+        verdict = { kind: 'return' };
+        break;
+      case 'pass':
+        statements = [{ kind: 'set-mark', bits: MARK_PASS }];
+        verdict = { kind: 'return' };
+        break;
+      case 'deny':
+        statements = [];
+        verdict = { kind: 'drop' };
+        break;
+      case 'log':
+        statements = [{ kind: 'log', prefix: `${this.logPrefix} ${pid} ${dir} ${r.index}: ` }];
+        verdict = undefined;
+        break;
+      default:
+        return assertNever(r.action);
+    }
+    const alternatives = this.ruleAlternatives(r);
+    if (r.action !== 'log' || alternatives.length < 2) {
+      return alternatives.map((matches) => ({ matches, counter: true, statements, verdict, comment }));
+    }
+    // Allow/Pass/Deny end at their first matching alternative; a Log rule must too, or a packet
+    // matching two alternatives would be logged twice.
+    return [
+      ...alternatives.map((matches) => ({
+        matches: [...matches, markIs(MARK_SCRATCH, false)],
+        counter: true,
+        statements: [{ kind: 'set-mark', bits: MARK_SCRATCH } as const, ...statements],
+        verdict,
+        comment,
+      })),
+      rule([], [{ kind: 'clear-mark', bits: MARK_SCRATCH }], undefined, `${comment}: end of alternatives`),
+    ];
+  }
+
+  /** Calico Enterprise's domain names in a destination selector's sets: not enforceable here. */
+  private noteDomains(r: EngineRule, comment: string): void {
+    const sel = r.destination.selector;
+    if (sel === undefined) return;
+    for (const ns of this.cluster.networkSets) {
+      if (ns.allowedEgressDomains.length === 0 || !sel.matches(ns.labels)) continue;
+      this.notes.add(
+        `${comment}: destination selector matches ${ns.namespace === undefined ? 'GlobalNetworkSet' : 'NetworkSet'} ${ns.id} with allowedEgressDomains ` +
+          `(${[...ns.allowedEgressDomains].sort(compareText).join(', ')}): domain names are not enforced without DNS snooping, only its nets are`,
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Rule matching, per family (match.ts `matchRule`, `headerMatches`, `sideMatches`)
+
+  private ruleAlternatives(r: EngineRule): (readonly Match[])[] {
+    const perFamily = new Map<IpFamily, (readonly Match[])[]>();
+    for (const family of FAMILIES) {
+      if (r.ipVersion !== undefined && r.ipVersion !== family) continue;
+      const src = this.side(r.source, 'src', family);
+      const dst = this.side(r.destination, 'dst', family);
+      if (src === undefined || dst === undefined) continue;
+      const protos = protocolsOf(r, family, src.needsPort || dst.needsPort);
+      if (protos === undefined) continue;
+      const header: Match[] = [];
+      if ('only' in protos) {
+        // An ICMP type match already implies the family's ICMP protocol.
+        const impliedByIcmp = (r.icmp !== undefined || r.notIcmp !== undefined) && protos.only.length === 1;
+        if (!impliedByIcmp) header.push({ kind: 'l4proto', protocols: protos.only, negate: false });
+      } else if (protos.except.length > 0) {
+        header.push({ kind: 'l4proto', protocols: protos.except, negate: true });
+      }
+      if (r.icmp !== undefined) header.push({ kind: 'icmp', family, type: r.icmp.type, code: r.icmp.code, negate: false });
+      if (r.notIcmp !== undefined) header.push({ kind: 'icmp', family, type: r.notIcmp.type, code: r.notIcmp.code, negate: true });
+      const alts: (readonly Match[])[] = [];
+      for (const a of src.alternatives) {
+        for (const b of dst.alternatives) {
+          const matches = [...header, ...a, ...b];
+          alts.push(matches.some(isFamilySpecific) ? matches : [{ kind: 'nfproto', family }, ...matches]);
+        }
+      }
+      perFamily.set(family, alts);
+    }
+    // An alternative with nothing family-specific that both families have is emitted once, without
+    // `nfproto`. Alternatives of one rule share its action, so their order never changes a verdict.
+    const v4 = perFamily.get(4) ?? [];
+    const v6 = [...(perFamily.get(6) ?? [])];
+    const out: (readonly Match[])[] = [];
+    for (const alt of v4) {
+      const neutral = withoutNfproto(alt);
+      const twin = neutral.some(isFamilySpecific) ? -1 : v6.findIndex((b) => sameJson(withoutNfproto(b), neutral));
+      if (twin >= 0) {
+        v6.splice(twin, 1);
+        out.push(neutral);
+      } else {
+        out.push(alt);
+      }
+    }
+    return [...out, ...v6];
+  }
+
+  /** One side of a rule for one family; undefined when it cannot match any packet of the family. */
+  private side(e: EntityMatch, role: 'src' | 'dst', family: IpFamily): SideAlternatives | undefined {
+    const addr = role === 'src' ? 'saddr' : 'daddr';
+    const portSide = role === 'src' ? 'sport' : 'dport';
+    const base: Match[] = [];
+    let needsPort = false;
+    if (e.nets !== undefined) {
+      const cidrs = netsOf(e.nets, family);
+      if (cidrs.length === 0) return undefined; // nothing of this family: the rule does not apply (§9.18)
+      base.push({ kind: 'addr-cidrs', side: addr, family, cidrs, negate: false });
+    }
+    if (e.notNets !== undefined) {
+      const cidrs = netsOf(e.notNets, family);
+      if (cidrs.length === 0) return undefined;
+      base.push({ kind: 'addr-cidrs', side: addr, family, cidrs, negate: true });
+    }
+    if (e.selector !== undefined) base.push({ kind: 'addr-set', side: addr, family, set: this.selectorSet(e.selector, family), negate: false });
+    if (e.notSelector !== undefined) base.push({ kind: 'addr-set', side: addr, family, set: this.selectorSet(e.notSelector, family), negate: true });
+    if (e.service !== undefined) {
+      if (role === 'src') {
+        base.push({ kind: 'addr-set', side: addr, family, set: this.serviceAddressSet(e.service, family), negate: false });
+      } else {
+        needsPort = true;
+        base.push({ kind: 'addr-proto-port-set', side: role, family, set: this.servicePortSet(e.service, family), negate: false });
+      }
+    }
+    if (e.notPorts !== undefined) {
+      needsPort = true;
+      const ranges = normalizePortSpans(e.notPorts.ranges);
+      if (ranges.length > 0) base.push({ kind: 'port', side: portSide, ranges, negate: true });
+      if (e.notPorts.named.length > 0) {
+        base.push({ kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.notPorts.named, family), negate: true });
+      }
+    }
+    if (e.ports === undefined) return { alternatives: [base], needsPort };
+    // Numeric ranges OR named ports: one alternative each (first match still wins).
+    const alternatives: Match[][] = [];
+    const ranges = normalizePortSpans(e.ports.ranges);
+    if (ranges.length > 0) alternatives.push([...base, { kind: 'port', side: portSide, ranges, negate: false }]);
+    if (e.ports.named.length > 0) {
+      alternatives.push([...base, { kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.ports.named, family), negate: false }]);
+    }
+    if (alternatives.length === 0) return undefined; // an empty port list matches nothing
+    return { alternatives, needsPort: true };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sets
+
+  /**
+   * `selectorMatchesPeer` as a set of addresses: every endpoint whose labels match contributes
+   * its addresses, every matching (Global)NetworkSet its CIDRs.
+   */
+  private selectorSet(sel: Selector, family: IpFamily): string {
+    const name = `s${family}/${sel.canonical}`;
+    if (!this.sets.has(name)) {
+      const cidrs: Cidr[] = [];
+      for (const ep of this.cluster.endpoints) {
+        if (!sel.matches(ep.labels)) continue;
+        for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
+      }
+      for (const ns of this.cluster.networkSets) {
+        if (!sel.matches(ns.labels)) continue;
+        for (const c of ns.nets) if (c.family === family) cidrs.push(c);
+      }
+      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `selector ${sel.canonical}` });
+    }
+    return name;
+  }
+
+  /** (address, protocol, port) of every endpoint port with one of the names (match.ts `portListMatches`). */
+  private namedPortSet(names: readonly string[], family: IpFamily): string {
+    const sorted = [...new Set(names)].sort(compareText);
+    const name = `n${family}/${sorted.join(',')}`;
+    if (!this.sets.has(name)) {
+      const wanted = new Set(sorted);
+      const elements: Triple[] = [];
+      for (const ep of this.cluster.endpoints) {
+        for (const p of ep.ports) {
+          if (p.name === undefined || !wanted.has(p.name)) continue;
+          for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
+        }
+      }
+      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: normalizeTriples(elements), comment: `named ports ${sorted.join(', ')}` });
+    }
+    return name;
+  }
+
+  private serviceBackends(ref: { readonly namespace: string; readonly name: string }): readonly Endpoint[] {
+    const svc = this.cluster.service(ref.namespace, ref.name);
+    if (svc === undefined) return [];
+    return this.cluster.endpoints.filter((ep) => serviceSelects(svc, ep));
+  }
+
+  /** Source side of `services`: the backends' addresses. */
+  private serviceAddressSet(ref: { readonly namespace: string; readonly name: string }, family: IpFamily): string {
+    const name = `svc${family}/${ref.namespace}/${ref.name}`;
+    if (!this.sets.has(name)) {
+      const cidrs: Cidr[] = [];
+      for (const ep of this.serviceBackends(ref)) for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
+      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `service ${ref.namespace}/${ref.name} backends` });
+    }
+    return name;
+  }
+
+  /** Destination side of `services`: each backend address with each target port (match.ts `serviceTargetMatches`). */
+  private servicePortSet(ref: { readonly namespace: string; readonly name: string }, family: IpFamily): string {
+    const name = `svcp${family}/${ref.namespace}/${ref.name}`;
+    if (!this.sets.has(name)) {
+      const svc = this.cluster.service(ref.namespace, ref.name);
+      const elements: Triple[] = [];
+      for (const ep of this.serviceBackends(ref)) {
+        for (const sp of svc?.ports ?? []) {
+          const ports =
+            typeof sp.targetPort === 'number'
+              ? [sp.targetPort]
+              : ep.ports.filter((p) => p.name === sp.targetPort && p.protocol === sp.protocol).map((p) => p.port);
+          for (const port of ports) {
+            for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: sp.protocol, port });
+          }
+        }
+      }
+      this.sets.set(name, {
+        name,
+        type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port',
+        elements: normalizeTriples(elements),
+        comment: `service ${ref.namespace}/${ref.name} backend ports`,
+      });
+    }
+    return name;
+  }
+}
+
+/**
+ * Which protocols a rule admits for a family (match.ts `headerMatches`, plus: a side that
+ * matches ports needs a packet with ports). Undefined when none.
+ */
+function protocolsOf(r: EngineRule, family: IpFamily, needsPort: boolean): ProtoSet | undefined {
+  let set: ProtoSet = r.protocol === undefined ? { except: [] } : { only: [r.protocol] };
+  const restrict = (allowed: readonly number[]): void => {
+    set = 'only' in set ? { only: set.only.filter((p) => allowed.includes(p)) } : { only: allowed.filter((p) => !(set as { except: readonly number[] }).except.includes(p)) };
+  };
+  if (r.notProtocol !== undefined) {
+    const np = r.notProtocol;
+    set = 'only' in set ? { only: set.only.filter((p) => p !== np) } : { except: [...new Set([...set.except, np])].sort((a, b) => a - b) };
+  }
+  if (r.icmp !== undefined || r.notIcmp !== undefined) restrict([family === 4 ? PROTOCOL.ICMP : PROTOCOL.ICMPV6]);
+  if (needsPort) restrict(PORT_PROTOCOLS);
+  if ('only' in set) {
+    if (set.only.length === 0) return undefined;
+    return { only: [...set.only].sort((a, b) => a - b) };
+  }
+  return set;
+}
+
+function netsOf(list: NetList, family: IpFamily): string[] {
+  return normalizeCidrs(family === 4 ? list.v4 : list.v6);
+}
+
+/** Sorted, without duplicates or CIDRs contained in another (nft rejects overlapping intervals). */
+export function normalizeCidrs(cidrs: readonly Cidr[]): string[] {
+  const sorted = [...cidrs].sort(compareCidr);
+  const kept: Cidr[] = [];
+  for (const c of sorted) {
+    const last = kept[kept.length - 1];
+    // Sorted by base then prefix, disjoint kept CIDRs: only the last one can contain `c`.
+    if (last !== undefined && cidrContainsCidr(last, c)) continue;
+    kept.push(c);
+  }
+  return kept.map(formatCidr);
+}
+
+function compareCidr(a: Cidr, b: Cidr): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.base !== b.base) return a.base < b.base ? -1 : 1;
+  return a.prefix - b.prefix;
+}
+
+interface Triple {
+  readonly address: IpAddress;
+  readonly protocol: number;
+  readonly port: number;
+}
+
+function normalizeTriples(ts: readonly Triple[]): ProtoPortElement[] {
+  const sorted = [...ts].sort((a, b) => compareIp(a.address, b.address) || a.protocol - b.protocol || a.port - b.port);
+  const out: ProtoPortElement[] = [];
+  let prev: Triple | undefined;
+  for (const t of sorted) {
+    if (prev !== undefined && compareIp(prev.address, t.address) === 0 && prev.protocol === t.protocol && prev.port === t.port) continue;
+    out.push({ address: formatIp(t.address), protocol: t.protocol, port: t.port });
+    prev = t;
+  }
+  return out;
+}
+
+/** Matches that only hold for packets of one family (and so imply it). */
+function isFamilySpecific(m: Match): boolean {
+  switch (m.kind) {
+    case 'nfproto':
+    case 'addr-set':
+    case 'addr-cidrs':
+    case 'addr-proto-port-set':
+    case 'icmp':
+      return true;
+    case 'iifname':
+    case 'oifname':
+    case 'ct-state':
+    case 'mark':
+    case 'l4proto':
+    case 'port':
+      return false;
+    default:
+      return assertNever(m);
+  }
+}
+
+function withoutNfproto(ms: readonly Match[]): readonly Match[] {
+  return ms.filter((m) => m.kind !== 'nfproto');
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

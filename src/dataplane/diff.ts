@@ -1,0 +1,169 @@
+// Incremental updates: the previous and the next ruleset of a node → the operations of one
+// transaction that turns the first into the second, touching only what changed. A policy edit
+// flushes and refills that policy's chains (and the endpoint chains whose tier plan changed); a
+// new pod adds its chains and map elements and updates set elements; nothing else is rewritten,
+// so other chains keep their counters, and established connections keep flowing because the
+// first rule of every endpoint chain accepts them and the transaction is atomic.
+//
+// Order inside the transaction (each step only refers to what exists at that point):
+//   1 declare new chains          4 map elements: delete removed/changed, add new/changed
+//   2 add new sets (+ elements)   5 fill new chains, flush + refill changed ones
+//   3 set elements: delete, add   6 flush, then delete removed chains   7 delete removed sets
+// Anything the steps cannot express (another table, a changed hook or set type) is a full replace.
+import type { Chain, MapElement, NamedSet, ProtoPortElement, Ruleset, VerdictMap } from './ir.ts';
+
+export type UpdateOp =
+  | { readonly op: 'add-chain'; readonly name: string }
+  /** Declares the set (type and flags); its elements follow in an `add-elements`. */
+  | { readonly op: 'add-set'; readonly set: NamedSet }
+  /** `set.elements` holds the elements to add or delete. */
+  | { readonly op: 'add-elements'; readonly set: NamedSet }
+  | { readonly op: 'delete-elements'; readonly set: NamedSet }
+  | { readonly op: 'add-map-elements'; readonly map: string; readonly verdict: 'goto' | 'jump'; readonly elements: readonly MapElement[] }
+  | { readonly op: 'delete-map-elements'; readonly map: string; readonly ifnames: readonly string[] }
+  /** Writes the chain's rules; `flush` first empties an existing chain. */
+  | { readonly op: 'fill-chain'; readonly chain: Chain; readonly flush: boolean }
+  | { readonly op: 'flush-chain'; readonly name: string }
+  | { readonly op: 'delete-chain'; readonly name: string }
+  | { readonly op: 'delete-set'; readonly name: string };
+
+export type RulesetDiff =
+  | { readonly kind: 'replace'; readonly next: Ruleset; readonly reason: string }
+  | {
+      readonly kind: 'update';
+      readonly table: string;
+      /** The next ruleset's maps (a dispatch rule needs its map's key to be written). */
+      readonly maps: readonly VerdictMap[];
+      /** Empty when the rulesets are equal. */
+      readonly ops: readonly UpdateOp[];
+    };
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** JSON with object keys sorted: structural equality independent of construction order. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => compareText(a, b));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function byName<T extends { readonly name: string }>(items: readonly T[]): Map<string, T> {
+  return new Map(items.map((i) => [i.name, i]));
+}
+
+function elementKey(e: string | ProtoPortElement): string {
+  return typeof e === 'string' ? e : `${e.address}|${e.protocol}|${e.port}`;
+}
+
+/** The elements of `a` not in `b`, as a set of the same name and type. */
+function elementsMinus(a: NamedSet, b: NamedSet | undefined): NamedSet {
+  const drop = new Set<string>();
+  for (const e of b?.elements ?? []) drop.add(elementKey(e));
+  switch (a.type) {
+    case 'addr4':
+    case 'addr6':
+      return { name: a.name, type: a.type, comment: a.comment, elements: a.elements.filter((e) => !drop.has(e)) };
+    case 'addr4-proto-port':
+    case 'addr6-proto-port':
+      return { name: a.name, type: a.type, comment: a.comment, elements: a.elements.filter((e) => !drop.has(elementKey(e))) };
+  }
+}
+
+/**
+ * The transaction from `prev` (what the kernel holds, as last applied) to `next`. Without a
+ * previous ruleset, or when the change cannot be made in place, the whole table is replaced.
+ */
+export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetDiff {
+  if (prev === undefined) return { kind: 'replace', next, reason: 'no previous ruleset' };
+  if (prev.table !== next.table) return { kind: 'replace', next, reason: `table renamed from ${prev.table} to ${next.table}` };
+
+  const prevChains = byName(prev.chains);
+  const nextChains = byName(next.chains);
+  const prevSets = byName(prev.sets);
+  const nextSets = byName(next.sets);
+  const prevMaps = byName(prev.maps);
+  const nextMaps = byName(next.maps);
+
+  for (const c of next.chains) {
+    const p = prevChains.get(c.name);
+    if (p === undefined ? c.hook !== undefined : stableJson(p.hook) !== stableJson(c.hook)) {
+      return { kind: 'replace', next, reason: `base chain ${c.name} added or its hook changed` };
+    }
+  }
+  for (const c of prev.chains) {
+    if (c.hook !== undefined && !nextChains.has(c.name)) return { kind: 'replace', next, reason: `base chain ${c.name} removed` };
+  }
+  for (const s of next.sets) {
+    const p = prevSets.get(s.name);
+    if (p !== undefined && p.type !== s.type) return { kind: 'replace', next, reason: `set ${s.name} changed type` };
+  }
+  if (stableJson([...prevMaps.keys()].sort(compareText)) !== stableJson([...nextMaps.keys()].sort(compareText))) {
+    return { kind: 'replace', next, reason: 'verdict maps added or removed' };
+  }
+  for (const m of next.maps) {
+    const p = prevMaps.get(m.name)!;
+    if (p.key !== m.key || p.verdict !== m.verdict) return { kind: 'replace', next, reason: `map ${m.name} changed kind` };
+  }
+
+  const ops: UpdateOp[] = [];
+  const sortedNames = (names: Iterable<string>): string[] => [...names].sort(compareText);
+
+  // 1. New chains, declared empty so every later step may refer to them.
+  const added = sortedNames(next.chains.filter((c) => !prevChains.has(c.name)).map((c) => c.name));
+  for (const name of added) ops.push({ op: 'add-chain', name });
+
+  // 2–3. Sets: new ones whole, changed ones element by element (deletes first: a new interval
+  // may cover a removed one).
+  for (const name of sortedNames(nextSets.keys())) {
+    const s = nextSets.get(name)!;
+    const p = prevSets.get(name);
+    if (p === undefined) {
+      ops.push({ op: 'add-set', set: s });
+      if (s.elements.length > 0) ops.push({ op: 'add-elements', set: s });
+      continue;
+    }
+    const removed = elementsMinus(p, s);
+    const fresh = elementsMinus(s, p);
+    if (removed.elements.length > 0) ops.push({ op: 'delete-elements', set: removed });
+    if (fresh.elements.length > 0) ops.push({ op: 'add-elements', set: fresh });
+  }
+
+  // 4. Dispatch maps: an interface that left, or now leads elsewhere, is removed before chains go.
+  for (const name of sortedNames(nextMaps.keys())) {
+    const m = nextMaps.get(name)!;
+    const before = new Map(prevMaps.get(name)!.elements.map((e) => [e.ifname, e.chain]));
+    const after = new Map(m.elements.map((e) => [e.ifname, e.chain]));
+    const gone = sortedNames([...before.keys()].filter((i) => after.get(i) !== before.get(i)));
+    const fresh = m.elements.filter((e) => before.get(e.ifname) !== e.chain).sort((a, b) => compareText(a.ifname, b.ifname));
+    if (gone.length > 0) ops.push({ op: 'delete-map-elements', map: name, ifnames: gone });
+    if (fresh.length > 0) ops.push({ op: 'add-map-elements', map: name, verdict: m.verdict, elements: fresh });
+  }
+
+  // 5. Rules: new chains filled, changed chains flushed and refilled, unchanged ones untouched.
+  for (const name of sortedNames(nextChains.keys())) {
+    const c = nextChains.get(name)!;
+    const p = prevChains.get(name);
+    if (p === undefined) {
+      if (c.rules.length > 0) ops.push({ op: 'fill-chain', chain: c, flush: false });
+    } else if (stableJson(p.rules) !== stableJson(c.rules)) {
+      ops.push({ op: 'fill-chain', chain: c, flush: true });
+    }
+  }
+
+  // 6. Removed chains: emptied first, so none still jumps to another when it is deleted.
+  const removedChains = sortedNames(prev.chains.filter((c) => !nextChains.has(c.name)).map((c) => c.name));
+  for (const name of removedChains) ops.push({ op: 'flush-chain', name });
+  for (const name of removedChains) ops.push({ op: 'delete-chain', name });
+
+  // 7. Removed sets: every rule that used them was rewritten or deleted above.
+  for (const name of sortedNames(prev.sets.filter((s) => !nextSets.has(s.name)).map((s) => s.name))) ops.push({ op: 'delete-set', name });
+
+  return { kind: 'update', table: next.table, maps: next.maps, ops };
+}
