@@ -426,7 +426,7 @@ class Compilation {
       const ranges = normalizePortSpans(e.notPorts.ranges);
       if (ranges.length > 0) base.push({ kind: 'port', side: portSide, ranges, negate: true });
       if (e.notPorts.named.length > 0) {
-        base.push({ kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.notPorts.named, family), negate: true });
+        base.push({ kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.notPorts.named, family, e.selector), negate: true });
       }
     }
     if (e.ports === undefined) return { alternatives: [base], needsPort };
@@ -435,7 +435,7 @@ class Compilation {
     const ranges = normalizePortSpans(e.ports.ranges);
     if (ranges.length > 0) alternatives.push([...base, { kind: 'port', side: portSide, ranges, negate: false }]);
     if (e.ports.named.length > 0) {
-      alternatives.push([...base, { kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.ports.named, family), negate: false }]);
+      alternatives.push([...base, { kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.ports.named, family, e.selector), negate: false }]);
     }
     if (alternatives.length === 0) return undefined; // an empty port list matches nothing
     return { alternatives, needsPort: true };
@@ -465,14 +465,18 @@ class Compilation {
     return name;
   }
 
-  /** (address, protocol, port) of every endpoint port with one of the names (match.ts `portListMatches`). */
-  private namedPortSet(names: readonly string[], family: IpFamily): string {
+  /**
+   * (address, protocol, port) of every endpoint port with one of the names, from endpoints the
+   * same side's selector matches by labels (match.ts `portListMatches`; Felix's rule_scanner.go).
+   */
+  private namedPortSet(names: readonly string[], family: IpFamily, filter: Selector | undefined): string {
     const sorted = [...new Set(names)].sort(compareText);
-    const name = `n${family}/${sorted.join(',')}`;
+    const name = `n${family}/${sorted.join(',')}${filter === undefined ? '' : `/${filter.canonical}`}`;
     if (!this.sets.has(name)) {
       const wanted = new Set(sorted);
       const elements: Triple[] = [];
       for (const ep of this.cluster.endpoints) {
+        if (filter !== undefined && !filter.matches(ep.labels)) continue;
         for (const p of ep.ports) {
           if (p.name === undefined || !wanted.has(p.name)) continue;
           for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
