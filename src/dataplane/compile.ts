@@ -335,6 +335,9 @@ class Compilation {
 
   /** Calico Enterprise's domain names in a destination selector's sets: not enforceable here. */
   private noteDomains(r: EngineRule, comment: string): void {
+    if (r.destination.domains !== undefined) {
+      this.notes.add(`${comment}: destination domains (${r.destination.domains.join(', ')}) match domain names only; without DNS snooping the rule matches no packet`);
+    }
     const sel = r.destination.selector;
     if (sel === undefined) return;
     for (const ns of this.cluster.networkSets) {
@@ -397,6 +400,8 @@ class Compilation {
 
   /** One side of a rule for one family; undefined when it cannot match any packet of the family. */
   private side(e: EntityMatch, role: 'src' | 'dst', family: IpFamily): SideAlternatives | undefined {
+    // A `domains` side matches only flows to domain names (match.ts), never an address.
+    if (e.domains !== undefined) return undefined;
     const addr = role === 'src' ? 'saddr' : 'daddr';
     const portSide = role === 'src' ? 'sport' : 'dport';
     const base: Match[] = [];

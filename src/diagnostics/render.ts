@@ -26,8 +26,9 @@ export function renderDiagnostic(d: Diagnostic, opts: RenderOptions = {}): strin
   const color = opts.color === true;
   const sevColor = d.severity === 'error' ? '31;1' : d.severity === 'warning' ? '33;1' : '36';
   const lines: string[] = [];
-  const sev = paint(color, sevColor, d.severity);
-  lines.push(`${formatLocation(d)}${sev} ${paint(color, '1', d.code)}: ${d.message}`);
+  // The first line is the stable one-line form (`file:line:col: code: message`), coloured.
+  const sev = d.severity === 'error' ? '' : `${paint(color, sevColor, d.severity)}: `;
+  lines.push(`${formatLocation(d)}${sev}${paint(color, d.severity === 'error' ? sevColor : '1', d.code)}: ${d.message}`);
   const text = d.span !== undefined ? opts.source?.(d.span.file) : undefined;
   if (d.span !== undefined && text !== undefined) {
     const srcLine = text.split(/\r?\n/)[d.span.line - 1];

@@ -19,6 +19,7 @@ import type {
   ServiceEntry,
 } from './model.ts';
 import { PROTOCOL } from './model.ts';
+import { domainMatches } from './domains.ts';
 
 /** The cluster-wide lookups rule matching needs. */
 export interface MatchIndex {
@@ -138,6 +139,9 @@ export function sideMatches(
   if (side.ports !== undefined && !portListMatches(side.ports, port, portOwner, flow.protocol)) return false;
   if (side.notPorts !== undefined) {
     if (port === undefined || portListMatches(side.notPorts, port, portOwner, flow.protocol)) return false;
+  }
+  if (side.domains !== undefined) {
+    if (peer.kind !== 'domain' || !side.domains.some((d) => domainMatches(d, peer.domain))) return false;
   }
   if (side.service !== undefined) {
     const svc = index.service(side.service.namespace, side.service.name);

@@ -7,16 +7,19 @@ import { ipString } from './cidr-field.ts';
 import { checkDns1123Subdomain, checkPortName } from './names.ts';
 import { objectMetaSchema } from './object-meta.ts';
 import { kubernetesProtocolSchema } from './protocol.ts';
-import { crossCheck, intInRange, report, strict, stringRule } from './schema-kit.ts';
+import { crossCheck, intInRange, report, stringRule } from './schema-kit.ts';
 
-export const containerPortSchema = strict({
+// Loose like the rest of the pod spec: Kubernetes decodes unknown fields away (server-side field
+// validation warns), so a typo such as `containerport` leaves a port without a number, which the
+// engine ignores with a warning rather than rejecting the whole manifest.
+export const containerPortSchema = z.looseObject({
   /** IANA port name (≤ 15 of a-z, 0-9, '-'), unique in the pod; what named ports in policies match. */
   name: z.string().check(stringRule('model/invalid-port', (v) => {
     const p = checkPortName(v);
     return p === undefined ? undefined : `port name "${v}" ${p}`;
   })).optional(),
-  /** The port the container listens on, 1–65535. Required. */
-  containerPort: intInRange(1, 65535, 'model/port-out-of-range', 'containerPort'),
+  /** The port the container listens on, 1–65535. Required by Kubernetes; a port without one is ignored. */
+  containerPort: intInRange(1, 65535, 'model/port-out-of-range', 'containerPort').optional(),
   /** TCP (default), UDP or SCTP. */
   protocol: kubernetesProtocolSchema.default('TCP'),
   /** Host port, 1–65535; absent = none. */

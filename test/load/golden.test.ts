@@ -1,6 +1,6 @@
 // Golden rendered diagnostics for the bad manifests in testdata/bad/: each `x.yaml` (whose header
 // comment says what is wrong) has `x.golden`, exactly what `renderDiagnostics` prints for it.
-// Regenerate after an intended change with: UPDATE_GOLDEN=1 node --test test/load/golden.test.ts
+// Regenerate after an intended change with: STRATA_UPDATE_GOLDEN=1 node --test test/load/golden.test.ts
 import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { renderDiagnostics } from '../../src/diagnostics/index.ts';
 import { loadPaths } from '../../src/load/index.ts';
 
 const DIR = join('testdata', 'bad');
-const update = process.env['UPDATE_GOLDEN'] === '1';
+const update = process.env['STRATA_UPDATE_GOLDEN'] === '1';
 const files = (await readdir(DIR)).filter((f) => f.endsWith('.yaml')).sort();
 
 describe('rendered diagnostics of testdata/bad match their golden files', () => {

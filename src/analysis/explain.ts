@@ -1,0 +1,200 @@
+// `explain`: one flow's decision as the documented JSON object (docs/explain-json.md) or as text
+// for people. Everything here is formatting of the engine's FlowDecision — the trace comes from
+// the evaluation itself, never from a second pass.
+import type { Span } from '../diagnostics/index.ts';
+import type { Cluster, DecidedBy, DirectionDecision, Evaluation, Flow, FlowDecision, Policy, TraceStep } from '../engine/index.ts';
+import { describePeer, evaluateFlow, protocolName } from '../engine/index.ts';
+import { formatIp } from '../net/index.ts';
+
+export interface ExplainJsonStep {
+  readonly tier: string | null;
+  readonly policy: string | null;
+  readonly namespace?: string;
+  readonly kind: string | null;
+  readonly rule: number | null;
+  readonly action: string;
+  readonly reason: string;
+  readonly staged?: true;
+  /** `file:line:col` of the rule (or policy) in the user's manifests. */
+  readonly source?: string;
+}
+
+export interface ExplainJsonDirection {
+  readonly endpoint: string;
+  readonly verdict: 'allow' | 'deny';
+  readonly trace: readonly ExplainJsonStep[];
+}
+
+export interface ExplainJsonDecidedBy {
+  readonly direction: 'egress' | 'ingress' | null;
+  readonly tier: string | null;
+  readonly policy: string | null;
+  readonly namespace?: string;
+  readonly kind: string | null;
+  readonly rule: number | null;
+  readonly action: 'allow' | 'deny';
+  readonly reason: string;
+  readonly source?: string;
+}
+
+export interface ExplainJson {
+  readonly from: string;
+  readonly to: string;
+  readonly port: number | null;
+  readonly protocol: string;
+  readonly verdict: 'allow' | 'deny';
+  readonly decidedBy: ExplainJsonDecidedBy;
+  readonly egress: ExplainJsonDirection | null;
+  readonly ingress: ExplainJsonDirection | null;
+  /** The verdict with staged policies enforced; null when no staged policy is involved. */
+  readonly pending: { readonly verdict: 'allow' | 'deny'; readonly decidedBy: ExplainJsonDecidedBy } | null;
+  readonly ipVersion: 4 | 6;
+  readonly srcAddress: string | null;
+  readonly dstAddress: string | null;
+  readonly icmp?: { readonly type: number; readonly code: number };
+}
+
+function formatSpan(s: Span): string {
+  return `${s.file}:${s.line}:${s.col}`;
+}
+
+/** Finds the policy a trace step refers to, to point at its source. */
+function policyOf(cluster: Cluster, step: { kind: string | null; namespace: string | null; policy: string | null }): Policy | undefined {
+  if (step.kind === null || step.kind === 'Profile' || step.policy === null) return undefined;
+  return cluster.policy(`${step.kind}/${step.namespace ?? ''}/${step.policy}`);
+}
+
+function sourceOf(cluster: Cluster, step: { kind: string | null; namespace: string | null; policy: string | null; rule: number | null }, dir: 'ingress' | 'egress' | null): string | undefined {
+  const p = policyOf(cluster, step);
+  if (p === undefined) return undefined;
+  if (step.rule !== null && dir !== null) {
+    const rule = (dir === 'ingress' ? p.ingress : p.egress)[step.rule];
+    if (rule !== undefined) return formatSpan(p.origin.spanOf(rule.path));
+  }
+  return formatSpan(p.origin.span);
+}
+
+function jsonStep(cluster: Cluster, s: TraceStep, dir: 'ingress' | 'egress', withSource: boolean): ExplainJsonStep {
+  const src = withSource ? sourceOf(cluster, s, dir) : undefined;
+  return {
+    tier: s.tier,
+    policy: s.policy,
+    ...(s.namespace === null ? {} : { namespace: s.namespace }),
+    kind: s.kind,
+    rule: s.rule,
+    action: s.action,
+    reason: s.reason,
+    ...(s.staged ? { staged: true as const } : {}),
+    ...(src === undefined ? {} : { source: src }),
+  };
+}
+
+function jsonDecidedBy(cluster: Cluster, d: DecidedBy, withSource: boolean): ExplainJsonDecidedBy {
+  const src = withSource ? sourceOf(cluster, d, d.direction) : undefined;
+  return {
+    direction: d.direction,
+    tier: d.tier,
+    policy: d.policy,
+    ...(d.namespace === null ? {} : { namespace: d.namespace }),
+    kind: d.kind,
+    rule: d.rule,
+    action: d.action,
+    reason: d.reason,
+    ...(src === undefined ? {} : { source: src }),
+  };
+}
+
+function jsonDirection(cluster: Cluster, endpoint: string, d: DirectionDecision | null, dir: 'ingress' | 'egress', withSource: boolean): ExplainJsonDirection | null {
+  if (d === null) return null;
+  return { endpoint, verdict: d.verdict, trace: d.trace.map((s) => jsonStep(cluster, s, dir, withSource)) };
+}
+
+export interface ExplainOptions {
+  /** Add `source: file:line:col` to steps (costly for large batches; on by default). */
+  readonly withSource?: boolean;
+  /** The endpoint/address texts as the user wrote them, echoed in `from`/`to`. */
+  readonly fromText?: string;
+  readonly toText?: string;
+}
+
+export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision, opts: ExplainOptions = {}): ExplainJson {
+  const withSource = opts.withSource ?? true;
+  const pending: Evaluation | null = decision.pending;
+  const addr = (p: Flow['src']): string | null => (p.kind === 'domain' || p.address === undefined ? null : formatIp(p.address));
+  return {
+    from: opts.fromText ?? describePeer(flow.src),
+    to: opts.toText ?? describePeer(flow.dst),
+    port: flow.port ?? null,
+    protocol: protocolName(flow.protocol),
+    verdict: decision.verdict,
+    decidedBy: jsonDecidedBy(cluster, decision.decidedBy, withSource),
+    egress: jsonDirection(cluster, describePeer(flow.src), decision.egress, 'egress', withSource),
+    ingress: jsonDirection(cluster, describePeer(flow.dst), decision.ingress, 'ingress', withSource),
+    pending: pending === null ? null : { verdict: pending.verdict, decidedBy: jsonDecidedBy(cluster, pending.decidedBy, withSource) },
+    ipVersion: flow.ipVersion,
+    srcAddress: addr(flow.src),
+    dstAddress: addr(flow.dst),
+    ...(flow.icmp === undefined ? {} : { icmp: flow.icmp }),
+  };
+}
+
+export function explainFlow(cluster: Cluster, flow: Flow, opts: ExplainOptions = {}): ExplainJson {
+  return explainJson(cluster, flow, evaluateFlow(cluster, flow), opts);
+}
+
+// ---- text rendering
+
+const ACTION_WORD: Readonly<Record<string, string>> = {
+  allow: 'Allow',
+  deny: 'Deny',
+  pass: 'Pass',
+  log: 'Log',
+  'no-match': 'no rule matched',
+};
+
+function describeStep(s: ExplainJsonStep | ExplainJsonDecidedBy): string {
+  if (s.reason === 'loopback') return 'an endpoint talking to itself (always allowed)';
+  if (s.reason === 'no-endpoint') return 'no endpoint of the cluster on either side (nothing enforces policy)';
+  if (s.kind === 'Profile') return `profile ${s.policy}${s.rule === null ? '' : ` rule ${s.rule}`}`;
+  if (s.kind === null) return 'no profile allowed it (final default deny)';
+  const ns = s.namespace === undefined ? '' : `${s.namespace}/`;
+  const where = `${s.kind} ${ns}${s.policy ?? ''} in tier ${s.tier ?? ''}`;
+  if (s.reason === 'end-of-tier') return `end of tier ${s.tier ?? ''} (last policy applying: ${s.kind} ${ns}${s.policy ?? ''})`;
+  return s.rule === null ? where : `${where}, rule ${s.rule}`;
+}
+
+export function renderExplainText(e: ExplainJson, color = false): string {
+  const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
+  const what = e.port === null ? e.protocol : `${e.protocol} ${e.port}`;
+  const lines: string[] = [];
+  lines.push(`${e.from} → ${e.to}  ${what}: ${verdict}`);
+  const d = e.decidedBy;
+  const dir = d.direction === null ? '' : `${d.direction} at ${d.direction === 'egress' ? e.from : e.to}: `;
+  lines.push(`  decided by ${dir}${describeStep(d)}${d.source === undefined ? '' : `  (${d.source})`}`);
+  if (e.pending !== null && (e.pending.verdict !== e.verdict || e.pending.decidedBy.policy !== d.policy)) {
+    lines.push(`  pending (staged policies enforced): ${e.pending.verdict.toUpperCase()} by ${describeStep(e.pending.decidedBy)}`);
+  }
+  for (const [name, dirn] of [['egress', e.egress], ['ingress', e.ingress]] as const) {
+    if (dirn === null) {
+      lines.push(`  ${name}: not evaluated (${name === 'egress' ? 'source' : 'destination'} is not a cluster endpoint)`);
+      continue;
+    }
+    lines.push(`  ${name} at ${dirn.endpoint}: ${dirn.verdict}`);
+    let tier: string | null | undefined;
+    for (const s of dirn.trace) {
+      if (s.tier !== tier) {
+        tier = s.tier;
+        lines.push(tier === null ? '    profiles' : `    tier ${tier}`);
+      }
+      const ns = s.namespace === undefined ? '' : `${s.namespace}/`;
+      const who = s.kind === null ? '(no profile)' : `${s.kind === 'Profile' ? 'profile' : s.kind} ${ns}${s.policy ?? ''}`;
+      const rule = s.rule === null ? '' : ` rule ${s.rule}`;
+      const action = s.reason === 'end-of-tier' ? `end of tier: ${ACTION_WORD[s.action] ?? s.action}` : ACTION_WORD[s.action] ?? s.action;
+      const staged = s.staged === true ? ' [staged]' : '';
+      const at = s.source === undefined ? '' : `  ${paint('2', s.source)}`;
+      lines.push(`      ${who}${rule}: ${action}${staged}${at}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,236 @@
+// The connectivity matrix: for every (source endpoint, destination endpoint, port) whether the
+// flow is allowed. Cost follows the number of *equivalence classes* of endpoints, not pods²:
+// endpoints with the same effective labels, ports and address memberships are decided identically,
+// so each class runs the shared pipeline once per direction with a bitset over every peer class
+// (the engine's pipeline with a bitset algebra — the same semantics `explain` uses).
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, Policy, Rule } from '../engine/index.ts';
+import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/index.ts';
+import { cidrContains } from '../net/index.ts';
+import type { Cidr, IpAddress } from '../net/index.ts';
+import { bitsetAlgebra, hasBit, setBit } from './bitset.ts';
+import type { Bitset } from './bitset.ts';
+
+export interface PortSpec {
+  readonly protocol: number;
+  /** Undefined for ICMP. */
+  readonly port: number | undefined;
+}
+
+export interface MatrixOptions {
+  /** Ports to evaluate for every destination; default: each destination's declared ports. */
+  readonly ports?: readonly PortSpec[] | undefined;
+}
+
+/** One port: which (source, destination) endpoint pairs are allowed. */
+export interface PortMatrix {
+  readonly spec: PortSpec;
+  /** Indexes into `Matrix.endpoints` of the destinations evaluated on this port. */
+  readonly destinations: readonly number[];
+  allowed(src: number, dst: number): boolean;
+}
+
+export interface Matrix {
+  /** Sorted by id; rows and columns index into this. */
+  readonly endpoints: readonly Endpoint[];
+  readonly ports: readonly PortMatrix[];
+  /** Number of endpoint classes the computation ran on (per family). */
+  readonly classCount: number;
+}
+
+function specKey(s: PortSpec): string {
+  return `${s.protocol}/${s.port ?? ''}`;
+}
+
+function declaredSpecs(e: Endpoint): PortSpec[] {
+  return e.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
+}
+
+/** Every CIDR any rule or network set mentions: an address's membership vector over them is all that matters. */
+function cidrUniverse(cluster: Cluster): Cidr[] {
+  const out: Cidr[] = [];
+  const add = (list: readonly Cidr[] | undefined): void => {
+    if (list !== undefined) out.push(...list);
+  };
+  const sides = (r: Rule): EntityMatch[] => [r.source, r.destination];
+  for (const p of cluster.policies) {
+    for (const r of [...p.ingress, ...p.egress]) {
+      for (const s of sides(r)) {
+        add(s.nets?.v4);
+        add(s.nets?.v6);
+        add(s.notNets?.v4);
+        add(s.notNets?.v6);
+      }
+    }
+  }
+  for (const s of cluster.networkSets) add(s.nets);
+  return out;
+}
+
+function canDo(e: Endpoint, family: 4 | 6): boolean {
+  return e.addresses.length === 0 || e.addresses.some((a) => a.family === family);
+}
+
+function familyOfPair(a: Endpoint, b: Endpoint): 4 | 6 {
+  if (canDo(a, 4) && canDo(b, 4)) return 4;
+  return 6;
+}
+
+interface FamilyRun {
+  readonly classOf: Int32Array; // endpoint index → class
+  readonly reps: readonly number[]; // class → representative endpoint index
+  readonly peers: readonly Peer[]; // endpoint index → peer with the family's address
+}
+
+function classify(cluster: Cluster, endpoints: readonly Endpoint[], family: 4 | 6, universe: readonly Cidr[]): FamilyRun {
+  const classOf = new Int32Array(endpoints.length);
+  const reps: number[] = [];
+  const peers: Peer[] = [];
+  const byKey = new Map<string, number>();
+  endpoints.forEach((e, i) => {
+    const address: IpAddress | undefined = e.addresses.find((a) => a.family === family);
+    peers.push({ kind: 'endpoint', endpoint: e, address });
+    let membership = address === undefined ? '-' : '';
+    if (address !== undefined) for (const c of universe) membership += cidrContains(c, address) ? '1' : '0';
+    const ports = e.ports.map((p) => `${p.name ?? ''}:${p.protocol}:${p.port}`).join(',');
+    const key = `${e.labelKey}\u0001${ports}\u0001${membership}`;
+    let cls = byKey.get(key);
+    if (cls === undefined) {
+      cls = reps.length;
+      byKey.set(key, cls);
+      reps.push(i);
+    }
+    classOf[i] = cls;
+  });
+  void cluster;
+  return { classOf, reps, peers };
+}
+
+/**
+ * Decides, for one port and family, every class pair in both directions:
+ * `egress[srcClass]` = bitset of destination classes the source's egress allows;
+ * `ingress[dstClass]` = bitset of source classes the destination's ingress allows.
+ */
+function decidePort(
+  cluster: Cluster,
+  endpoints: readonly Endpoint[],
+  run: FamilyRun,
+  spec: PortSpec,
+  family: 4 | 6,
+  dstClasses: readonly number[],
+): { egress: Map<number, Bitset>; ingress: Map<number, Bitset>; dstSlot: Map<number, number> } {
+  const flowOf = (src: Peer, dst: Peer): Flow => ({
+    src,
+    dst,
+    protocol: spec.protocol,
+    port: spec.port,
+    srcPort: undefined,
+    icmp: spec.protocol === PROTOCOL.ICMP || spec.protocol === PROTOCOL.ICMPV6 ? { type: family === 4 ? 8 : 128, code: 0 } : undefined,
+    ipVersion: family,
+  });
+  const classCount = run.reps.length;
+  const repPeer = (cls: number): Peer => run.peers[run.reps[cls]!]!;
+  // Destination classes are compacted into slots so bitsets stay as small as the port's audience.
+  const dstSlot = new Map<number, number>();
+  dstClasses.forEach((c, i) => dstSlot.set(c, i));
+  const dstAlg = bitsetAlgebra(dstClasses.length);
+  const srcAlg = bitsetAlgebra(classCount);
+
+  // Bitsets of the peers a rule side matches, cached per side object (shared by every endpoint
+  // its policy selects).
+  const dstCache = new Map<EntityMatch, Bitset>();
+  const dstBits = (side: EntityMatch, src: Peer): Bitset => {
+    let b = dstCache.get(side);
+    if (b === undefined) {
+      b = dstAlg.make();
+      dstClasses.forEach((c, slot) => {
+        const dst = repPeer(c);
+        if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) setBit(b!, slot);
+      });
+      dstCache.set(side, b);
+    }
+    return b;
+  };
+  const srcCache = new Map<EntityMatch, Bitset>();
+  const srcBits = (side: EntityMatch, dst: Peer): Bitset => {
+    let b = srcCache.get(side);
+    if (b === undefined) {
+      b = srcAlg.make();
+      for (let c = 0; c < classCount; c++) {
+        const src = repPeer(c);
+        if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) setBit(b, c);
+      }
+      srcCache.set(side, b);
+    }
+    return b;
+  };
+
+  const mode = { stagedAsEnforced: false };
+  const egress = new Map<number, Bitset>();
+  for (let c = 0; c < classCount; c++) {
+    const src = repPeer(c);
+    const ep = endpoints[run.reps[c]!]!;
+    const headerFlow = flowOf(src, src);
+    const match = (_p: Policy | undefined, rule: Rule): Bitset => {
+      if (!headerMatches(rule, headerFlow)) return dstAlg.none;
+      if (!sideMatches(cluster, rule.source, src, undefined, headerFlow, false, false)) return dstAlg.none;
+      return dstBits(rule.destination, src);
+    };
+    egress.set(c, runPipeline(dstAlg, dstAlg.full, cluster.plan(ep, 'egress' as Direction), ep.profiles, 'egress', match, mode).allowed);
+  }
+  const ingress = new Map<number, Bitset>();
+  for (const c of dstClasses) {
+    const dst = repPeer(c);
+    const ep = endpoints[run.reps[c]!]!;
+    const headerFlow = flowOf(dst, dst);
+    const match = (_p: Policy | undefined, rule: Rule): Bitset => {
+      if (!headerMatches(rule, headerFlow)) return srcAlg.none;
+      if (!sideMatches(cluster, rule.destination, dst, spec.port, headerFlow, true, false)) return srcAlg.none;
+      return srcBits(rule.source, dst);
+    };
+    ingress.set(c, runPipeline(srcAlg, srcAlg.full, cluster.plan(ep, 'ingress'), ep.profiles, 'ingress', match, mode).allowed);
+  }
+  return { egress, ingress, dstSlot };
+}
+
+export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matrix {
+  const endpoints = [...cluster.endpoints].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Which destinations each port applies to.
+  const specs = new Map<string, { spec: PortSpec; dsts: number[] }>();
+  endpoints.forEach((e, i) => {
+    for (const s of opts.ports ?? declaredSpecs(e)) {
+      const k = specKey(s);
+      let entry = specs.get(k);
+      if (entry === undefined) specs.set(k, (entry = { spec: s, dsts: [] }));
+      if (!entry.dsts.includes(i)) entry.dsts.push(i);
+    }
+  });
+  const universe = cidrUniverse(cluster);
+  const families: (4 | 6)[] = endpoints.some((e) => !canDo(e, 4)) ? [4, 6] : [4];
+  const runs = new Map(families.map((f) => [f, classify(cluster, endpoints, f, universe)] as const));
+
+  const ports: PortMatrix[] = [];
+  for (const { spec, dsts } of [...specs.values()].sort((a, b) => a.spec.protocol - b.spec.protocol || (a.spec.port ?? 0) - (b.spec.port ?? 0))) {
+    const decided = new Map(
+      families.map((f) => {
+        const run = runs.get(f)!;
+        const dstClasses = [...new Set(dsts.map((d) => run.classOf[d]!))];
+        return [f, { run, ...decidePort(cluster, endpoints, run, spec, f, dstClasses) }] as const;
+      }),
+    );
+    const dstSet = new Set(dsts);
+    ports.push({
+      spec,
+      destinations: dsts,
+      allowed(src: number, dst: number): boolean {
+        if (!dstSet.has(dst)) return false;
+        if (src === dst) return true; // loopback: an endpoint talking to itself
+        const f = familyOfPair(endpoints[src]!, endpoints[dst]!);
+        const d = decided.get(f)!;
+        const sc = d.run.classOf[src]!;
+        const dc = d.run.classOf[dst]!;
+        return hasBit(d.egress.get(sc)!, d.dstSlot.get(dc)!) && hasBit(d.ingress.get(dc)!, sc);
+      },
+    });
+  }
+  return { endpoints, ports, classCount: Math.max(...[...runs.values()].map((r) => r.reps.length), 0) };
+}

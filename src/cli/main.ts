@@ -1,0 +1,111 @@
+// The `strata` command line: kubectl-style conventions (repeatable `-f`, `-o FORMAT`, exit codes
+// 0 ok / 1 findings / 2 usage or input errors). Each command's logic lives in commands/ and in the
+// library; this file only wires flags to them and turns failures into exit codes — never a stack
+// trace.
+import { Command, CommanderError, Option } from 'commander';
+import { processIo } from './io.ts';
+import type { Io } from './io.ts';
+import { EXIT, UsageError } from './exit.ts';
+import { runCheck } from './commands/check.ts';
+import { runExplain } from './commands/explain.ts';
+import { runMatrix } from './commands/matrix.ts';
+import { runSelector } from './commands/selector.ts';
+import { runDemo } from './commands/demo.ts';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function fileOption(): Option {
+  return new Option('-f, --filename <path>', 'manifest file, directory (recursive) or - for stdin; repeatable').argParser(collect).default([]);
+}
+
+function podCidrOption(): Option {
+  return new Option('--pod-cidr <cidr>', 'assign addresses from this CIDR to workloads without one (what-if analysis)');
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('strata')
+    .description('Tiered zero-trust micro-segmentation: Calico and Kubernetes network policy, explained and enforced.')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+
+  program
+    .command('check')
+    .description('validate manifests and lint policies; errors as file:line:col: code: message')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .addOption(podCidrOption())
+    .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
+    .action(async (opts) => setExit(await runCheck(io, opts)));
+
+  program
+    .command('explain')
+    .description('decide one flow (--from/--to) or a batch (--flows FILE of JSON Lines) and show why')
+    .addOption(fileOption())
+    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME or an IP address')
+    .option('--to <dst>', 'destination: NAMESPACE/NAME, hep:NAME, an IP address or a domain name')
+    .option('--port <n>', 'destination port')
+    .option('--protocol <p>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a protocol number', 'TCP')
+    .option('--src-port <n>', 'source port (rules with source ports never match an unknown one)')
+    .option('--icmp-type <n>', 'ICMP type (default echo request)')
+    .option('--icmp-code <n>', 'ICMP code (default 0)')
+    .option('--flows <file>', 'JSON Lines of {from,to,port,protocol}; one JSON result per line, same order')
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runExplain(io, opts)));
+
+  program
+    .command('matrix')
+    .description('connectivity matrix between all endpoints, per port')
+    .addOption(fileOption())
+    .addOption(new Option('--port <port>', 'PORT[/PROTOCOL] or ICMP; repeatable (default: each destination\'s declared ports)').argParser(collect).default([]))
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runMatrix(io, opts)));
+
+  program
+    .command('selector')
+    .description('parse a Calico selector: canonical form and id, or whether it matches labels')
+    .argument('[expression]', 'the selector (use -- before it if it starts with -); empty means all()', '')
+    .option('--labels <k=v,...>', 'labels to match against')
+    .option('--labels-json <json>', 'labels as a JSON object')
+    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .action((expression: string, opts) => setExit(runSelector(io, expression, opts)));
+
+  program
+    .command('demo')
+    .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts) => setExit(await runDemo(io, opts)));
+
+  return program;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end through here with code 0.
+      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (e instanceof UsageError) {
+      io.err(`strata: ${e.message}`);
+      return EXIT.USAGE;
+    }
+    io.err(`strata: internal error: ${(e as Error).message ?? String(e)} (this is a bug; please report it with the input that caused it)`);
+    if (process.env['STRATA_DEBUG'] !== undefined) io.err((e as Error).stack ?? '');
+    return EXIT.INTERNAL;
+  }
+}

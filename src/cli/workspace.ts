@@ -1,0 +1,46 @@
+// What every analysing command does first: load the `-f` inputs, validate, build the engine's
+// cluster, and report problems the same way (rendered with source snippets on stderr).
+import type { Diagnostic } from '../diagnostics/index.ts';
+import { hasErrors, renderDiagnostics } from '../diagnostics/index.ts';
+import type { Cluster } from '../engine/index.ts';
+import { buildCluster } from '../engine/index.ts';
+import { loadPaths } from '../load/index.ts';
+import type { Resource } from '../model/index.ts';
+import type { Io } from './io.ts';
+
+export interface Workspace {
+  readonly resources: readonly Resource[];
+  readonly cluster: Cluster;
+  /** Load, validation and build diagnostics, in that order. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+export interface WorkspaceOptions {
+  readonly podCidr?: string | undefined;
+}
+
+export async function loadWorkspace(io: Io, paths: readonly string[], opts: WorkspaceOptions = {}): Promise<Workspace> {
+  const loaded = await loadPaths(paths, { readStdin: io.readStdin });
+  const built = buildCluster(loaded.resources, { podCidr: opts.podCidr });
+  return {
+    resources: loaded.resources,
+    cluster: built.cluster,
+    diagnostics: [...loaded.diagnostics, ...built.diagnostics],
+    sources: loaded.sources,
+  };
+}
+
+export function renderFor(io: Io, ws: Pick<Workspace, 'sources'>, ds: readonly Diagnostic[]): string {
+  return renderDiagnostics(ds, { source: (f) => ws.sources.get(f), color: io.stderrColor });
+}
+
+/**
+ * For commands that need a trustworthy cluster (explain, matrix): any error means exit 2 with the
+ * errors shown; warnings are shown too (on stderr, so machine output stays clean).
+ */
+export function reportOrFail(io: Io, ws: Workspace, quiet: boolean): boolean {
+  const shown = ws.diagnostics.filter((d) => d.severity === 'error' || (!quiet && d.severity === 'warning'));
+  if (shown.length > 0) io.err(renderFor(io, ws, shown));
+  return !hasErrors(ws.diagnostics);
+}

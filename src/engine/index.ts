@@ -1,0 +1,20 @@
+// Front door of `engine`: build a cluster from validated resources, decide flows with traces.
+export type * from './model.ts';
+export { DIRECTIONS, PROTOCOL, SHORT_KIND } from './model.ts';
+export { buildCluster } from './build.ts';
+export type { BuildOptions, BuildResult } from './build.ts';
+export { createCluster } from './cluster.ts';
+export { domainMatches } from './domains.ts';
+export type { Cluster, ClusterData } from './cluster.ts';
+export { evaluateDirection, evaluateFlow } from './evaluate.ts';
+export type { DecidedBy, DecisionReason, DirectionDecision, Evaluation, FlowDecision, StepAction, StepReason, TraceStep, Verdict } from './evaluate.ts';
+export { describePeer, makeFlow, parseFlowProtocol, protocolName } from './flow.ts';
+export type { FlowRequest } from './flow.ts';
+export { headerMatches, matchRule, selectorMatchesPeer, serviceSelects, sideMatches } from './match.ts';
+export type { MatchIndex } from './match.ts';
+export { BOOLEAN_ALGEBRA, isActive, runPipeline } from './pipeline.ts';
+export type { FlowSetAlgebra, PipelineMode, PipelineObserver, PipelineOutcome, TierPlan } from './pipeline.ts';
+export { comparePolicies, compareTiers, DEFAULT_TIER, K8S_POLICY_ORDER, policyTieBreakKey } from './ordering.ts';
+export { convertK8sNetworkPolicy, simplifyPorts } from './convert-k8s.ts';
+export { convertPolicy, defaultTypes } from './convert-policy.ts';
+export { composeEntitySelector, composeGlobalPolicySelector, composeNamespacedPolicySelector, k8sSelectorText } from './compose.ts';
