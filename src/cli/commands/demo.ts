@@ -2,6 +2,7 @@
 // multi-tenant example. It checks the manifests, explains the example's flows of interest (the
 // ones its README walks through) and prints the connectivity matrix.
 import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { lint } from '../../analysis/lint.ts';
 import { explainFlow, renderExplainText } from '../../analysis/explain.ts';
@@ -15,9 +16,16 @@ import { runMatrix } from './matrix.ts';
 
 export const DEMO_DIR = fileURLToPath(new URL('../../../examples/multi-tenant/', import.meta.url));
 
+/** The example folder as the user would type it from where they are (shorter spans in the output). */
+function demoDir(): string {
+  const rel = relative(process.cwd(), DEMO_DIR);
+  return rel === '' || rel.startsWith('..') ? DEMO_DIR : `${rel}/`;
+}
+
 export async function runDemo(io: Io, opts: { readonly output: string }): Promise<number> {
   if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`-o ${opts.output}: demo prints text or json`);
-  const ws = await loadWorkspace(io, [DEMO_DIR]);
+  const dir = demoDir();
+  const ws = await loadWorkspace(io, [dir]);
   const findings = [...ws.diagnostics, ...lint(ws)].filter((d) => d.severity !== 'info');
   const flows = (await readFile(`${DEMO_DIR}flows.jsonl`, 'utf8'))
     .split('\n')
@@ -33,7 +41,7 @@ export async function runDemo(io: Io, opts: { readonly output: string }): Promis
     io.out(JSON.stringify({ example: DEMO_DIR, diagnostics: findings, flows: results }, null, 2));
     return EXIT.OK;
   }
-  io.out(`Strata demo — the bundled multi-tenant example (${DEMO_DIR})\n`);
+  io.out(`Strata demo — the bundled multi-tenant example (${dir})\n`);
   io.out(`== check: ${ws.resources.length} resources, ${ws.cluster.policies.length} policies in ${ws.cluster.tiers.filter((t) => t.exists).length} tiers, ${ws.cluster.endpoints.length} endpoints`);
   if (findings.length > 0) io.out(renderFor({ ...io, stderrColor: io.stdoutColor }, ws, findings));
   else io.out('   no problems found');
@@ -43,5 +51,5 @@ export async function runDemo(io: Io, opts: { readonly output: string }): Promis
     io.out(renderExplainText(r, io.stdoutColor));
   }
   io.out('\n== matrix (declared ports)');
-  return runMatrix(io, { filename: [DEMO_DIR], port: [], output: 'table', quiet: true });
+  return runMatrix(io, { filename: [dir], port: [], output: 'table', quiet: true });
 }
