@@ -138,8 +138,17 @@ function convertEntity(er: V3EntityRule | undefined, policyNamespace: string | u
     },
     isGlobal ? undefined : policyNamespace,
   );
-  if (selector !== undefined) out.selector = selector;
-  if (er.notSelector !== undefined && er.notSelector !== '') out.notSelector = compiledSelector(er.notSelector);
+  const notSelector = er.notSelector === undefined || er.notSelector === '' ? undefined : er.notSelector;
+  if (selector !== undefined && notSelector !== undefined) {
+    // Felix folds the notSelector into a positive selector when there is one
+    // (felix/calc/rule_scanner.go combineMatchesIfPossible): the peer must be in the set of
+    // endpoints/sets matching `pos && !not`, which differs from "in pos and not in not" when an
+    // address lies in a network set.
+    out.selector = compiledSelector(`(${selector.canonical}) && (!(${notSelector}))`);
+  } else {
+    if (selector !== undefined) out.selector = selector;
+    if (notSelector !== undefined) out.notSelector = compiledSelector(notSelector);
+  }
   const ports = toPortList(er.ports);
   if (ports !== undefined) out.ports = ports;
   const notPorts = toPortList(er.notPorts);
