@@ -3,10 +3,16 @@
 // endpoints with the same effective labels, ports and address memberships are decided identically,
 // so each class runs the shared pipeline once per direction with a bitset over every peer class
 // (the engine's pipeline with a bitset algebra — the same semantics `explain` uses).
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, Policy, Rule } from '../engine/index.ts';
+// A rule side's bitset is computed once per distinct side (sides are compared by content: many
+// policies repeat the same `{}` or ipBlock side), and a label index over the classes narrows it to
+// the classes its selector can possibly match (Calico's label restrictions), so a side scoped to
+// one namespace costs that namespace's classes, not every class of the cluster.
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, Policy, Rule } from '../engine/index.ts';
 import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/index.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
+import { labelRestrictions } from '../selector/index.ts';
+import type { Selector } from '../selector/index.ts';
 import { bitsetAlgebra, hasBit, setBit } from './bitset.ts';
 import type { Bitset } from './bitset.ts';
 
@@ -45,11 +51,14 @@ function declaredSpecs(e: Endpoint): PortSpec[] {
   return e.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
 }
 
-/** Every CIDR any rule or network set mentions: an address's membership vector over them is all that matters. */
+/**
+ * Every distinct CIDR any rule or network set mentions: an address's membership vector over them
+ * is all that matters (the same CIDR repeated in many policies counts once).
+ */
 function cidrUniverse(cluster: Cluster): Cidr[] {
-  const out: Cidr[] = [];
+  const distinct = new Map<string, Cidr>();
   const add = (list: readonly Cidr[] | undefined): void => {
-    if (list !== undefined) out.push(...list);
+    if (list !== undefined) for (const c of list) distinct.set(`${c.family}/${c.base}/${c.prefix}`, c);
   };
   const sides = (r: Rule): EntityMatch[] => [r.source, r.destination];
   for (const p of cluster.policies) {
@@ -63,7 +72,7 @@ function cidrUniverse(cluster: Cluster): Cidr[] {
     }
   }
   for (const s of cluster.networkSets) add(s.nets);
-  return out;
+  return [...distinct.values()];
 }
 
 function canDo(e: Endpoint, family: 4 | 6): boolean {
@@ -79,6 +88,10 @@ interface FamilyRun {
   readonly classOf: Int32Array; // endpoint index → class
   readonly reps: readonly number[]; // class → representative endpoint index
   readonly peers: readonly Peer[]; // endpoint index → peer with the family's address
+  /** Label → value → classes whose (shared) labels have it, ascending. */
+  readonly byLabel: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
+  /** Classes whose address is in a network set: a selector may match them through the set's labels. */
+  readonly viaSets: readonly number[];
 }
 
 function classify(cluster: Cluster, endpoints: readonly Endpoint[], family: 4 | 6, universe: readonly Cidr[]): FamilyRun {
@@ -101,8 +114,90 @@ function classify(cluster: Cluster, endpoints: readonly Endpoint[], family: 4 | 
     }
     classOf[i] = cls;
   });
-  void cluster;
-  return { classOf, reps, peers };
+  const byLabel = new Map<string, Map<string, number[]>>();
+  const viaSets: number[] = [];
+  reps.forEach((rep, cls) => {
+    const peer = peers[rep]!;
+    for (const [k, v] of endpoints[rep]!.labels) {
+      let values = byLabel.get(k);
+      if (values === undefined) byLabel.set(k, (values = new Map()));
+      const list = values.get(v);
+      if (list === undefined) values.set(v, [cls]);
+      else list.push(cls);
+    }
+    if (peer.kind === 'endpoint' && peer.address !== undefined && cluster.networkSetsContaining(peer.address).length > 0) viaSets.push(cls);
+  });
+  return { classOf, reps, peers, byLabel, viaSets };
+}
+
+/**
+ * The bitset algebra with shortcuts for the common cases of a pipeline run: most rules match no
+ * peer for a given endpoint (their bitset is the shared `none`), and an empty result is returned
+ * as `none` itself, so emptiness tests and operations with an empty operand cost nothing and
+ * allocate nothing. Operands are never mutated, so returning one of them is safe.
+ */
+function sparseBitsetAlgebra(size: number): FlowSetAlgebra<Bitset> & { full: Bitset; make(): Bitset } {
+  const base = bitsetAlgebra(size);
+  const { none, full } = base;
+  const words = none.length;
+  return {
+    none,
+    full,
+    make: base.make,
+    and(a, b) {
+      if (a === none || b === none) return none;
+      if (a === full) return b;
+      if (b === full) return a;
+      const out = new Uint32Array(words);
+      let any = 0;
+      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & b[i]!;
+      return any === 0 ? none : out;
+    },
+    or(a, b) {
+      if (a === none) return b;
+      if (b === none) return a;
+      return base.or(a, b);
+    },
+    minus(a, b) {
+      if (a === none || b === none) return a;
+      const out = new Uint32Array(words);
+      let any = 0;
+      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & ~b[i]!;
+      return any === 0 ? none : out;
+    },
+    isEmpty: (a) => a === none || base.isEmpty(a),
+  };
+}
+
+/** A side's content as text: equal keys match the same peers (selectors by canonical form). */
+function sideKey(side: EntityMatch): string {
+  return JSON.stringify(side, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (typeof v === 'object' && v !== null && 'canonical' in v && 'matches' in v) return `selector:${(v as Selector).canonical}`;
+    return v;
+  });
+}
+
+/**
+ * The classes a rule side can match, or undefined for "any class". A side with a selector matches
+ * a peer only when the selector matches the peer's labels or a network set holding its address, so
+ * outside the classes the selector's label restrictions admit only `viaSets` classes remain.
+ */
+function candidateClasses(run: FamilyRun, sel: Selector | undefined, cache: Map<Selector, readonly number[] | undefined>): readonly number[] | undefined {
+  if (sel === undefined) return undefined;
+  if (cache.has(sel)) return cache.get(sel);
+  let best: number[] | undefined;
+  for (const [label, r] of labelRestrictions(sel)) {
+    const values = run.byLabel.get(label);
+    let list: number[];
+    if (r.mustHaveOneOfValues !== undefined) list = r.mustHaveOneOfValues.flatMap((v) => values?.get(v) ?? []);
+    else if (r.mustBePresent) list = values === undefined ? [] : [...values.values()].flat();
+    else continue;
+    if (best === undefined || list.length < best.length) best = list;
+  }
+  const out = best === undefined ? undefined : [...new Set([...best, ...run.viaSets])].sort((a, b) => a - b);
+  cache.set(sel, out);
+  return out;
 }
 
 /**
@@ -117,7 +212,7 @@ function decidePort(
   spec: PortSpec,
   family: 4 | 6,
   dstClasses: readonly number[],
-): { egress: Map<number, Bitset>; ingress: Map<number, Bitset>; dstSlot: Map<number, number> } {
+): { egress: Map<number, Bitset>; ingress: Map<number, Bitset>; dstSlot: Int32Array } {
   const flowOf = (src: Peer, dst: Peer): Flow => ({
     src,
     dst,
@@ -130,36 +225,55 @@ function decidePort(
   const classCount = run.reps.length;
   const repPeer = (cls: number): Peer => run.peers[run.reps[cls]!]!;
   // Destination classes are compacted into slots so bitsets stay as small as the port's audience.
-  const dstSlot = new Map<number, number>();
-  dstClasses.forEach((c, i) => dstSlot.set(c, i));
-  const dstAlg = bitsetAlgebra(dstClasses.length);
-  const srcAlg = bitsetAlgebra(classCount);
+  const dstSlot = new Int32Array(classCount).fill(-1); // class → slot, -1 when not a destination
+  dstClasses.forEach((c, i) => (dstSlot[c] = i));
+  const dstAlg = sparseBitsetAlgebra(dstClasses.length);
+  const srcAlg = sparseBitsetAlgebra(classCount);
+
+  const candidates = new Map<Selector, readonly number[] | undefined>();
 
   // Bitsets of the peers a rule side matches, cached per side object (shared by every endpoint
-  // its policy selects).
-  const dstCache = new Map<EntityMatch, Bitset>();
+  // its policy selects) and per side content (shared by identical sides of different rules);
+  // only the side's candidate classes are tested. Cached bitsets are never mutated.
+  const keys = new Map<EntityMatch, string>();
+  const keyOf = (side: EntityMatch): string => {
+    let k = keys.get(side);
+    if (k === undefined) keys.set(side, (k = sideKey(side)));
+    return k;
+  };
+  const dstCache = new Map<string, Bitset>();
   const dstBits = (side: EntityMatch, src: Peer): Bitset => {
-    let b = dstCache.get(side);
+    const key = keyOf(side);
+    let b = dstCache.get(key);
     if (b === undefined) {
-      b = dstAlg.make();
-      dstClasses.forEach((c, slot) => {
+      const bits = (b = dstAlg.make());
+      const test = (c: number, slot: number): void => {
         const dst = repPeer(c);
-        if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) setBit(b!, slot);
-      });
-      dstCache.set(side, b);
+        if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) setBit(bits, slot);
+      };
+      const cands = candidateClasses(run, side.selector, candidates);
+      if (cands === undefined) dstClasses.forEach(test);
+      else for (const c of cands) if (dstSlot[c]! >= 0) test(c, dstSlot[c]!);
+      if (dstAlg.isEmpty(b)) b = dstAlg.none;
+      dstCache.set(key, b);
     }
     return b;
   };
-  const srcCache = new Map<EntityMatch, Bitset>();
+  const srcCache = new Map<string, Bitset>();
   const srcBits = (side: EntityMatch, dst: Peer): Bitset => {
-    let b = srcCache.get(side);
+    const key = keyOf(side);
+    let b = srcCache.get(key);
     if (b === undefined) {
-      b = srcAlg.make();
-      for (let c = 0; c < classCount; c++) {
+      const bits = (b = srcAlg.make());
+      const test = (c: number): void => {
         const src = repPeer(c);
-        if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) setBit(b, c);
-      }
-      srcCache.set(side, b);
+        if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) setBit(bits, c);
+      };
+      const cands = candidateClasses(run, side.selector, candidates);
+      if (cands === undefined) for (let c = 0; c < classCount; c++) test(c);
+      else for (const c of cands) test(c);
+      if (srcAlg.isEmpty(b)) b = srcAlg.none;
+      srcCache.set(key, b);
     }
     return b;
   };
@@ -228,7 +342,7 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
         const d = decided.get(f)!;
         const sc = d.run.classOf[src]!;
         const dc = d.run.classOf[dst]!;
-        return hasBit(d.egress.get(sc)!, d.dstSlot.get(dc)!) && hasBit(d.ingress.get(dc)!, sc);
+        return hasBit(d.egress.get(sc)!, d.dstSlot[dc]!) && hasBit(d.ingress.get(dc)!, sc);
       },
     });
   }

@@ -148,13 +148,22 @@ export function createCluster(data: ClusterData): Cluster {
     return { ingress, egress, stagedIngress, stagedEgress };
   }
 
+  // In front of the label-key cache, one by endpoint identity: a hit costs a pointer hash instead
+  // of hashing and comparing the long label key (this runs twice or more per evaluated flow).
+  const planByEndpoint = new WeakMap<Endpoint, Plans>();
   function plansOf(ep: Endpoint): Plans {
-    let plans = planCache.get(ep.labelKey);
+    let plans = planByEndpoint.get(ep);
+    if (plans !== undefined) return plans;
+    plans = planCache.get(ep.labelKey);
     if (plans === undefined) planCache.set(ep.labelKey, (plans = computePlans(ep)));
+    planByEndpoint.set(ep, plans);
     return plans;
   }
 
-  const netSetsByAddress = new Map<string, readonly NetworkSetEntry[]>();
+  // Keyed by the address's numeric value (a number for IPv4, a bigint for IPv6: never equal to each
+  // other under SameValueZero), so a lookup formats nothing.
+  const netSetsByAddress = new Map<number | bigint, readonly NetworkSetEntry[]>();
+  const NO_SETS: readonly NetworkSetEntry[] = [];
   const netSetsByDomain = new Map<string, readonly NetworkSetEntry[]>();
 
   return {
@@ -168,11 +177,11 @@ export function createCluster(data: ClusterData): Cluster {
     plan: (ep, dir) => (dir === 'ingress' ? plansOf(ep).ingress : plansOf(ep).egress),
     hasStaged: (ep, dir) => (dir === 'ingress' ? plansOf(ep).stagedIngress : plansOf(ep).stagedEgress),
     networkSetsContaining(address) {
-      const key = formatIp(address);
-      let sets = netSetsByAddress.get(key);
+      if (data.networkSets.length === 0) return NO_SETS;
+      let sets = netSetsByAddress.get(address.value);
       if (sets === undefined) {
         sets = data.networkSets.filter((s) => s.nets.some((c) => cidrContains(c, address)));
-        netSetsByAddress.set(key, sets);
+        netSetsByAddress.set(address.value, sets);
       }
       return sets;
     },
