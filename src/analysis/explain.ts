@@ -64,14 +64,22 @@ function policyOf(cluster: Cluster, step: { kind: string | null; namespace: stri
   return cluster.policy(`${step.kind}/${step.namespace ?? ''}/${step.policy}`);
 }
 
+// Spans are found by walking the YAML tree; batches explain the same rules over and over.
+const sourceCache = new WeakMap<Policy, Map<string, string>>();
+
 function sourceOf(cluster: Cluster, step: { kind: string | null; namespace: string | null; policy: string | null; rule: number | null }, dir: 'ingress' | 'egress' | null): string | undefined {
   const p = policyOf(cluster, step);
   if (p === undefined) return undefined;
-  if (step.rule !== null && dir !== null) {
-    const rule = (dir === 'ingress' ? p.ingress : p.egress)[step.rule];
-    if (rule !== undefined) return formatSpan(p.origin.spanOf(rule.path));
+  let cache = sourceCache.get(p);
+  if (cache === undefined) sourceCache.set(p, (cache = new Map()));
+  const key = step.rule === null || dir === null ? '' : `${dir}${step.rule}`;
+  let text = cache.get(key);
+  if (text === undefined) {
+    const rule = key === '' ? undefined : (dir === 'ingress' ? p.ingress : p.egress)[step.rule!];
+    text = formatSpan(rule === undefined ? p.origin.span : p.origin.spanOf(rule.path));
+    cache.set(key, text);
   }
-  return formatSpan(p.origin.span);
+  return text;
 }
 
 function jsonStep(cluster: Cluster, s: TraceStep, dir: 'ingress' | 'egress', withSource: boolean): ExplainJsonStep {
