@@ -8,47 +8,16 @@
 //   lint/cidr-without-addresses     CIDR rules while workloads have no known address
 //   lint/http-ignored               HTTP matches are enforced only by an application layer
 import type { Diagnostic } from '../diagnostics/index.ts';
+import { formatPath } from '../diagnostics/index.ts';
 import type { Cluster, EntityMatch, NetList, Policy, PortList, Rule } from '../engine/index.ts';
 import type { Resource } from '../model/index.ts';
 import type { FieldPath } from '../model/origin.ts';
 import { cidrContainsCidr } from '../net/index.ts';
 import type { Cidr } from '../net/index.ts';
-import { isUnsatisfiable, parseSelector } from '../selector/index.ts';
-import type { Selector, SelectorNode } from '../selector/index.ts';
+import { isUnsatisfiable, labelsOf, parseSelector } from '../selector/index.ts';
+import type { Selector } from '../selector/index.ts';
 
 const AUTO_NAMESPACE_LABELS = new Set(['kubernetes.io/metadata.name', 'projectcalico.org/name']);
-
-function labelsOf(node: SelectorNode, out: Set<string>): Set<string> {
-  switch (node.op) {
-    case 'all':
-    case 'global':
-      break;
-    case 'has':
-    case 'eq':
-    case 'ne':
-    case 'contains':
-    case 'starts-with':
-    case 'ends-with':
-    case 'in':
-    case 'not-in':
-      out.add(node.label);
-      break;
-    case 'not':
-      labelsOf(node.operand, out);
-      break;
-    case 'and':
-    case 'or':
-      for (const o of node.operands) labelsOf(o, out);
-      break;
-    default:
-      return assertNever(node);
-  }
-  return out;
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unexpected ${JSON.stringify(x)}`);
-}
 
 // ---- rule shadowing: does every flow matching `later` also match `earlier`?
 
@@ -117,7 +86,7 @@ export interface LintInput {
 }
 
 function at(p: Policy, path: FieldPath): Pick<Diagnostic, 'span' | 'path'> {
-  return { span: p.origin.spanOf(path), path: path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('') };
+  return { span: p.origin.spanOf(path), path: formatPath(path) };
 }
 
 export function lint({ resources, cluster }: LintInput): Diagnostic[] {
@@ -196,14 +165,14 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
       for (const { path, text } of namespaceSelectorTexts(r)) {
         const parsed = parseSelector(text);
         if (!parsed.ok) continue;
-        for (const key of labelsOf(parsed.value.ast, new Set())) {
+        for (const key of labelsOf(parsed.value.ast)) {
           if (AUTO_NAMESPACE_LABELS.has(key) || namespaceLabelKeys.has(key)) continue;
           out.push({
             code: 'lint/namespace-label-unknown',
             severity: 'warning',
             message: `namespace selector tests label "${key}", which no namespace in the input has`,
             span: r.origin.spanOf(path),
-            path: path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join(''),
+            path: formatPath(path),
           });
         }
       }

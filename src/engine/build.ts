@@ -3,7 +3,7 @@
 // form, sorted. Cross-resource problems (a policy in a tier that does not exist, a namespace
 // nobody declared) are reported here as diagnostics with the span of the offending field.
 import type { Diagnostic } from '../diagnostics/index.ts';
-import { didYouMean } from '../diagnostics/index.ts';
+import { didYouMean, formatPath } from '../diagnostics/index.ts';
 import type { Resource } from '../model/index.ts';
 import type { Origin } from '../model/origin.ts';
 import { allocateAddresses, formatIp, parseCidrLenient, parseIp } from '../net/index.ts';
@@ -94,7 +94,7 @@ function containerPorts(spec: PodSpecLike, origin: Origin, specPath: readonly (s
             severity: 'warning',
             message: `container port${p.name === undefined ? '' : ` "${p.name}"`} has no containerPort: it is ignored${keys.length > 0 ? ` (unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')})` : ''}`,
             span: origin.spanOf([...specPath, list, i, 'ports', j]),
-            path: [...specPath, list, i, 'ports', j].map((s, k) => (typeof s === 'number' ? `[${s}]` : k === 0 ? s : `.${s}`)).join(''),
+            path: formatPath([...specPath, list, i, 'ports', j]),
           });
           return;
         }
@@ -103,6 +103,15 @@ function containerPorts(spec: PodSpecLike, origin: Origin, specPath: readonly (s
     });
   }
   return out;
+}
+
+/** WorkloadEndpoint / HostEndpoint `ports` (protocol by name, any case, or number). */
+function calicoEndpointPorts(ports: readonly { name?: string; protocol?: string | number; port: number }[] | undefined): EndpointPort[] {
+  return (ports ?? []).map((p) => ({
+    name: p.name,
+    protocol: typeof p.protocol === 'number' ? p.protocol : protocolOf(p.protocol?.toUpperCase()),
+    port: p.port,
+  }));
 }
 
 function labelKeyOf(labels: ReadonlyMap<string, string>): string {
@@ -289,11 +298,7 @@ export function buildCluster(resources: readonly Resource[], options: BuildOptio
           resourceType: r.type,
           labels,
           addresses: parseAddresses(spec.ipNetworks ?? []),
-          ports: (spec.ports ?? []).map((p) => ({
-            name: p.name,
-            protocol: typeof p.protocol === 'number' ? p.protocol : protocolOf(p.protocol?.toUpperCase()),
-            port: p.port,
-          })),
+          ports: calicoEndpointPorts(spec.ports),
           profiles,
           serviceAccount: spec.serviceAccountName,
           node: spec.node,
@@ -323,11 +328,7 @@ export function buildCluster(resources: readonly Resource[], options: BuildOptio
           resourceType: r.type,
           labels,
           addresses: parseAddresses(spec.expectedIPs ?? []),
-          ports: (spec.ports ?? []).map((p) => ({
-            name: p.name,
-            protocol: typeof p.protocol === 'number' ? p.protocol : protocolOf(p.protocol?.toUpperCase()),
-            port: p.port,
-          })),
+          ports: calicoEndpointPorts(spec.ports),
           profiles,
           serviceAccount: undefined,
           node: spec.node,

@@ -46,7 +46,7 @@ export {
 export { formatCanonical } from './canonical.ts';
 export { compileSelector, evaluateNode } from './evaluate.ts';
 export { MAX_NESTING, parseSelectorAst } from './parser.ts';
-export { prefixLabels } from './prefix.ts';
+export { labelsOf, prefixLabels } from './prefix.ts';
 export type { Token, TokenKind } from './tokens.ts';
 export { SELECTOR_FILE } from './tokens.ts';
 export { MAX_LABEL_LENGTH, isLabelChar, isValidLabel, tokenizeSelector } from './tokenizer.ts';

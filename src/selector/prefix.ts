@@ -30,3 +30,34 @@ export function prefixLabels(node: SelectorNode, prefix: string): SelectorNode {
     }
   }
 }
+
+/** Every label name the selector tests, in order of first appearance. */
+export function labelsOf(node: SelectorNode, out: Set<string> = new Set()): Set<string> {
+  switch (node.op) {
+    case 'all':
+    case 'global':
+      break;
+    case 'has':
+    case 'eq':
+    case 'ne':
+    case 'contains':
+    case 'starts-with':
+    case 'ends-with':
+    case 'in':
+    case 'not-in':
+      out.add(node.label);
+      break;
+    case 'not':
+      labelsOf(node.operand, out);
+      break;
+    case 'and':
+    case 'or':
+      for (const o of node.operands) labelsOf(o, out);
+      break;
+    default: {
+      const unknown: never = node;
+      throw new Error(`unknown selector node ${JSON.stringify(unknown)}`);
+    }
+  }
+  return out;
+}
