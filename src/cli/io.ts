@@ -9,6 +9,11 @@ export interface Io {
   readFile(path: string): Promise<string>;
   readonly stdoutColor: boolean;
   readonly stderrColor: boolean;
+  /**
+   * A transient status line on a terminal's stderr (a progress bar), replaced by each call and
+   * erased with `undefined`. Absent when stderr is not a terminal: then nothing is shown.
+   */
+  readonly status?: (line: string | undefined) => void;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -31,6 +36,9 @@ export function processIo(): Io {
     readFile: (p) => readFile(p, 'utf8'),
     stdoutColor: colorWanted(process.stdout),
     stderrColor: colorWanted(process.stderr),
+    ...(process.stderr.isTTY === true
+      ? { status: (line: string | undefined) => void process.stderr.write(line === undefined ? '\r\x1b[K' : `\r\x1b[K${line.slice(0, (process.stderr.columns || 80) - 1)}`) }
+      : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
 import { runSelector } from './commands/selector.ts';
 import { runDemo } from './commands/demo.ts';
+import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -79,6 +80,55 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts) => setExit(await runDemo(io, opts)));
+
+  const lab = program
+    .command('lab')
+    .description('real enforcement in a closed island of network namespaces (needs root): up, probe, apply, counters, status, down');
+  const labOption = (): Option => new Option('--lab <id>', 'lab id, 1-12 of a-z 0-9 (default: $STRATA_LAB or "default")');
+  lab
+    .command('up')
+    .description('build the island for the manifests and program every node\'s nftables from the engine')
+    .addOption(fileOption())
+    .addOption(labOption())
+    .option('--nodes <n>', 'nodes to spread endpoints over (endpoints naming a node go there)', '2')
+    .option('--pod-cidr <cidr>', 'addresses for workloads without one (the engine gets the same)', '10.244.0.0/16')
+    .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runLabUp(io, opts)));
+  lab
+    .command('probe')
+    .description('send real packets and compare the kernel\'s verdict with the engine\'s; exit 1 on any disagreement')
+    .addOption(labOption())
+    .option('--flows <file>', 'JSON Lines of {from,to,port,protocol[,verdict]} (default: every workload pair on every listening port)')
+    .option('--timeout <ms>', 'first-pass timeout per probe (a suspected disagreement is probed again with 2500 ms)')
+    .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
+    .option('-q, --quiet', 'no summary on stderr with -o json')
+    .action(async (opts) => setExit(await runLabProbe(io, opts)));
+  lab
+    .command('apply')
+    .description('replace the running lab\'s policy with the manifests\' (same workloads): one incremental nft transaction per node')
+    .addOption(fileOption())
+    .addOption(labOption())
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runLabApply(io, opts)));
+  lab
+    .command('counters')
+    .description('packets and bytes per policy rule, summed over nodes')
+    .addOption(labOption())
+    .option('--all', 'also rules that counted nothing')
+    .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
+    .action(async (opts) => setExit(await runLabCounters(io, opts)));
+  lab
+    .command('status')
+    .description('labs on this machine, their phase, agents and programmed policy')
+    .addOption(labOption())
+    .addOption(new Option('-o, --output <format>', 'text or json (JSON Lines)').default('text'))
+    .action((opts) => setExit(runLabStatus(io, opts)));
+  lab
+    .command('down')
+    .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
+    .addOption(labOption())
+    .action(async (opts) => setExit(await runLabDown(io, opts)));
 
   return program;
 }

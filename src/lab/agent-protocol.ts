@@ -97,6 +97,11 @@ export interface AgentResponse {
   readonly conn?: number;
   /** Time the probe took, in milliseconds. */
   readonly ms?: number;
+  /**
+   * Source port of the probe (TCP, UDP), when the socket got one: the engine must see the same
+   * port as the kernel, or source-port rules would be judged differently.
+   */
+  readonly srcPort?: number;
   /** status: the agent's pid and listeners. */
   readonly pid?: number;
   readonly listeners?: readonly AgentListener[];

@@ -189,58 +189,105 @@ function probeTcp(r: ProbeRequest | HoldOpenRequest, keep?: (s: net.Socket) => v
       else sock.destroy();
       resolve({ ...a, ms: Date.now() - start });
     };
+    // The kernel binds the source port at connect(); read it as soon as it exists.
+    let srcPort: number | undefined;
+    const port = (): { srcPort?: number } => {
+      srcPort ??= sock.localPort;
+      return srcPort === undefined ? {} : { srcPort };
+    };
     const timer = setTimeout(
       () =>
         finish({
           observed: 'deny',
           detail: connected ? `handshake completed but no echo within ${r.timeoutMs} ms` : 'timeout',
+          ...port(),
         }),
       r.timeoutMs,
     );
     sock.on('connect', () => {
       connected = true;
+      port();
       sock.write(`${n}\n`);
     });
     onLines(sock, (line) => {
       const echo = parseEcho(line, n);
       if (echo !== undefined) {
-        finish({ observed: 'allow', detail: 'connected, echo received', responder: echo.responder }, true);
+        finish({ observed: 'allow', detail: 'connected, echo received', responder: echo.responder, ...port() }, true);
       }
     });
-    sock.on('error', (e) => finish({ observed: 'deny', detail: denyDetail(e) }));
-    sock.on('close', () => finish({ observed: 'deny', detail: 'closed before echo' }));
+    sock.on('error', (e) => finish({ observed: 'deny', detail: denyDetail(e), ...port() }));
+    sock.on('close', () => finish({ observed: 'deny', detail: 'closed before echo', ...port() }));
+    setImmediate(port);
   });
 }
 
-function probeUdp(r: ProbeRequest): Promise<Answer> {
+// UDP source ports rotate through a range rather than being left to the kernel. A UDP conntrack
+// entry that saw a reply stays "established" for 30–180 s; a later probe that happened to reuse
+// its tuple would pass every node without meeting policy, and a policy changed in between would
+// look unenforced. Rotating, an agent needs 28 000 UDP probes before a tuple comes back.
+const UDP_PORT_FIRST = 33_000;
+const UDP_PORT_COUNT = 28_000;
+let udpPortOffset = (process.pid * 7919) % UDP_PORT_COUNT;
+
+function nextUdpPort(): number {
+  udpPortOffset = (udpPortOffset + 1) % UDP_PORT_COUNT;
+  return UDP_PORT_FIRST + udpPortOffset;
+}
+
+/** Binds a fresh UDP socket to the next free rotating port on `address` (undefined: any). */
+function bindUdp(family: 4 | 6, address: string | undefined): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    let tries = 0;
+    const attempt = (): void => {
+      const sock = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        sock.close();
+        // A port taken by one of this namespace's listeners, or by a probe in flight: next one.
+        if (e.code === 'EADDRINUSE' && ++tries < 32) attempt();
+        else reject(e);
+      });
+      const port = nextUdpPort();
+      sock.bind(address === undefined ? { port, exclusive: true } : { address, port, exclusive: true }, () => {
+        sock.removeAllListeners('error');
+        resolve(sock);
+      });
+    };
+    attempt();
+  });
+}
+
+async function probeUdp(r: ProbeRequest): Promise<Answer> {
+  const start = Date.now();
+  let sock: dgram.Socket;
+  try {
+    sock = await bindUdp(fam(r.to), r.from);
+  } catch (e) {
+    return { observed: 'error', detail: `cannot bind a UDP source port: ${e instanceof Error ? e.message : String(e)}`, ms: 0 };
+  }
+  const bound = sock;
+  const srcPort = bound.address().port;
   return new Promise((resolve) => {
-    const start = Date.now();
     const n = nonce();
-    const sock = dgram.createSocket(fam(r.to) === 6 ? 'udp6' : 'udp4');
     let done = false;
     const finish = (a: Answer): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       try {
-        sock.close();
+        bound.close();
       } catch {
         // already closed
       }
-      resolve({ ...a, ms: Date.now() - start });
+      resolve({ ...a, srcPort, ms: Date.now() - start });
     };
     const timer = setTimeout(() => finish({ observed: 'deny', detail: 'timeout (no reply)' }), r.timeoutMs);
-    sock.on('error', (e) => finish({ observed: 'deny', detail: denyDetail(e) }));
-    sock.on('message', (msg) => {
+    bound.on('error', (e) => finish({ observed: 'deny', detail: denyDetail(e) }));
+    bound.on('message', (msg) => {
       const echo = parseEcho(msg.toString('utf8').replace(/\n$/, ''), n);
       if (echo !== undefined) finish({ observed: 'allow', detail: 'reply received', responder: echo.responder });
     });
-    const send = (): void => {
-      // A connected socket turns an ICMP port-unreachable into ECONNREFUSED on the next call.
-      sock.connect(r.port ?? 0, r.to, () => sock.send(`${n}\n`));
-    };
-    if (r.from !== undefined) sock.bind({ address: r.from, port: 0 }, send);
-    else send();
+    // A connected socket turns an ICMP port-unreachable into ECONNREFUSED on the next call.
+    bound.connect(r.port ?? 0, r.to, () => bound.send(`${n}\n`));
   });
 }
 

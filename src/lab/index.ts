@@ -20,6 +20,7 @@ export {
   nodeInterfaceOf,
   nodeNamespaceOf,
   planLab,
+  reservedReason,
   WORKLOAD_IFACE_PREFIX,
   workloadNamespaceOf,
 } from './topology.ts';
@@ -28,6 +29,7 @@ export { agentOf, attachLab, downLab, nodeNamespace, upLab, workloadOf } from '.
 export type { FlowProtocol, HeldConnection, LabFlow, ProbeOptions, ProbeProgress, ProbeResult } from './probe.ts';
 export { openConnection, probe } from './probe.ts';
 export type { Observation } from './agent-protocol.ts';
-export type { SctpSupport } from './state.ts';
-export { listLabIds, stateDirOf } from './state.ts';
-export { detectSctp, labUnavailableReason } from './system.ts';
+export type { AgentRecord, LabState, SctpSupport } from './state.ts';
+export { listLabIds, readState, runDirOf, stateDirOf } from './state.ts';
+export { isSameProcess } from './processes.ts';
+export { detectSctp, findProgram, isRoot, labUnavailableReason } from './system.ts';

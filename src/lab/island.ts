@@ -342,7 +342,7 @@ export async function upLab(spec: LabSpec, opts: UpOptions = {}): Promise<Result
   const existing = readState(labId, stateDir);
   if (existing !== undefined) {
     return fail([
-      diag('lab/exists', `lab "${labId}" already exists (${statePathOf(labId, stateDir)})`, `run \`strata lab down ${labId}\` first`),
+      diag('lab/exists', `lab "${labId}" already exists (${statePathOf(labId, stateDir)})`, `run \`strata lab down --lab ${labId}\` first`),
     ]);
   }
   const namespaces = namespacesOf(plan);
@@ -451,7 +451,7 @@ export function attachLab(labId: string, opts: DownOptions = {}): Result<Lab> {
   if (state === undefined) return fail([diag('lab/not-found', `no lab "${labId}" (no ${statePathOf(labId, stateDir)})`)]);
   if (state instanceof Error) return fail([diag('lab/bad-state', `cannot read the state of lab "${labId}": ${state.message}`)]);
   if (state.phase !== 'ready') {
-    return fail([diag('lab/not-ready', `lab "${labId}" is ${state.phase}`, `run \`strata lab down ${labId}\` and build it again`)]);
+    return fail([diag('lab/not-ready', `lab "${labId}" is ${state.phase}`, `run \`strata lab down --lab ${labId}\` and build it again`)]);
   }
   return ok({ labId, plan: state.plan, stateDir, agents: state.agents, sctp: state.sctp });
 }

@@ -36,6 +36,8 @@ export interface ProbeResult extends LabFlow {
   readonly toAddress?: string;
   /** Who wrote the echo back (TCP, UDP): the workload id or `outside`. */
   readonly responder?: string;
+  /** Source port the kernel saw (TCP, UDP), when the probe got that far. */
+  readonly srcPort?: number;
   readonly ms: number;
 }
 
@@ -219,6 +221,7 @@ export async function probe(lab: Lab, flows: readonly LabFlow[], opts: ProbeOpti
         observed: res.observed,
         detail: res.detail,
         ...(responder === undefined ? {} : { responder }),
+        ...(res.srcPort === undefined ? {} : { srcPort: res.srcPort }),
         ms,
       });
     });

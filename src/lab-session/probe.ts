@@ -1,0 +1,255 @@
+// Probing a session: every flow is sent through the island as real packets and decided by the
+// engine for the very packet that was sent (its real source port included), and the two
+// verdicts are compared. Flows the kernel cannot be asked about are skipped with the reason
+// (domain names, SCTP without kernel support, ICMP other than echo, addresses nobody answers
+// for); they are never counted as agreement.
+//
+// Timing: a dropped packet costs a probe its whole timeout, an allowed one a millisecond, so
+// probes run in parallel with a short timeout, and a probe that saw "deny" where the engine
+// says "allow" is probed again with a long one before it counts as a disagreement (an allowed
+// flow can miss a short timeout on a loaded machine; a dropped one stays dropped).
+import { evaluateFlow, makeFlow } from '../engine/index.ts';
+import type { DecidedBy, Flow } from '../engine/index.ts';
+import { probe } from '../lab/index.ts';
+import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
+import { canonicalAddress, reservedReason } from '../lab/index.ts';
+import type { SessionFlow, Verdict } from './flows.ts';
+import { isAddress } from './flows.ts';
+import type { Session } from './session.ts';
+
+export type Observed = 'allow' | 'deny' | 'error' | 'skipped';
+
+export interface DecidedByJson {
+  readonly direction: 'ingress' | 'egress' | null;
+  readonly tier: string | null;
+  readonly policy: string | null;
+  readonly namespace?: string;
+  readonly kind: string | null;
+  readonly rule: number | null;
+  readonly action: Verdict;
+  readonly reason: string;
+}
+
+export interface SessionProbeResult {
+  readonly from: string;
+  readonly to: string;
+  readonly port: number | null;
+  readonly protocol: string;
+  /** What the kernel did; `skipped` and `error` are not verdicts. */
+  readonly observed: Observed;
+  /** The engine's verdict for the packet that was sent; null when the flow is invalid. */
+  readonly engine: Verdict | null;
+  readonly expected?: Verdict;
+  /** observed == engine (and == expected when given); null for skipped flows. */
+  readonly agree: boolean | null;
+  readonly detail: string;
+  readonly decidedBy?: DecidedByJson;
+  readonly srcPort?: number;
+  readonly fromAddress?: string;
+  readonly toAddress?: string;
+  /** Line of the flows file. */
+  readonly line?: number;
+  /** The flow itself is wrong (unknown endpoint, bad port): an input error. */
+  readonly invalid?: true;
+}
+
+export interface SessionProbeOptions {
+  /** First-pass timeout per probe (default 500 ms). */
+  readonly timeoutMs?: number;
+  /** Timeout of the second look at a suspected disagreement (default 2500 ms). */
+  readonly retryTimeoutMs?: number;
+  /** Probes in flight (default 128: most wait for a timeout, not for CPU). */
+  readonly concurrency?: number;
+  readonly onProgress?: (p: ProbeProgress) => void;
+}
+
+export interface ProbeSummary {
+  readonly total: number;
+  readonly probed: number;
+  readonly agree: number;
+  readonly disagree: number;
+  readonly errors: number;
+  readonly invalid: number;
+  readonly skipped: number;
+  /** Skip reasons with their counts. */
+  readonly skipReasons: Readonly<Record<string, number>>;
+  readonly allowed: number;
+  readonly denied: number;
+  readonly ms: number;
+}
+
+export function decidedByJson(d: DecidedBy): DecidedByJson {
+  return {
+    direction: d.direction,
+    tier: d.tier,
+    policy: d.policy,
+    ...(d.namespace === null ? {} : { namespace: d.namespace }),
+    kind: d.kind,
+    rule: d.rule,
+    action: d.action,
+    reason: d.reason,
+  };
+}
+
+function base(f: SessionFlow): Pick<SessionProbeResult, 'from' | 'to' | 'port' | 'protocol' | 'expected' | 'line'> {
+  return {
+    from: f.from,
+    to: f.to,
+    port: f.protocol === 'ICMP' ? null : (f.port ?? null),
+    protocol: f.protocol,
+    ...(f.expected === undefined ? {} : { expected: f.expected }),
+    ...(f.line === undefined ? {} : { line: f.line }),
+  };
+}
+
+function engineFlow(session: Session, f: SessionFlow, srcPort: number | undefined): Flow | string {
+  const r = makeFlow(session.cluster, {
+    from: f.from,
+    to: f.to,
+    port: f.protocol === 'ICMP' ? undefined : f.port,
+    protocol: f.protocol,
+    srcPort,
+    icmpType: f.icmpType,
+    icmpCode: f.icmpCode,
+  });
+  return r.ok ? r.value : r.diagnostics.map((d) => d.message).join('; ');
+}
+
+/** Why the kernel cannot be asked about this flow, or undefined when it can. */
+function skipReason(session: Session, f: SessionFlow, flow: Flow): string | undefined {
+  if (flow.dst.kind === 'domain') return 'the destination is a domain name: the dataplane does not see names (no DNS snooping)';
+  if (f.srcPort !== undefined) return 'the flow names a source port: probes cannot choose theirs';
+  if (flow.icmp !== undefined) {
+    const echo = flow.ipVersion === 4 ? 8 : 128;
+    if (flow.icmp.type !== echo || flow.icmp.code !== 0) return 'ICMP other than echo request: probes only ping';
+  }
+  if (f.protocol === 'SCTP' && !session.lab.sctp.supported) return `SCTP: ${session.lab.sctp.detail}`;
+  const inLab = (end: Flow['src']): string | undefined =>
+    end.kind === 'endpoint' && session.record.placement[end.endpoint.id] === undefined
+      ? `${end.endpoint.id} is not in the lab (host endpoints are not enforced)`
+      : undefined;
+  return inLab(flow.src) ?? inLab(flow.dst) ?? externalReason(session, f.from) ?? externalReason(session, f.to);
+}
+
+/** An address end that is no workload's must be one the outside host answers for. */
+function externalReason(session: Session, text: string): string | undefined {
+  if (!isAddress(text)) return undefined;
+  const canon = canonicalAddress(text) ?? text;
+  const plan = session.lab.plan;
+  if (plan.workloads.some((w) => w.ipv4.includes(canon) || w.ipv6.includes(canon))) return undefined;
+  const reserved = reservedReason(canon);
+  if (reserved !== undefined) return `${text} ${reserved}: the island cannot hold it`;
+  if (!plan.externals.some((e) => e.address === canon)) {
+    return `${text} is not an external of this lab: nothing answers for it (name it in the flows given to \`lab up --flows\`)`;
+  }
+  return undefined;
+}
+
+function listens(session: Session, r: ProbeResult): boolean {
+  if (r.protocol === 'ICMP' || r.port === undefined) return true;
+  const canon = r.toAddress === undefined ? undefined : canonicalAddress(r.toAddress);
+  const plan = session.lab.plan;
+  const w = plan.workloads.find((x) => x.id === r.to || (canon !== undefined && (x.ipv4.includes(canon) || x.ipv6.includes(canon))));
+  const ports = w !== undefined ? w.ports : (plan.externals.find((e) => e.address === canon)?.ports ?? []);
+  return ports.some((p) => p.port === r.port && p.protocol === r.protocol);
+}
+
+/**
+ * What the kernel's answer means for policy. A refusal (TCP reset, ICMP port unreachable) from a
+ * destination that does not listen on the port proves the packet crossed both nodes' policy —
+ * the dataplane only ever drops — so it counts as allowed.
+ */
+function observedOf(session: Session, r: ProbeResult): { observed: Observed; detail: string } {
+  if (r.observed === 'deny' && r.detail === 'refused' && !listens(session, r)) {
+    return { observed: 'allow', detail: `reached the destination, which does not listen on ${r.port}/${r.protocol} (refused)` };
+  }
+  return { observed: r.observed, detail: r.detail };
+}
+
+function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeResult {
+  const { observed, detail } = observedOf(session, r);
+  const flow = engineFlow(session, f, r.srcPort);
+  const where = {
+    ...(r.srcPort === undefined ? {} : { srcPort: r.srcPort }),
+    ...(r.fromAddress === undefined ? {} : { fromAddress: r.fromAddress }),
+    ...(r.toAddress === undefined ? {} : { toAddress: r.toAddress }),
+  };
+  if (typeof flow === 'string') return { ...base(f), observed: 'error', engine: null, agree: false, detail: flow, ...where };
+  const e = evaluateFlow(session.cluster, flow);
+  const agree = observed === e.verdict && (f.expected === undefined || f.expected === e.verdict);
+  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(e.decidedBy), ...where };
+}
+
+/** Probes `flows` through the island and compares each with the engine; results keep input order. */
+export async function probeSession(session: Session, flows: readonly SessionFlow[], opts: SessionProbeOptions = {}): Promise<SessionProbeResult[]> {
+  const results: (SessionProbeResult | undefined)[] = new Array(flows.length);
+  const toProbe: { index: number; flow: SessionFlow; lab: LabFlow }[] = [];
+  flows.forEach((f, index) => {
+    const flow = engineFlow(session, f, undefined);
+    if (typeof flow === 'string') {
+      results[index] = { ...base(f), observed: 'error', engine: null, agree: false, detail: flow, invalid: true };
+      return;
+    }
+    const skip = skipReason(session, f, flow);
+    if (skip !== undefined) {
+      const e = evaluateFlow(session.cluster, flow);
+      results[index] = { ...base(f), observed: 'skipped', engine: e.verdict, agree: null, detail: skip, decidedBy: decidedByJson(e.decidedBy) };
+      return;
+    }
+    const lab: LabFlow = { from: f.from, to: f.to, protocol: f.protocol, ...(f.protocol === 'ICMP' || f.port === undefined ? {} : { port: f.port }) };
+    toProbe.push({ index, flow: f, lab });
+  });
+
+  const first = await probe(
+    session.lab,
+    toProbe.map((p) => p.lab),
+    { timeoutMs: opts.timeoutMs ?? 500, concurrency: opts.concurrency ?? 128, ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }) },
+  );
+  const judged = first.map((r, i) => judge(session, toProbe[i]!.flow, r));
+  // A second, patient look at every "deny" the engine calls "allow", and at agent hiccups.
+  const suspects = judged.flatMap((j, i) => ((j.observed === 'deny' && j.engine === 'allow') || (j.observed === 'error' && j.engine !== null) ? [i] : []));
+  if (suspects.length > 0) {
+    const again = await probe(
+      session.lab,
+      suspects.map((i) => toProbe[i]!.lab),
+      { timeoutMs: opts.retryTimeoutMs ?? 2500, concurrency: opts.concurrency ?? 128 },
+    );
+    suspects.forEach((i, k) => {
+      judged[i] = judge(session, toProbe[i]!.flow, again[k]!);
+    });
+  }
+  judged.forEach((j, i) => {
+    results[toProbe[i]!.index] = j;
+  });
+  return results.map((r) => r!);
+}
+
+export function summarize(results: readonly SessionProbeResult[], ms = 0): ProbeSummary {
+  const skipReasons: Record<string, number> = {};
+  let probed = 0;
+  let agree = 0;
+  let disagree = 0;
+  let errors = 0;
+  let invalid = 0;
+  let skipped = 0;
+  let allowed = 0;
+  let denied = 0;
+  for (const r of results) {
+    if (r.observed === 'skipped') {
+      skipped++;
+      skipReasons[r.detail] = (skipReasons[r.detail] ?? 0) + 1;
+      continue;
+    }
+    if (r.invalid === true) {
+      invalid++;
+      continue;
+    }
+    probed++;
+    if (r.observed === 'error') errors++;
+    if (r.observed === 'allow') allowed++;
+    if (r.observed === 'deny') denied++;
+    if (r.agree === true) agree++;
+    else disagree++;
+  }
+  return { total: results.length, probed, agree, disagree, errors, invalid, skipped, skipReasons, allowed, denied, ms };
+}
