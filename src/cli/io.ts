@@ -28,7 +28,20 @@ function colorWanted(stream: NodeJS.WriteStream): boolean {
   return stream.isTTY === true;
 }
 
+/**
+ * A reader that went away (`strata … | head`) is not an error of ours: stop quietly, as Unix
+ * tools do, instead of dying on an unhandled EPIPE with a stack trace.
+ */
+function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 export function processIo(): Io {
+  exitOnBrokenPipe(process.stdout);
+  exitOnBrokenPipe(process.stderr);
   return {
     out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
