@@ -10,11 +10,13 @@
 // flow can miss a short timeout on a loaded machine; a dropped one stays dropped).
 import { evaluateFlow, makeFlow } from '../engine/index.ts';
 import type { DecidedBy, Flow } from '../engine/index.ts';
-import { probe } from '../lab/index.ts';
+import { addExternals, probe } from '../lab/index.ts';
 import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
 import { canonicalAddress, reservedReason } from '../lab/index.ts';
 import type { SessionFlow, Verdict } from './flows.ts';
-import { isAddress } from './flows.ts';
+import { flowNeeds, isAddress } from './flows.ts';
+import type { Result } from '../diagnostics/index.ts';
+import { ok } from '../diagnostics/index.ts';
 import type { Session } from './session.ts';
 
 export type Observed = 'allow' | 'deny' | 'error' | 'skipped';
@@ -181,6 +183,20 @@ function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeRe
 }
 
 /** Probes `flows` through the island and compares each with the engine; results keep input order. */
+/**
+ * Makes the outside host answer for every external address the flows name (beyond those known at
+ * `up`), so a flow file written for the engine can be probed as it is. Addresses the island
+ * cannot hold are left for `probeSession` to skip with the reason.
+ */
+export async function withExternalsFor(session: Session, flows: readonly SessionFlow[]): Promise<Result<Session>> {
+  const wanted = flowNeeds(session.cluster, flows)
+    .externals.map((e) => e.address)
+    .filter((a) => reservedReason(a) === undefined);
+  if (wanted.length === 0) return ok(session);
+  const lab = await addExternals(session.lab, wanted);
+  return lab.ok ? ok({ ...session, lab: lab.value }) : lab;
+}
+
 export async function probeSession(session: Session, flows: readonly SessionFlow[], opts: SessionProbeOptions = {}): Promise<SessionProbeResult[]> {
   const results: (SessionProbeResult | undefined)[] = new Array(flows.length);
   const toProbe: { index: number; flow: SessionFlow; lab: LabFlow }[] = [];

@@ -25,7 +25,7 @@ export {
   workloadNamespaceOf,
 } from './topology.ts';
 export type { DownOptions, DownReport, Lab, UpOptions, UpTimings } from './island.ts';
-export { agentOf, attachLab, downLab, nodeNamespace, upLab, workloadOf } from './island.ts';
+export { addExternals, agentOf, attachLab, downLab, nodeNamespace, upLab, workloadOf } from './island.ts';
 export type { FlowProtocol, HeldConnection, LabFlow, ProbeOptions, ProbeProgress, ProbeResult } from './probe.ts';
 export { openConnection, probe } from './probe.ts';
 export type { Observation } from './agent-protocol.ts';

@@ -457,6 +457,33 @@ export function attachLab(labId: string, opts: DownOptions = {}): Result<Lab> {
 }
 
 /**
+ * Lets the outside host answer for more external addresses on a running lab (a flow file named
+ * addresses that `up` did not know). Only the outside namespace changes: each address is added to
+ * its link, so the fabric's default route already delivers to it and its kernel answers (a TCP
+ * reset or ICMP port-unreachable from a port nobody listens on still proves the packet crossed the
+ * nodes' policy). The state is rewritten first, so `down` stays exact; nothing else is touched.
+ */
+export async function addExternals(lab: Lab, addresses: readonly string[]): Promise<Result<Lab>> {
+  const state = readState(lab.labId, lab.stateDir);
+  if (state === undefined || state instanceof Error) return fail([diag('lab/bad-state', `cannot read the state of lab "${lab.labId}"`)]);
+  const known = new Set(state.plan.externals.map((e) => e.address));
+  const fresh = [...new Set(addresses)].filter((a) => !known.has(a));
+  if (fresh.length === 0) return ok(lab);
+  // No listeners are promised for these (a bare string would mean "every workload port"), so a
+  // refusal from the outside host reads as "reached it".
+  const spec: LabSpec = { ...state.spec, externals: [...state.spec.externals, ...fresh.map((address) => ({ address, ports: [] }))] };
+  const planned = planLab(spec);
+  if (!planned.ok) return fail(planned.diagnostics);
+  const plan = planned.value;
+  const added = plan.externals.filter((e) => !known.has(e.address));
+  writeState(lab.stateDir, { ...state, spec, plan });
+  const lines = added.map((e) => (e.family === 4 ? `addr add ${e.address}/32 dev ${OUTSIDE_TO_FABRIC}` : `addr add ${e.address}/128 dev ${OUTSIDE_TO_FABRIC} nodad`));
+  const r = await runIpBatch(lab.labId, plan.outsideNamespace, lines);
+  if (r.code !== 0) return fail([diag('lab/command-failed', `adding external addresses to the outside host failed: ${r.stderr.trim()}`)]);
+  return ok({ ...lab, plan });
+}
+
+/**
  * Removes exactly what the state file of `labId` records: its agents (by PID, checked against
  * their start time), any other process inside its namespaces, the namespaces (and with them
  * every link), its sockets and logs, then the state file. Idempotent.

@@ -17,6 +17,7 @@ import {
   labStatus,
   parseFlowLines,
   probeSession,
+  withExternalsFor,
   readCounters,
   sessionUnavailableReason,
   summarize,
@@ -213,10 +214,16 @@ export async function runLabProbe(io: Io, opts: LabProbeOptions): Promise<number
   const timeoutMs = intFlag('timeout', opts.timeout, 50, 60_000);
   const labId = labIdOf(opts);
   if (!requireLab(io)) return EXIT.USAGE;
-  const session = attach(io, labId);
-  if (session === undefined) return EXIT.USAGE;
-  const flows = opts.flows === undefined ? defaultFlows(session.lab.plan) : await readFlows(io, opts.flows);
+  const attached = attach(io, labId);
+  if (attached === undefined) return EXIT.USAGE;
+  const flows = opts.flows === undefined ? defaultFlows(attached.lab.plan) : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
+  const extended = await withExternalsFor(attached, flows);
+  if (!extended.ok) {
+    io.err(renderDiagnostics(extended.diagnostics, { color: io.stderrColor }));
+    return EXIT.USAGE;
+  }
+  const session = extended.value;
 
   const t = performance.now();
   let drawn = 0;
