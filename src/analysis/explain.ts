@@ -97,7 +97,8 @@ function jsonStep(cluster: Cluster, s: TraceStep, dir: 'ingress' | 'egress', wit
   };
 }
 
-function jsonDecidedBy(cluster: Cluster, d: DecidedBy, withSource: boolean): ExplainJsonDecidedBy {
+/** A decision's deciding step in the documented JSON shape (with `source` when asked). */
+export function jsonDecidedBy(cluster: Cluster, d: DecidedBy, withSource: boolean): ExplainJsonDecidedBy {
   const src = withSource ? sourceOf(cluster, d, d.direction) : undefined;
   return {
     direction: d.direction,

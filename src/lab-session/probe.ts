@@ -9,7 +9,9 @@
 // says "allow" is probed again with a long one before it counts as a disagreement (an allowed
 // flow can miss a short timeout on a loaded machine; a dropped one stays dropped).
 import { evaluateFlow, makeFlow } from '../engine/index.ts';
-import type { DecidedBy, Flow } from '../engine/index.ts';
+import type { Cluster, DecidedBy, Flow } from '../engine/index.ts';
+import { jsonDecidedBy } from '../analysis/explain.ts';
+import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
 import { addExternals, probe } from '../lab/index.ts';
 import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
 import { canonicalAddress, reservedReason } from '../lab/index.ts';
@@ -21,16 +23,8 @@ import type { Session } from './session.ts';
 
 export type Observed = 'allow' | 'deny' | 'error' | 'skipped';
 
-export interface DecidedByJson {
-  readonly direction: 'ingress' | 'egress' | null;
-  readonly tier: string | null;
-  readonly policy: string | null;
-  readonly namespace?: string;
-  readonly kind: string | null;
-  readonly rule: number | null;
-  readonly action: Verdict;
-  readonly reason: string;
-}
+/** The deciding step as `explain -o json` shows it (without source spans). */
+export type DecidedByJson = ExplainJsonDecidedBy;
 
 export interface SessionProbeResult {
   readonly from: string;
@@ -80,17 +74,8 @@ export interface ProbeSummary {
   readonly ms: number;
 }
 
-export function decidedByJson(d: DecidedBy): DecidedByJson {
-  return {
-    direction: d.direction,
-    tier: d.tier,
-    policy: d.policy,
-    ...(d.namespace === null ? {} : { namespace: d.namespace }),
-    kind: d.kind,
-    rule: d.rule,
-    action: d.action,
-    reason: d.reason,
-  };
+export function decidedByJson(cluster: Cluster, d: DecidedBy): DecidedByJson {
+  return jsonDecidedBy(cluster, d, false);
 }
 
 function base(f: SessionFlow): Pick<SessionProbeResult, 'from' | 'to' | 'port' | 'protocol' | 'expected' | 'line'> {
@@ -179,7 +164,7 @@ function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeRe
   if (typeof flow === 'string') return { ...base(f), observed: 'error', engine: null, agree: false, detail: flow, ...where };
   const e = evaluateFlow(session.cluster, flow);
   const agree = observed === e.verdict && (f.expected === undefined || f.expected === e.verdict);
-  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(e.decidedBy), ...where };
+  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...where };
 }
 
 /** Probes `flows` through the island and compares each with the engine; results keep input order. */
@@ -209,7 +194,7 @@ export async function probeSession(session: Session, flows: readonly SessionFlow
     const skip = skipReason(session, f, flow);
     if (skip !== undefined) {
       const e = evaluateFlow(session.cluster, flow);
-      results[index] = { ...base(f), observed: 'skipped', engine: e.verdict, agree: null, detail: skip, decidedBy: decidedByJson(e.decidedBy) };
+      results[index] = { ...base(f), observed: 'skipped', engine: e.verdict, agree: null, detail: skip, decidedBy: decidedByJson(session.cluster, e.decidedBy) };
       return;
     }
     const lab: LabFlow = { from: f.from, to: f.to, protocol: f.protocol, ...(f.protocol === 'ICMP' || f.port === undefined ? {} : { port: f.port }) };
