@@ -119,26 +119,29 @@ export function sideMatches(
   isDestination: boolean,
   domainsCount: boolean,
 ): boolean {
-  const address = peerAddress(peer);
   if (side.nets !== undefined) {
+    const address = peerAddress(peer);
     const cidrs = familyOf(side.nets, flow.ipVersion);
     if (address === undefined || cidrs.length === 0 || !anyContains(cidrs, address)) return false;
   }
   if (side.notNets !== undefined) {
     // An unknown address is never matched by CIDR criteria, negated or not (DESIGN: pod
     // addresses are assigned at run time).
+    const address = peerAddress(peer);
     const cidrs = familyOf(side.notNets, flow.ipVersion);
     if (address === undefined || cidrs.length === 0 || anyContains(cidrs, address)) return false;
   }
   if (side.selector !== undefined && !selectorMatchesPeer(index, side.selector, peer, domainsCount)) return false;
   if (side.notSelector !== undefined && selectorMatchesPeer(index, side.notSelector, peer, false)) return false;
   const owner = peerEndpoint(peer);
-  // Felix builds named-port sets only from endpoints the same side's selector matches by labels
-  // (rule_scanner.go), so an endpoint inside a matching NetworkSet contributes no named ports.
-  const portOwner = owner !== undefined && (side.selector === undefined || side.selector.matches(owner.labels)) ? owner : undefined;
-  if (side.ports !== undefined && !portListMatches(side.ports, port, portOwner, flow.protocol)) return false;
-  if (side.notPorts !== undefined) {
-    if (port === undefined || portListMatches(side.notPorts, port, portOwner, flow.protocol)) return false;
+  if (side.ports !== undefined || side.notPorts !== undefined) {
+    // Felix builds named-port sets only from endpoints the same side's selector matches by labels
+    // (rule_scanner.go), so an endpoint inside a matching NetworkSet contributes no named ports.
+    const portOwner = owner !== undefined && (side.selector === undefined || side.selector.matches(owner.labels)) ? owner : undefined;
+    if (side.ports !== undefined && !portListMatches(side.ports, port, portOwner, flow.protocol)) return false;
+    if (side.notPorts !== undefined) {
+      if (port === undefined || portListMatches(side.notPorts, port, portOwner, flow.protocol)) return false;
+    }
   }
   if (side.domains !== undefined) {
     if (peer.kind !== 'domain' || !side.domains.some((d) => domainMatches(d, peer.domain))) return false;
