@@ -56,30 +56,33 @@ const egressPeerSchema = strict({
   domainNames: z.array(adminDomainNameSchema).min(1).max(25).optional(),
 }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks', 'domainNames'], 'an egress peer'));
 
-const ACTIONS = ['Allow', 'Deny', 'Pass'] as const;
 const isNamedPort = (p: Readonly<Record<string, unknown>>): boolean => p['namedPort'] !== undefined;
 
-const ingressRuleSchema = strict({
-  /** Rule name, ≤ 100 characters. */
-  name: z.string().max(100).optional(),
-  /** Allow, Deny or Pass. Required. */
-  action: oneOf(ACTIONS, 'model/invalid-action'),
-  /** Sources, 1–100. Required. */
-  from: z.array(subjectSchema).min(1).max(100),
-  /** Destination ports, 1–100; absent = all. */
-  ports: z.array(adminPortSchema).min(1).max(100).optional(),
-});
+/**
+ * The ingress and egress rule schemas of AdminNetworkPolicy and BaselineAdminNetworkPolicy, which
+ * differ only in their actions and in the egress peers they accept.
+ */
+// The return type is inferred on purpose: it carries each kind's exact zod output types.
+export function adminRuleSchemas<const A extends readonly [string, ...string[]], P extends z.ZodType>(actions: A, egressPeer: P, nonPodPeers: readonly string[]) {
+  const common = {
+    /** Rule name, ≤ 100 characters. */
+    name: z.string().max(100).optional(),
+    /** One of the kind's actions. Required. */
+    action: oneOf(actions, 'model/invalid-action'),
+    /** Destination ports, 1–100; absent = all. */
+    ports: z.array(adminPortSchema).min(1).max(100).optional(),
+  };
+  return {
+    /** Sources, 1–100. Required. */
+    ingress: strict({ ...common, from: z.array(subjectSchema).min(1).max(100) }),
+    /** Destinations, 1–100. Required. */
+    egress: strict({ ...common, to: z.array(egressPeer).min(1).max(100) }).check(namedPortPeerCheck('to', 'ports', isNamedPort, nonPodPeers)),
+  };
+}
 
-const egressRuleSchema = strict({
-  /** Rule name, ≤ 100 characters. */
-  name: z.string().max(100).optional(),
-  /** Allow, Deny or Pass. Required. */
-  action: oneOf(ACTIONS, 'model/invalid-action'),
-  /** Destinations, 1–100. Required. */
-  to: z.array(egressPeerSchema).min(1).max(100),
-  /** Destination ports, 1–100; absent = all. */
-  ports: z.array(adminPortSchema).min(1).max(100).optional(),
-}).check(namedPortPeerCheck('to', 'ports', isNamedPort, ['networks', 'nodes', 'domainNames']));
+const rules = adminRuleSchemas(['Allow', 'Deny', 'Pass'] as const, egressPeerSchema, ['networks', 'nodes', 'domainNames']);
+const ingressRuleSchema = rules.ingress;
+const egressRuleSchema = rules.egress;
 
 export const adminNetworkPolicySchema = resourceSchema(
   {

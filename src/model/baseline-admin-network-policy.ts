@@ -2,38 +2,16 @@
 // named `default`, below NetworkPolicies; actions Allow/Deny. Loaded and validated only.
 // Upstream: network-policy-api apis/v1alpha1/baselineadminnetworkpolicy_types.go.
 import { z } from 'zod';
-import { adminPortSchema, adminEgressPeerShape } from './admin-network-policy.ts';
-import { exactlyOne, namedPortPeerCheck, subjectSchema } from './admin-policy-common.ts';
+import { adminEgressPeerShape, adminRuleSchemas } from './admin-network-policy.ts';
+import { exactlyOne, subjectSchema } from './admin-policy-common.ts';
 import { checkDns1123Subdomain } from './names.ts';
 import { resourceSchema } from './resource-schema.ts';
-import { oneOf, strict } from './schema-kit.ts';
-
-const ACTIONS = ['Allow', 'Deny'] as const;
-const isNamedPort = (p: Readonly<Record<string, unknown>>): boolean => p['namedPort'] !== undefined;
+import { strict } from './schema-kit.ts';
 
 const egressPeerSchema = strict({ ...adminEgressPeerShape }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks'], 'an egress peer'));
-
-const ingressRuleSchema = strict({
-  /** Rule name, ≤ 100 characters. */
-  name: z.string().max(100).optional(),
-  /** Allow or Deny. Required. */
-  action: oneOf(ACTIONS, 'model/invalid-action'),
-  /** Sources, 1–100. Required. */
-  from: z.array(subjectSchema).min(1).max(100),
-  /** Destination ports, 1–100; absent = all. */
-  ports: z.array(adminPortSchema).min(1).max(100).optional(),
-});
-
-const egressRuleSchema = strict({
-  /** Rule name, ≤ 100 characters. */
-  name: z.string().max(100).optional(),
-  /** Allow or Deny. Required. */
-  action: oneOf(ACTIONS, 'model/invalid-action'),
-  /** Destinations, 1–100. Required. */
-  to: z.array(egressPeerSchema).min(1).max(100),
-  /** Destination ports, 1–100; absent = all. */
-  ports: z.array(adminPortSchema).min(1).max(100).optional(),
-}).check(namedPortPeerCheck('to', 'ports', isNamedPort, ['networks', 'nodes']));
+const rules = adminRuleSchemas(['Allow', 'Deny'] as const, egressPeerSchema, ['networks', 'nodes']);
+const ingressRuleSchema = rules.ingress;
+const egressRuleSchema = rules.egress;
 
 export const baselineAdminNetworkPolicySchema = resourceSchema(
   {
