@@ -34,3 +34,4 @@ export {
   parseCidrText,
 } from './cidr.ts';
 export { allocateAddresses } from './allocate.ts';
+export { AddressPool } from './pool.ts';
