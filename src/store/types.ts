@@ -75,6 +75,8 @@ export interface ListResult {
 
 export interface Watch {
   close(): void;
+  /** Resume delivery after onEvent returned `false` (backpressure; see README). */
+  resume(): void;
 }
 
 export interface Datastore {
@@ -95,7 +97,8 @@ export interface Datastore {
   watch(
     prefix: string,
     fromRevision: number,
-    onEvent: (events: readonly WatchEvent[]) => void,
+    /** May return `false` to pause delivery until resume(); a paused watcher past its buffer is dropped. */
+    onEvent: (events: readonly WatchEvent[]) => void | boolean,
     onError: (e: StoreError) => void,
   ): Watch;
   /** Forget history below `revision`: list/watch at older revisions then fail with CompactedError. */
