@@ -12,7 +12,7 @@
 // endpoint and fails over when a member is down (circuit breaker per host, retries), and
 // whose watch stream reconnects from the last revision it delivered.
 import { Buffer } from 'node:buffer';
-import { Etcd3, Range } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, Range } from 'etcd3';
 import type { IRangeRequest, IRequestOp, ICompare, Watcher } from 'etcd3';
 import { z } from 'zod';
 import {
@@ -93,6 +93,10 @@ function messageOf(e: unknown): string {
 }
 
 const isCompacted = (e: unknown): boolean => /required revision has been compacted/.test(messageOf(e));
+// gRPC UNAVAILABLE (code 14) covers connection failures and etcd's "no leader" / "leader changed".
+const isTransient = (e: unknown): boolean =>
+  e instanceof GRPCUnavailableError ||
+  /no leader|leader changed|UNAVAILABLE|ECONNREFUSED|No connection established|too many requests/i.test(messageOf(e));
 const isFutureRevision = (e: unknown): boolean => /required revision is a future revision/.test(messageOf(e));
 
 class EtcdDatastore implements Datastore {
@@ -101,6 +105,7 @@ class EtcdDatastore implements Datastore {
   private readonly endpoints: readonly string[];
   private readonly bufferLimit: number;
   private readonly watchUnavailableMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly watches = new Set<{ close(): void }>();
   /** A lower bound of etcd's compacted revision, raised whenever we learn a higher one. */
   private knownCompacted = 0;
@@ -111,6 +116,7 @@ class EtcdDatastore implements Datastore {
     this.bufferLimit = options.watchBufferLimit ?? DEFAULT_WATCH_BUFFER_LIMIT;
     this.watchUnavailableMs = options.watchUnavailableMs ?? 15_000;
     const timeout = options.requestTimeoutMs ?? 5000;
+    this.requestTimeoutMs = timeout;
     this.client = new Etcd3({
       hosts: [...endpoints],
       dialTimeout: Math.min(timeout, 3000),
@@ -122,6 +128,28 @@ class EtcdDatastore implements Datastore {
 
   private ensureOpen(): void {
     if (this.isClosed) throw new StoreError('closed', 'the etcd datastore is closed');
+  }
+
+  /**
+   * One unary call, retried with backoff while the cluster is between leaders or the member
+   * we reached is down ("no leader", "leader changed", connection refused): a stopped member
+   * of three must not fail writes. The client pool moves each retry to another member. A
+   * retried write whose first attempt was applied but whose answer was lost is applied again
+   * (an unconditional put/delete is idempotent in content) or reports a conflict (a
+   * conditional one), as with any etcd client.
+   */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    let delay = 25;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (this.isClosed || !isTransient(e) || Date.now() + delay > deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 500);
+      }
+    }
   }
 
   /** Turn a client error into the contract's errors. */
@@ -142,7 +170,7 @@ class EtcdDatastore implements Datastore {
   private async range(req: IRangeRequest, requested = 0): Promise<z.infer<typeof rangeResponseSchema>> {
     this.ensureOpen();
     try {
-      return rangeResponseSchema.parse(await this.client.kv.range(req));
+      return rangeResponseSchema.parse(await this.call(() => this.client.kv.range(req)));
     } catch (e) {
       throw await this.translate(e, requested);
     }
@@ -162,7 +190,7 @@ class EtcdDatastore implements Datastore {
     const head = await this.revision();
     const readable = async (rev: number): Promise<boolean> => {
       try {
-        rangeResponseSchema.parse(await this.client.kv.range({ key: PROBE_KEY, revision: rev, count_only: true }));
+        rangeResponseSchema.parse(await this.call(() => this.client.kv.range({ key: PROBE_KEY, revision: rev, count_only: true })));
         return true;
       } catch (e) {
         if (isCompacted(e)) return false;
@@ -230,7 +258,7 @@ class EtcdDatastore implements Datastore {
     );
     let res: z.infer<typeof txnResponseSchema>;
     try {
-      res = txnResponseSchema.parse(await this.client.kv.txn({ compare, success, failure }));
+      res = txnResponseSchema.parse(await this.call(() => this.client.kv.txn({ compare, success, failure })));
     } catch (e) {
       throw await this.translate(e, 0);
     }
@@ -303,7 +331,7 @@ class EtcdDatastore implements Datastore {
         }
       } else {
         try {
-          await this.client.kv.range({ key: PROBE_KEY, revision: fromRevision, count_only: true });
+          await this.call(() => this.client.kv.range({ key: PROBE_KEY, revision: fromRevision, count_only: true }));
         } catch (e) {
           if (!isFutureRevision(e)) {
             queue.fail(await this.translate(e, fromRevision));
@@ -359,7 +387,7 @@ class EtcdDatastore implements Datastore {
   async compact(revision: number): Promise<void> {
     this.ensureOpen();
     try {
-      await this.client.kv.compact({ revision, physical: true });
+      await this.call(() => this.client.kv.compact({ revision, physical: true }));
       this.knownCompacted = Math.max(this.knownCompacted, revision);
     } catch (e) {
       if (isCompacted(e)) return; // already compacted at or above: nothing to do
