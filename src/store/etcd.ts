@@ -107,6 +107,8 @@ class EtcdDatastore implements Datastore {
   private readonly watchUnavailableMs: number;
   private readonly requestTimeoutMs: number;
   private readonly watches = new Set<{ close(): void }>();
+  private readonly memberClients = new Map<number, Etcd3>();
+  private nextWatchMember = 0;
   /** A lower bound of etcd's compacted revision, raised whenever we learn a higher one. */
   private knownCompacted = 0;
   private isClosed = false;
@@ -291,15 +293,48 @@ class EtcdDatastore implements Datastore {
     return { ok: true, revision, results: changed ? results : results.map((r) => ({ key: r.key, modRevision: 0 })) };
   }
 
+  /** A client bound to one member, for watches (created on first use, closed with the store). */
+  private memberClient(index: number): Etcd3 {
+    let client = this.memberClients.get(index);
+    if (client === undefined) {
+      client = new Etcd3({
+        hosts: [this.endpoints[index] ?? ''],
+        dialTimeout: 3000,
+        grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
+      });
+      this.memberClients.set(index, client);
+    }
+    return client;
+  }
+
+  /**
+   * Watches run on a client bound to one member (spread round-robin, starting at the first
+   * endpoint), and fail over themselves: when the stream to that member breaks, the watch is
+   * re-created on the next member from the last revision it delivered. (The pooled client's
+   * own reconnection may pick the dead member again and again.) A compacted resume point ends
+   * the watch with CompactedError; no member answering for watchUnavailableMs ends it with
+   * StoreUnavailableError.
+   */
   watch(prefix: string, fromRevision: number, onEvent: WatchConsumer, onError: (e: StoreError) => void): Watch {
     this.ensureOpen();
     let watcher: Watcher | undefined;
-    let unavailableTimer: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      if (unavailableTimer !== undefined) clearTimeout(unavailableTimer);
-      unavailableTimer = undefined;
-      if (watcher !== undefined) void watcher.cancel().catch(() => undefined);
+    let retryTimer: NodeJS.Timeout | undefined;
+    let member = this.nextWatchMember++ % this.endpoints.length;
+    /** When the watch last lost its member (undefined while connected). */
+    let lostSince: number | undefined;
+    let attempt = 0;
+    const detach = (): void => {
+      if (watcher === undefined) return;
+      const w = watcher;
       watcher = undefined;
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      void w.cancel().catch(() => undefined);
+    };
+    const stop = (): void => {
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      detach();
       this.watches.delete(entry);
     };
     const queue = new WatchQueue(prefix, fromRevision, onEvent, onError, this.bufferLimit, stop);
@@ -317,6 +352,55 @@ class EtcdDatastore implements Datastore {
       }
       if (queue.revision < compacted) queue.fail(new CompactedError(queue.revision, compacted));
       else queue.fail(await this.translate(e, queue.revision));
+    };
+
+    const attach = (): void => {
+      if (queue.closed || this.isClosed) return;
+      const w = this.memberClient(member)
+        .watch()
+        .inRange(prefix === '' ? new Range(Buffer.from([0]), Buffer.from([0])) : Range.prefix(prefix))
+        .startRevision(String(queue.revision + 1))
+        .withPreviousKV()
+        .watcher();
+      watcher = w;
+      w.on('data', (raw) => {
+        const parsed = watchResponseSchema.safeParse(raw);
+        if (!parsed.success) {
+          queue.fail(new StoreError('corrupt', `etcd sent a watch response we cannot read: ${parsed.error.message}`));
+          return;
+        }
+        const events: WatchEvent[] = parsed.data.events.map((ev) => {
+          const key = ev.kv.key.toString('utf8');
+          const revision = ev.kv.mod_revision;
+          if (ev.type === 'Delete') {
+            // prev_kv is missing only when the previous revision was compacted away.
+            return { type: 'DELETED', key, value: ev.prev_kv?.value.toString('utf8') ?? '', revision };
+          }
+          return { type: ev.kv.create_revision === ev.kv.mod_revision ? 'ADDED' : 'MODIFIED', key, value: ev.kv.value.toString('utf8'), revision };
+        });
+        queue.offer(events);
+      });
+      w.on('connected', () => {
+        lostSince = undefined;
+        attempt = 0;
+      });
+      w.on('disconnected', (e) => {
+        detach();
+        lostSince ??= Date.now();
+        if (Date.now() - lostSince > this.watchUnavailableMs) {
+          queue.fail(new StoreUnavailableError(`etcd watch on ${JSON.stringify(prefix)}: no member reachable for ${this.watchUnavailableMs} ms: ${messageOf(e)}`));
+          return;
+        }
+        member = (member + 1) % this.endpoints.length;
+        // Straight to the next member; back off only once every member has failed in a row.
+        const delay = attempt < this.endpoints.length ? 0 : Math.min(50 * 2 ** (attempt - this.endpoints.length), 1000);
+        attempt++;
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          attach();
+        }, delay);
+      });
+      w.on('error', (e) => void failFromError(e));
     };
 
     const start = async (): Promise<void> => {
@@ -339,46 +423,7 @@ class EtcdDatastore implements Datastore {
           }
         }
       }
-      if (queue.closed) return;
-      const w = this.client
-        .watch()
-        .inRange(prefix === '' ? new Range(Buffer.from([0]), Buffer.from([0])) : Range.prefix(prefix))
-        .startRevision(String(fromRevision + 1))
-        .withPreviousKV()
-        .watcher();
-      watcher = w;
-      w.on('data', (raw) => {
-        const parsed = watchResponseSchema.safeParse(raw);
-        if (!parsed.success) {
-          queue.fail(new StoreError('corrupt', `etcd sent a watch response we cannot read: ${parsed.error.message}`));
-          return;
-        }
-        const events: WatchEvent[] = parsed.data.events.map((ev) => {
-          const key = ev.kv.key.toString('utf8');
-          const revision = ev.kv.mod_revision;
-          if (ev.type === 'Delete') {
-            // prev_kv is missing only when the previous revision was compacted away.
-            return { type: 'DELETED', key, value: ev.prev_kv?.value.toString('utf8') ?? '', revision };
-          }
-          return { type: ev.kv.create_revision === ev.kv.mod_revision ? 'ADDED' : 'MODIFIED', key, value: ev.kv.value.toString('utf8'), revision };
-        });
-        queue.offer(events);
-      });
-      w.on('connected', () => {
-        if (unavailableTimer !== undefined) clearTimeout(unavailableTimer);
-        unavailableTimer = undefined;
-      });
-      w.on('disconnected', (e) => {
-        // The client reconnects to another member and resumes after the last delivered
-        // revision; give up only when no member answers for watchUnavailableMs.
-        if (unavailableTimer !== undefined) return;
-        unavailableTimer = setTimeout(() => {
-          unavailableTimer = undefined;
-          queue.fail(new StoreUnavailableError(`etcd watch on ${JSON.stringify(prefix)}: no member reachable for ${this.watchUnavailableMs} ms: ${messageOf(e)}`));
-        }, this.watchUnavailableMs);
-        unavailableTimer.unref();
-      });
-      w.on('error', (e) => void failFromError(e));
+      attach();
     };
     void start().catch((e: unknown) => failFromError(e));
     return handle;
@@ -400,6 +445,7 @@ class EtcdDatastore implements Datastore {
     this.isClosed = true;
     for (const w of [...this.watches]) w.close();
     this.client.close();
+    for (const c of this.memberClients.values()) c.close();
   }
 }
 
