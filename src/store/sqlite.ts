@@ -345,6 +345,7 @@ class SqliteDatastore implements Datastore {
     if (this.watchers.size === 0) this.tailed = head;
     this.watchers.add(queue);
     queue.offer(backlog);
+    queue.advance(head);
     this.startTimer();
     return handle;
   }
@@ -402,6 +403,9 @@ class SqliteDatastore implements Datastore {
 
   async compact(revision: number): Promise<void> {
     this.ensureOpen();
+    // Hand every committed row to the local watchers first: once compacted, superseded rows
+    // are gone, and a watcher that was live before the compaction must not miss them.
+    this.tail();
     this.write(() => {
       const head = this.readMeta('revision');
       const compacted = this.readMeta('compacted');
@@ -410,9 +414,6 @@ class SqliteDatastore implements Datastore {
       this.st.compact.run(revision);
       this.st.setMeta.run('compacted', revision);
     });
-    // Local watchers behind the new compaction keep their already-read position: they were
-    // handed every row up to `tailed`, so only those behind it and not yet caught up matter.
-    this.tail();
   }
 
   async close(): Promise<void> {
