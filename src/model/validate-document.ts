@@ -9,6 +9,7 @@ import type { FieldPath, Origin } from './origin.ts';
 import { keySpanOf } from './origin.ts';
 import type { Resource, ResourceOf, ResourceType } from './resource.ts';
 import { isRecord } from './schema-kit.ts';
+import { isPolicyTestHeader } from './policy-test.ts';
 
 export function validateDocument(raw: unknown, origin: Origin): Result<Resource | undefined> {
   const doc = withoutNulls(raw);
@@ -25,6 +26,11 @@ export function validateDocument(raw: unknown, origin: Origin): Result<Resource 
   const header = readHeader(doc, origin);
   if (!header.ok) return header;
   const { apiVersion, kind } = header.value;
+  // Strata's own test kind shares files and directories with the manifests: not part of the
+  // cluster, validated and run by `strata test` (and validated by `strata check`).
+  if (isPolicyTestHeader(apiVersion, kind)) {
+    return ok(undefined, [{ code: 'load/policy-test', severity: 'info', message: `${kind} ${describeValue(isRecord(doc['metadata']) ? doc['metadata']['name'] : undefined)}: a test for \`strata test\`, not part of the cluster`, span: origin.spanOf(['kind']), path: 'kind' }]);
+  }
   const type = resourceTypeOf(apiVersion, kind);
   if (type === undefined) return unknownKind(apiVersion, kind, origin);
   return validateAs(KINDS[type] as KindInfo<ResourceType>, doc, origin);
