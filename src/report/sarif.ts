@@ -24,10 +24,16 @@ export type RuleTexts = Readonly<Record<string, string>>;
 
 const SRCROOT = '%SRCROOT%';
 
-/** `a/b c.yaml` → `a/b%20c.yaml`, relative to `cwd`, forward slashes (a URI reference). */
-export function artifactUri(file: string, cwd: string): string {
-  const rel = path.relative(path.resolve(cwd), path.resolve(file)).split(path.sep).join('/');
-  return rel.split('/').map(encodeURIComponent).join('/');
+/**
+ * Where a file is, for SARIF: `a/b c.yaml` → `a/b%20c.yaml` relative to `cwd` (resolved through
+ * %SRCROOT%), or an absolute `file:` URI for a file outside `cwd` (a relative `../` would climb
+ * out of the repository root that code-scanning UIs resolve against).
+ */
+export function artifactLocation(file: string, cwd: string): { uri: string; uriBaseId?: string } {
+  const abs = path.resolve(file);
+  const rel = path.relative(path.resolve(cwd), abs);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return { uri: pathToFileURL(abs).href };
+  return { uri: rel.split(path.sep).map(encodeURIComponent).join('/'), uriBaseId: SRCROOT };
 }
 
 function region(span: Span): Record<string, number> {
@@ -53,7 +59,7 @@ export function sarifLog(findings: readonly SarifFinding[], rules: RuleTexts, op
       level: f.level,
       message: { text: f.message },
       ...(located
-        ? { locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri(f.span!.file, cwd), uriBaseId: SRCROOT }, region: region(f.span!) } }] }
+        ? { locations: [{ physicalLocation: { artifactLocation: artifactLocation(f.span!.file, cwd), region: region(f.span!) } }] }
         : {}),
     };
   });
