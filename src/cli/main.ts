@@ -63,7 +63,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('--port <port>', 'PORT[/PROTOCOL] or ICMP; repeatable (default: each destination\'s declared ports)').argParser(collect).default([]))
     .addOption(podCidrOption())
-    .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
+    .option('--from <filter>', 'only these sources: NS/NAME, NS/* or a label selector (app=web, or Calico syntax)')
+    .option('--to <filter>', 'only these destinations: NS/NAME, NS/* or a label selector')
+    .option('--aggregate <level>', 'namespace: one cell per namespace pair (allowed, partly, denied)')
+    .option('--all-ports', 'one combined table over every port (. all allowed, ~ some, X none)')
+    .option('--pending', 'decide with staged policies enforced (the pending view)')
+    .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await runMatrix(io, opts)));
 
