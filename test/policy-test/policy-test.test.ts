@@ -51,6 +51,20 @@ describe('strata test on the bundled examples', () => {
     });
   }
 
+  it('each example\'s PolicyTest states the same flows and expectations as its flows.jsonl', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    for (const d of EXAMPLES) {
+      const flows = readFileSync(ex(`${d}/flows.jsonl`), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('//')).map((l) => JSON.parse(l) as { from: string; to: string; port: number; protocol: string; expect: { verdict: string; pending?: { verdict: string } } });
+      const doc = parseAllDocuments(readFileSync(ex(`${d}/policy-tests.yaml`), 'utf8'))[0]!.toJS() as { spec: { cases: { from: unknown; to: unknown; port: number; protocol: string; expect: string; pending?: string }[] } };
+      const single = doc.spec.cases.filter((c) => typeof c.from === 'string' && typeof c.to === 'string');
+      assert.deepEqual(
+        single.map((c) => [c.from, c.to, c.port, c.protocol, c.expect, c.pending ?? null]),
+        flows.map((f) => [f.from, f.to, f.port, f.protocol, f.expect.verdict, f.expect.pending?.verdict ?? null]),
+        d,
+      );
+    }
+  });
+
   it('the inverted expectations fail: exit 1, one ✗ line per case and the summary', async () => {
     const r = await run(['test', ...DEV_PROD, '--tests', inverted()]);
     assert.equal(r.code, 1, r.err);
