@@ -2,6 +2,7 @@
 // check against what explain decided. Shared by `explain --flows` (an `expect` on a JSON line) and
 // `strata test` (a PolicyTest case), so both judge a flow the same way. Pure: no I/O.
 import { z } from 'zod';
+import { decidedBySchema } from '../model/index.ts';
 import type { ExplainJson, ExplainJsonDecidedBy } from './explain.ts';
 
 export type ExpectedVerdict = 'allow' | 'deny';
@@ -87,19 +88,6 @@ export function describeDecidedBy(d: ExplainJsonDecidedBy): string {
 // ---- the `expect` of a flow line (explain --flows)
 
 const verdictSchema = z.enum(['allow', 'deny']);
-
-/** The deciding step's fields, as both flow lines and PolicyTest cases write them. */
-export const decidedBySchema = z
-  .strictObject({
-    direction: z.enum(['egress', 'ingress']).nullable().optional().describe('which side decided: egress (at the source) or ingress (at the destination)'),
-    tier: z.string().nullable().optional().describe('tier of the deciding policy; null for a namespace profile'),
-    policy: z.string().nullable().optional().describe('name of the deciding policy or profile (e.g. kns.NAMESPACE)'),
-    namespace: z.string().nullable().optional().describe('namespace of the deciding policy; null for a global one'),
-    kind: z.string().nullable().optional().describe('kind of the deciding policy (NetworkPolicy, GlobalNetworkPolicy, KubernetesNetworkPolicy, Profile, ...)'),
-    rule: z.number().int().min(0).nullable().optional().describe('index of the deciding rule; null when the end of a tier or a profile decided'),
-    reason: z.string().optional().describe('rule, end-of-tier, profile, loopback, ...'),
-  })
-  .describe('the deciding step; fields left out are not compared');
 
 const decisionObjectSchema = z.strictObject({
   verdict: verdictSchema,

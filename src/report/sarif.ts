@@ -66,7 +66,7 @@ export function sarifLog(findings: readonly SarifFinding[], rules: RuleTexts, op
   let base = pathToFileURL(path.resolve(cwd)).href;
   if (!base.endsWith('/')) base += '/';
   return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     version: '2.1.0',
     runs: [
       {

@@ -232,6 +232,19 @@ describe('PolicyTest files: validation and loading', () => {
     });
   }
 
+  it('an invalid test file still yields a valid SARIF log and JUnit report naming the error', async () => {
+    const f = file('bad-for-reports.yaml', 'apiVersion: strata/v1\nkind: PolicyTest\nmetadata: {name: bad}\nspec:\n  cases:\n    - name: x\n      from: dev/a\n      to: dev/b\n      expect: allowed\n');
+    const s = await run(['test', '-f', manifests, '--tests', f, '-o', 'sarif', '-q']);
+    assert.equal(s.code, 2);
+    const log = JSON.parse(s.out) as { runs: { results: { ruleId: string; locations: { physicalLocation: { region: { startLine: number } } }[] }[] }[] };
+    assert.deepEqual(sarifProblems(log), []);
+    assert.deepEqual(log.runs[0]!.results.map((r) => [r.ruleId, r.locations[0]!.physicalLocation.region.startLine]), [['model/invalid-value', 9]]);
+    const j = await run(['test', '-f', manifests, '--tests', f, '-o', 'junit', '-q']);
+    assert.equal(j.code, 2);
+    assert.deepEqual(await junitProblems(j.out), []);
+    assert.match(j.out, /<error message="expected &quot;allow&quot; or &quot;deny&quot;, got &quot;allowed&quot;"/);
+  });
+
   it('check on a directory holding manifests and tests exits 0 and notes the tests', async () => {
     const r = await run(['check', '-f', ex('examples/multi-tenant'), '-o', 'json', '-v']);
     assert.equal(r.code, 0, r.out);

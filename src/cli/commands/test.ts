@@ -7,11 +7,11 @@ import { describeDecidedBy } from '../../analysis/expectations.ts';
 import { caseSpan, runPolicyTestCase } from '../../analysis/policy-test.ts';
 import type { CaseResult } from '../../analysis/policy-test.ts';
 import type { Diagnostic, Span } from '../../diagnostics/index.ts';
-import { hasErrors } from '../../diagnostics/index.ts';
+import { formatDiagnosticLine, hasErrors } from '../../diagnostics/index.ts';
 import { loadPaths, loadPolicyTests } from '../../load/index.ts';
 import { junitXml } from '../../report/junit.ts';
 import type { JunitSuite } from '../../report/junit.ts';
-import { sarifLog } from '../../report/sarif.ts';
+import { diagnosticsToSarif, sarifLog } from '../../report/sarif.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, renderFor } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -123,6 +123,7 @@ const RULES = {
 export async function runTest(io: Io, opts: TestOptions): Promise<number> {
   if (!FORMATS.includes(opts.output)) throw new UsageError(`-o ${opts.output}: test prints ${FORMATS.join(', ')}`);
   if (opts.filename.length === 0) throw new UsageError('test needs at least one -f PATH (the manifests; PolicyTest files may be among them or given with --tests)');
+  if (opts.filename.includes('-') && opts.tests.includes('-')) throw new UsageError('-f - and --tests - cannot both read standard input');
   const ws = await loadWorkspace(io, opts.filename, { podCidr: opts.podCidr });
   const extra = opts.tests.length === 0 ? undefined : await loadPaths(opts.tests, { readStdin: io.readStdin });
   const sources = new Map([...ws.sources, ...(extra?.sources ?? [])]);
@@ -136,7 +137,16 @@ export async function runTest(io: Io, opts: TestOptions): Promise<number> {
   const shown = problems.filter((d) => d.severity === 'error' || (opts.quiet !== true && d.severity === 'warning'));
   const render = { sources };
   if (shown.length > 0) io.err(renderFor(io, render, shown));
-  if (hasErrors(problems)) return EXIT.USAGE;
+  if (hasErrors(problems)) {
+    // A CI job uploads the report whatever happened: give it one that says why nothing ran.
+    const errors = problems.filter((d) => d.severity === 'error');
+    if (opts.output === 'sarif') io.out(JSON.stringify(diagnosticsToSarif(errors), null, 2));
+    if (opts.output === 'junit') {
+      const cases = errors.map((d) => ({ name: `${d.span === undefined ? '' : `${d.span.file}:${d.span.line}:${d.span.col}: `}${d.code}`, classname: 'strata.input', seconds: 0, error: { message: d.message, details: formatDiagnosticLine(d) } }));
+      io.out(junitXml('strata test', [{ name: 'input', cases }]));
+    }
+    return EXIT.USAGE;
+  }
   const suites = loaded.tests.map((t) => ({ name: t.test.metadata.name, cases: t.test.spec.cases, origin: t.origin }));
   if (suites.length === 0) {
     io.err(`strata: no PolicyTest (apiVersion strata/v1, kind PolicyTest) found in ${[...opts.filename, ...opts.tests].join(', ')}`);
