@@ -245,6 +245,20 @@ describe('PolicyTest files: validation and loading', () => {
     assert.match(j.out, /<error message="expected &quot;allow&quot; or &quot;deny&quot;, got &quot;allowed&quot;"/);
   });
 
+  const headers: readonly [string, string, string][] = [
+    ['a misspelt strata kind', 'apiVersion: strata/v1\nkind: PolicyTset\n', 'model/unknown-kind'],
+    ['a PolicyTest at another version', 'apiVersion: strata/v2\nkind: PolicyTest\n', 'model/unsupported-api-version'],
+    ['a PolicyTest in another group', 'apiVersion: v1\nkind: PolicyTest\n', 'model/unsupported-api-version'],
+  ];
+  for (const [name, head, code] of headers) {
+    it(`${name} is an error, not a silently skipped test`, async () => {
+      const f = file(`header-${code.replace('/', '-')}-${head.length}.yaml`, `${head}metadata: {name: x}\nspec: {cases: [{name: x, from: a/b, to: a/c, expect: deny}]}\n`);
+      const r = await run(['check', '-f', f, '-o', 'json']);
+      assert.equal(r.code, 2);
+      assert.deepEqual((JSON.parse(r.out) as { diagnostics: { code: string }[] }).diagnostics.map((d) => d.code), [code]);
+    });
+  }
+
   it('check on a directory holding manifests and tests exits 0 and notes the tests', async () => {
     const r = await run(['check', '-f', ex('examples/multi-tenant'), '-o', 'json', '-v']);
     assert.equal(r.code, 0, r.out);
