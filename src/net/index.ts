@@ -24,6 +24,8 @@ export {
   cidrOverlaps,
   cidrSize,
   formatCidr,
+  ipv4Mask,
+  ipv6Mask,
   isCatchAll,
   makeCidr,
   parseCidr,
