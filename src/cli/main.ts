@@ -10,6 +10,7 @@ import { runCheck } from './commands/check.ts';
 import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
 import { runSelector } from './commands/selector.ts';
+import { runTest } from './commands/test.ts';
 import { runDemo } from './commands/demo.ts';
 import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
 
@@ -34,7 +35,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('check')
     .description('validate manifests and lint policies; errors as file:line:col: code: message')
     .addOption(fileOption())
-    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .addOption(new Option('-o, --output <format>', 'text, json or sarif (SARIF 2.1.0, for code scanning)').default('text'))
     .addOption(podCidrOption())
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
     .action(async (opts) => setExit(await runCheck(io, opts)));
@@ -62,9 +63,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('--port <port>', 'PORT[/PROTOCOL] or ICMP; repeatable (default: each destination\'s declared ports)').argParser(collect).default([]))
     .addOption(podCidrOption())
-    .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
+    .option('--from <filter>', 'only these sources: NS/NAME, NS/* or a label selector (app=web, or Calico syntax)')
+    .option('--to <filter>', 'only these destinations: NS/NAME, NS/* or a label selector')
+    .option('--aggregate <level>', 'namespace: one cell per namespace pair (allowed, partly, denied)')
+    .option('--all-ports', 'one combined table over every port (. all allowed, ~ some, X none)')
+    .option('--pending', 'decide with staged policies enforced (the pending view)')
+    .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await runMatrix(io, opts)));
+
+  program
+    .command('test')
+    .description('run PolicyTest files (strata/v1): every case\'s flow must get its expected decision; exit 1 on a failure')
+    .addOption(fileOption())
+    .addOption(new Option('--tests <path>', 'PolicyTest file or directory (recursive); repeatable; tests among the -f manifests count too').argParser(collect).default([]))
+    .addOption(new Option('-o, --output <format>', 'text, json, junit (JUnit XML) or sarif (SARIF 2.1.0)').default('text'))
+    .addOption(podCidrOption())
+    .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
+    .action(async (opts) => setExit(await runTest(io, opts)));
 
   program
     .command('selector')

@@ -9,6 +9,7 @@ import type { FieldPath, Origin } from './origin.ts';
 import { keySpanOf } from './origin.ts';
 import type { Resource, ResourceOf, ResourceType } from './resource.ts';
 import { isRecord } from './schema-kit.ts';
+import { POLICY_TEST_API_VERSION, POLICY_TEST_KIND, isPolicyTestHeader } from './policy-test.ts';
 
 export function validateDocument(raw: unknown, origin: Origin): Result<Resource | undefined> {
   const doc = withoutNulls(raw);
@@ -25,6 +26,26 @@ export function validateDocument(raw: unknown, origin: Origin): Result<Resource 
   const header = readHeader(doc, origin);
   if (!header.ok) return header;
   const { apiVersion, kind } = header.value;
+  // Strata's own test kind shares files and directories with the manifests: not part of the
+  // cluster, validated and run by `strata test` (and validated by `strata check`).
+  if (isPolicyTestHeader(apiVersion, kind)) {
+    return ok(undefined, [{ code: 'load/policy-test', severity: 'info', message: `${kind} ${describeValue(isRecord(doc['metadata']) ? doc['metadata']['name'] : undefined)}: a test for \`strata test\`, not part of the cluster`, span: origin.spanOf(['kind']), path: 'kind' }]);
+  }
+  // A test that silently does not run is as bad as a policy that silently disappears.
+  const strataGroup = groupOf(apiVersion) === POLICY_TEST_API_VERSION.split('/')[0];
+  if (strataGroup || kind === POLICY_TEST_KIND) {
+    const wrongKind = kind !== POLICY_TEST_KIND;
+    return fail([
+      {
+        code: wrongKind ? 'model/unknown-kind' : 'model/unsupported-api-version',
+        severity: 'error',
+        message: wrongKind ? `${apiVersion} has one kind, ${POLICY_TEST_KIND}; got "${kind}"` : `${POLICY_TEST_KIND} is served as ${POLICY_TEST_API_VERSION}, not ${apiVersion}`,
+        span: origin.spanOf([wrongKind ? 'kind' : 'apiVersion']),
+        path: wrongKind ? 'kind' : 'apiVersion',
+        help: wrongKind ? `use kind: ${POLICY_TEST_KIND}` : `use apiVersion: ${POLICY_TEST_API_VERSION}`,
+      },
+    ]);
+  }
   const type = resourceTypeOf(apiVersion, kind);
   if (type === undefined) return unknownKind(apiVersion, kind, origin);
   return validateAs(KINDS[type] as KindInfo<ResourceType>, doc, origin);

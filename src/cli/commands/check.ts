@@ -4,6 +4,8 @@
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { hasErrors } from '../../diagnostics/index.ts';
 import { lint } from '../../analysis/lint.ts';
+import { loadPolicyTests } from '../../load/index.ts';
+import { diagnosticsToSarif } from '../../report/sarif.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, renderFor } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -23,16 +25,23 @@ function isInputError(d: Diagnostic): boolean {
 }
 
 export async function runCheck(io: Io, opts: CheckOptions): Promise<number> {
-  if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`-o ${opts.output}: check prints text or json`);
+  if (opts.output !== 'text' && opts.output !== 'json' && opts.output !== 'sarif') throw new UsageError(`-o ${opts.output}: check prints text, json or sarif`);
   if (opts.filename.length === 0) throw new UsageError('check needs at least one -f PATH');
   const ws = await loadWorkspace(io, opts.filename, { podCidr: opts.podCidr });
-  const inputBroken = ws.diagnostics.some(isInputError);
+  // PolicyTest files among the manifests are validated too (their cases run with `strata test`).
+  const loaded = [...ws.diagnostics, ...loadPolicyTests(ws.sources).diagnostics];
+  const inputBroken = loaded.some(isInputError);
   // Lint only a cluster that loaded cleanly: findings on half-loaded input would mislead.
-  const findings = inputBroken ? [...ws.diagnostics] : [...ws.diagnostics, ...lint(ws)];
+  const findings = inputBroken ? loaded : [...loaded, ...lint(ws)];
   const code = inputBroken ? EXIT.USAGE : hasErrors(findings) ? EXIT.FINDINGS : EXIT.OK;
   const errors = findings.filter((d) => d.severity === 'error').length;
   const warnings = findings.filter((d) => d.severity === 'warning').length;
 
+  if (opts.output === 'sarif') {
+    // Every finding, info notes included, as code-scanning results at file:line:col.
+    io.out(JSON.stringify(diagnosticsToSarif(findings), null, 2));
+    return code;
+  }
   if (opts.output === 'json') {
     io.out(JSON.stringify({ ok: code === EXIT.OK, resources: ws.resources.length, errors, warnings, diagnostics: findings }, null, 2));
     return code;

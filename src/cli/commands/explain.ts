@@ -5,6 +5,8 @@ import { formatDiagnosticLine } from '../../diagnostics/index.ts';
 import type { Cluster, FlowRequest } from '../../engine/index.ts';
 import { makeFlow } from '../../engine/index.ts';
 import { explainFlow, renderExplainText } from '../../analysis/explain.ts';
+import type { ExplainJson } from '../../analysis/explain.ts';
+import { checkExpectation, expectationOfLine } from '../../analysis/expectations.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -81,6 +83,7 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
   }
   const json = opts.output === 'json';
   let bad = 0;
+  const failed: number[] = [];
   const out: string[] = [];
   const lines = text.split(/\r?\n/);
   lines.forEach((line, i) => {
@@ -101,6 +104,12 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
       out.push(errorLine(i + 1, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]));
       return;
     }
+    const want = expectationOfLine(value as Record<string, unknown>);
+    if (typeof want === 'string') {
+      bad++;
+      out.push(errorLine(i + 1, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: want }]));
+      return;
+    }
     const flow = makeFlow(cluster, req);
     if (!flow.ok) {
       bad++;
@@ -108,17 +117,27 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
       return;
     }
     const e = explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, withSource: json });
-    if (json) out.push(JSON.stringify(e));
+    // An `expect` on the line (analysis/expectations.ts): the result says whether it held.
+    const judged = want === undefined ? undefined : checkExpectation(want, e);
+    if (judged !== undefined && !judged.pass) failed.push(i + 1);
+    const result: ExplainJson & { expected?: unknown; pass?: boolean; mismatches?: readonly string[] } =
+      judged === undefined ? e : { ...e, expected: want, pass: judged.pass, ...(judged.pass ? {} : { mismatches: judged.mismatches }) };
+    if (json) out.push(JSON.stringify(result));
     else {
       const d = e.decidedBy;
       const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
-      out.push(`${e.from} -> ${e.to} ${e.protocol}${e.port === null ? '' : ` ${e.port}`}: ${e.verdict} by ${by.trim()}`);
+      const verdictText = judged === undefined ? '' : judged.pass ? '  ✓ as expected' : `  ✗ line ${i + 1}: ${judged.mismatches.join('; ')}`;
+      out.push(`${e.from} -> ${e.to} ${e.protocol}${e.port === null ? '' : ` ${e.port}`}: ${e.verdict} by ${by.trim()}${verdictText}`);
     }
   });
   io.out(out.join('\n'));
   if (bad > 0) {
     io.err(`strata: ${bad} of the flows in ${file} could not be evaluated (see the "error" objects)`);
     return EXIT.USAGE;
+  }
+  if (failed.length > 0) {
+    io.err(`strata: ${failed.length} expectation${failed.length === 1 ? '' : 's'} in ${file} failed: line${failed.length === 1 ? '' : 's'} ${failed.join(', ')}`);
+    return EXIT.FINDINGS;
   }
   return EXIT.OK;
 }
