@@ -186,7 +186,8 @@ export function renderExplainText(e: ExplainJson, color = false): string {
   }
   for (const [name, dirn] of [['egress', e.egress], ['ingress', e.ingress]] as const) {
     if (dirn === null) {
-      lines.push(`  ${name}: not evaluated (${name === 'egress' ? 'source' : 'destination'} is not a cluster endpoint)`);
+      const why = d.reason === 'loopback' ? 'an endpoint talking to itself: no policy applies' : `${name === 'egress' ? 'source' : 'destination'} is not a cluster endpoint`;
+      lines.push(`  ${name}: not evaluated (${why})`);
       continue;
     }
     lines.push(`  ${name} at ${dirn.endpoint}: ${dirn.verdict}`);

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
+import { STRATA_VERSION } from './version.ts';
 import { runCheck } from './commands/check.ts';
 import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
@@ -28,6 +29,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Tiered zero-trust micro-segmentation: Calico and Kubernetes network policy, explained and enforced.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .version(STRATA_VERSION, '-V, --version', 'print the version of strata')
     .exitOverride();
 
   program
@@ -36,6 +38,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .addOption(podCidrOption())
+    .option('--strict', 'warnings (shadowed rules, selectors that match nothing, …) fail too: exit 1')
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
     .action(async (opts) => setExit(await runCheck(io, opts)));
 

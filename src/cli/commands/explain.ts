@@ -30,6 +30,15 @@ function intOption(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** An unreadable file in words, not as a raw `ENOENT: no such file or directory, open '…'`. */
+function readProblem(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory (give a JSON Lines file)';
+  return e instanceof Error ? e.message : String(e);
+}
+
 function requestFromLine(value: unknown): FlowRequest | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object {"from","to","port","protocol"}';
   const o = value as Record<string, unknown>;
@@ -77,7 +86,7 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
   try {
     text = file === '-' ? await io.readStdin() : await io.readFile(file);
   } catch (e) {
-    throw new UsageError(`cannot read --flows ${file}: ${(e as Error).message}`);
+    throw new UsageError(`cannot read --flows ${file}: ${readProblem(e)}`);
   }
   const json = opts.output === 'json';
   let bad = 0;
@@ -128,6 +137,9 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (opts.filename.length === 0) throw new UsageError('explain needs at least one -f PATH');
   const single = opts.from !== undefined || opts.to !== undefined;
   if (opts.flows !== undefined && single) throw new UsageError('use either --flows FILE or --from/--to, not both');
+  if (opts.flows === '-' && opts.filename.includes('-')) {
+    throw new UsageError('-f - and --flows - cannot both read stdin: write the manifests or the flows to a file');
+  }
   if (opts.flows === undefined && (opts.from === undefined || opts.to === undefined)) {
     throw new UsageError('explain needs --from SRC and --to DST (or --flows FILE)');
   }
