@@ -5,6 +5,8 @@ import type { Span } from '../diagnostics/index.ts';
 import type { Cluster, DecidedBy, DirectionDecision, Evaluation, Flow, FlowDecision, Policy, TraceStep } from '../engine/index.ts';
 import { describePeer, evaluateFlow, protocolName } from '../engine/index.ts';
 import { formatIp } from '../net/index.ts';
+import type { ServiceHop } from './resolve-peer.ts';
+import { describeHop } from './resolve-peer.ts';
 
 export interface ExplainJsonStep {
   readonly tier: string | null;
@@ -52,6 +54,13 @@ export interface ExplainJson {
   readonly srcAddress: string | null;
   readonly dstAddress: string | null;
   readonly icmp?: { readonly type: number; readonly code: number };
+  /** The Service translation when the destination was a Service (kube-proxy's DNAT). */
+  readonly service?: ServiceHop;
+  /** When a side named a set: the endpoints this result stands for (one class). */
+  readonly fromMembers?: readonly string[];
+  readonly toMembers?: readonly string[];
+  /** How the user's words were resolved, for people. */
+  readonly notes?: readonly string[];
 }
 
 function formatSpan(s: Span): string {
@@ -175,11 +184,13 @@ function describeStep(s: ExplainJsonStep | ExplainJsonDecidedBy): string {
 export function renderExplainText(e: ExplainJson, color = false): string {
   const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
-  const what = e.port === null ? e.protocol : `${e.protocol} ${e.port}`;
+  const what = e.service !== undefined ? `${e.protocol} ${e.service.port}` : e.port === null ? e.protocol : `${e.protocol} ${e.port}`;
   const lines: string[] = [];
   lines.push(`${e.from} → ${e.to}  ${what}: ${verdict}`);
+  for (const n of e.notes ?? []) lines.push(`  note: ${n}`);
+  if (e.service !== undefined) lines.push(`  via ${describeHop(e.service)}`);
   const d = e.decidedBy;
-  const dir = d.direction === null ? '' : `${d.direction} at ${d.direction === 'egress' ? e.from : e.to}: `;
+  const dir = d.direction === null ? '' : `${d.direction} at ${d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to)}: `;
   lines.push(`  decided by ${dir}${describeStep(d)}${d.source === undefined ? '' : `  (${d.source})`}`);
   if (e.pending !== null && (e.pending.verdict !== e.verdict || e.pending.decidedBy.policy !== d.policy)) {
     lines.push(`  pending (staged policies enforced): ${e.pending.verdict.toUpperCase()} by ${describeStep(e.pending.decidedBy)}`);
@@ -207,4 +218,25 @@ export function renderExplainText(e: ExplainJson, color = false): string {
     }
   }
   return lines.join('\n');
+}
+
+/** `a (+2 more: b, c)`: a class of endpoints by its first member. */
+function membersText(members: readonly string[] | undefined, fallback: string): string {
+  if (members === undefined || members.length === 0) return fallback;
+  const [first, ...rest] = members;
+  if (rest.length === 0) return first!;
+  const shown = rest.slice(0, 5).join(', ');
+  return `${first!} (+${rest.length} alike: ${shown}${rest.length > 5 ? ', …' : ''})`;
+}
+
+/** One result on one line, for sets and batches: `src → dst PROTO PORT: VERDICT by …`. */
+export function renderExplainLine(e: ExplainJson, color = false): string {
+  const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const from = membersText(e.fromMembers, e.egress?.endpoint ?? e.from);
+  const to = e.service !== undefined ? `${e.service.backend} (${e.service.service}:${e.service.port})` : membersText(e.toMembers, e.ingress?.endpoint ?? e.to);
+  const port = e.service !== undefined ? e.service.targetPort : e.port;
+  const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
+  const d = e.decidedBy;
+  const dir = d.direction === null ? '' : `${d.direction}: `;
+  return `${from} → ${to}  ${e.protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${dir}${describeStep(d)}`;
 }

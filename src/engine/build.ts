@@ -375,8 +375,20 @@ export function buildCluster(resources: readonly Resource[], options: BuildOptio
     const spec = (r.body.spec ?? {}) as {
       selector?: Readonly<Record<string, string>>;
       ports?: readonly { name?: string; port: number; protocol?: string; targetPort?: number | string }[];
+      clusterIP?: string;
+      clusterIPs?: readonly string[];
+      type?: string;
     };
+    const ipTexts = spec.clusterIPs ?? (spec.clusterIP === undefined ? [] : [spec.clusterIP]);
+    const clusterIPs: IpAddress[] = [];
+    for (const t of ipTexts) {
+      const ip = parseIp(t);
+      if (ip.ok) clusterIPs.push(ip.value);
+    }
     services.push({
+      clusterIPs,
+      headless: spec.clusterIP === 'None',
+      type: spec.type ?? 'ClusterIP',
       namespace: r.namespace ?? 'default',
       name: r.name,
       selector: spec.selector === undefined ? undefined : new Map(Object.entries(spec.selector)),

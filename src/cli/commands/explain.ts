@@ -3,8 +3,8 @@
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { formatDiagnosticLine } from '../../diagnostics/index.ts';
 import type { Cluster, FlowRequest } from '../../engine/index.ts';
-import { makeFlow } from '../../engine/index.ts';
-import { explainFlow, renderExplainText } from '../../analysis/explain.ts';
+import { renderExplainLine, renderExplainText } from '../../analysis/explain.ts';
+import { explainRequest } from '../../analysis/explain-request.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -20,6 +20,8 @@ export interface ExplainOptions {
   readonly icmpCode?: string | undefined;
   readonly flows?: string | undefined;
   readonly podCidr?: string | undefined;
+  /** `-n`: the namespace label selectors in --from/--to look in. */
+  readonly namespace?: string | undefined;
   readonly output: string;
   readonly quiet?: boolean | undefined;
 }
@@ -110,18 +112,20 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
       out.push(errorLine(i + 1, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]));
       return;
     }
-    const flow = makeFlow(cluster, req);
-    if (!flow.ok) {
+    const explained = explainRequest(cluster, req, { namespace: opts.namespace, withSource: json });
+    if (!explained.ok) {
       bad++;
-      out.push(errorLine(i + 1, file, { from: req.from, to: req.to, port: req.port ?? null }, flow.diagnostics));
+      out.push(errorLine(i + 1, file, { from: req.from, to: req.to, port: req.port ?? null }, explained.diagnostics));
       return;
     }
-    const e = explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, withSource: json });
+    // A set or a multi-backend Service yields several results for the line, in order.
+    for (const e of explained.value.results) {
     if (json) out.push(JSON.stringify(e));
     else {
       const d = e.decidedBy;
       const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
       out.push(`${e.from} -> ${e.to} ${e.protocol}${e.port === null ? '' : ` ${e.port}`}: ${e.verdict} by ${by.trim()}`);
+    }
     }
   });
   io.out(out.join('\n'));
@@ -152,12 +156,24 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
   if (opts.flows !== undefined) return runBatch(io, ws.cluster, opts);
 
-  const flow = makeFlow(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode });
-  if (!flow.ok) {
-    io.err(flow.diagnostics.map(formatDiagnosticLine).join('\n') + flow.diagnostics.map((d) => (d.help === undefined ? '' : `\n  help: ${d.help}`)).join(''));
+  const explained = explainRequest(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode }, { namespace: opts.namespace });
+  if (!explained.ok) {
+    io.err(explained.diagnostics.map(formatDiagnosticLine).join('\n') + explained.diagnostics.map((d) => (d.help === undefined ? '' : `\n  help: ${d.help}`)).join(''));
     return EXIT.USAGE;
   }
-  const e = explainFlow(ws.cluster, flow.value, { fromText: opts.from!, toText: opts.to! });
-  io.out(opts.output === 'json' ? JSON.stringify(e, null, 2) : renderExplainText(e, io.stdoutColor));
-  return e.verdict === 'allow' ? EXIT.OK : EXIT.FINDINGS;
+  const { results, single: one } = explained.value;
+  if (one) {
+    const e = results[0]!;
+    io.out(opts.output === 'json' ? JSON.stringify(e, null, 2) : renderExplainText(e, io.stdoutColor));
+    return e.verdict === 'allow' ? EXIT.OK : EXIT.FINDINGS;
+  }
+  // A set on either side: one result per class (or Service backend), JSON Lines for machines.
+  if (opts.output === 'json') io.out(results.map((e) => JSON.stringify(e)).join('\n'));
+  else {
+    const denied = results.filter((e) => e.verdict === 'deny').length;
+    const head = `${opts.from!} → ${opts.to!}: ${results.length} flow${results.length === 1 ? '' : 's'} (one per class of alike endpoints${results.some((e) => e.service !== undefined) ? ' or Service backend' : ''}), ${results.length - denied} allowed, ${denied} denied`;
+    const notes = [...new Set(results.flatMap((e) => e.notes ?? []))].map((n) => `  note: ${n}`);
+    io.out([head, ...notes, ...results.map((e) => `  ${renderExplainLine(e, io.stdoutColor)}`)].join('\n'));
+  }
+  return results.every((e) => e.verdict === 'allow') ? EXIT.OK : EXIT.FINDINGS;
 }
