@@ -13,6 +13,8 @@ import type { ResolveOptions } from './resolve-peer.ts';
 
 export interface ExplainRequestOptions extends ResolveOptions {
   readonly withSource?: boolean;
+  /** Add `closestRules` to denied results (why the nearest Allow rules did not match). */
+  readonly whyNot?: boolean;
 }
 
 export interface ExplainedRequest {
@@ -28,7 +30,7 @@ export function explainRequest(cluster: Cluster, req: FlowRequest, opts: Explain
   for (const r of resolved.value) {
     const flow = makeFlow(cluster, r.request);
     if (!flow.ok) return fail(flow.diagnostics);
-    const e = explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, ...(opts.withSource === undefined ? {} : { withSource: opts.withSource }) });
+    const e = explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, ...(opts.withSource === undefined ? {} : { withSource: opts.withSource }), ...(opts.whyNot === undefined ? {} : { whyNot: opts.whyNot }) });
     results.push({
       ...e,
       ...(r.service === undefined ? {} : { service: r.service }),

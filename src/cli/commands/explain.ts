@@ -156,7 +156,7 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
   if (opts.flows !== undefined) return runBatch(io, ws.cluster, opts);
 
-  const explained = explainRequest(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode }, { namespace: opts.namespace });
+  const explained = explainRequest(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode }, { namespace: opts.namespace, whyNot: true });
   if (!explained.ok) {
     io.err(explained.diagnostics.map(formatDiagnosticLine).join('\n') + explained.diagnostics.map((d) => (d.help === undefined ? '' : `\n  help: ${d.help}`)).join(''));
     return EXIT.USAGE;
