@@ -52,11 +52,16 @@ export async function runCheck(io: Io, opts: CheckOptions): Promise<number> {
  * policy is in them, so an empty input reports 0 tiers.
  */
 export function checkSummary(ws: Pick<Workspace, 'resources' | 'cluster'>, errors: number, warnings: number): string {
-  const used = new Set(ws.cluster.policies.map((p) => p.tier));
-  const tiers = ws.cluster.tiers.filter((t) => t.exists && (t.origin !== undefined || used.has(t.name))).length;
+  const tiers = countTiers(ws.cluster);
   const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
   return (
     `${plural(ws.resources.length, 'resource')} (${ws.cluster.policies.length} polic${ws.cluster.policies.length === 1 ? 'y' : 'ies'}, ${plural(ws.cluster.endpoints.length, 'endpoint')}, ${plural(tiers, 'tier')}): ` +
     `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`
   );
+}
+
+/** Tiers the input declares or puts a policy in (the built-in ones alone do not count). */
+export function countTiers(cluster: Workspace['cluster']): number {
+  const used = new Set(cluster.policies.map((p) => p.tier));
+  return cluster.tiers.filter((t) => t.exists && (t.origin !== undefined || used.has(t.name))).length;
 }
