@@ -32,7 +32,9 @@ export function renderDiagnostic(d: Diagnostic, opts: RenderOptions = {}): strin
   const text = d.span !== undefined ? opts.source?.(d.span.file) : undefined;
   if (d.span !== undefined && text !== undefined) {
     const fullLine = text.split(/\r?\n/)[d.span.line - 1];
-    if (fullLine !== undefined) {
+    // Control bytes (a binary file) would garble the terminal: no snippet for such a line.
+    // eslint-disable-next-line no-control-regex
+    if (fullLine !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(fullLine)) {
       // A 10k-character line would flood the terminal: show a window around the column.
       const { line: srcLine, shift } = clipLine(fullLine, d.span.col);
       const gutter = String(d.span.line);

@@ -39,7 +39,7 @@ export function loadDocuments(text: string, file: string): { resources: Resource
   const src: SourceText = makeSourceText(file, text);
   if (looksBinary(text)) {
     // Echoing random bytes as "the value" helps nobody: say what the file is and skip it.
-    return { resources, diagnostics: [{ code: 'load/binary-file', severity: 'error', message: `"${file}" is not a text file (it holds NUL or control bytes); it is skipped` }] };
+    return { resources, diagnostics: [{ code: 'load/binary-file', severity: 'error', message: `"${file}" is not a text file (it holds NUL or control bytes); it is skipped`, span: spanOfRange(src, 0, 0) }] };
   }
   let docs: Document.Parsed[];
   try {
