@@ -132,8 +132,9 @@ function serviceByDns(cluster: Cluster, text: string): ServiceEntry | undefined 
   if (m === null) return undefined;
   const svc = cluster.services.find((s) => s.name === m[1] && s.namespace === m[3]);
   if (svc !== undefined) return svc;
-  // `x.y.svc…` is unambiguously a Service name; `x.y` may be an external domain.
-  return m[5] !== undefined ? 'not-found' : undefined;
+  // `x.y.svc…` is unambiguously a Service name; `x.y` is one when `y` is a namespace of the input
+  // (`cart.shop` with namespace shop), otherwise it may be an external domain (`example.com`).
+  return m[5] !== undefined || cluster.namespace(m[3]!) !== undefined ? 'not-found' : undefined;
 }
 
 function resolveSide(cluster: Cluster, text: string, role: 'from' | 'to', opts: ResolveOptions): Result<Side> {

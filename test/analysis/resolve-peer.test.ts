@@ -123,6 +123,12 @@ describe('a Service is resolved as kube-proxy resolves it', () => {
     assert.equal(r.ok, false);
     assert.equal(r.ok ? '' : r.diagnostics[0]?.help, 'did you mean "cart.shop"?');
   });
+  test('name.namespace with a namespace of the input but no such Service is an error, not an external domain', () => {
+    const r = explainRequest(cluster, { from: 'shop/frontend', to: 'crat.shop', port: 5000 });
+    assert.equal(r.ok, false);
+    assert.equal(r.ok ? '' : r.diagnostics[0]?.help, 'did you mean "cart.shop"?');
+    assert.equal(explainRequest(cluster, { from: 'shop/frontend', to: 'example.com', port: 443 }).ok, true, 'an external domain stays one');
+  });
   test('a headless Service is not translated: the pods are dialled directly', () => {
     const r = explain('shop/frontend', 'cart-headless.shop', 8080);
     assert.ok(r.ok);
