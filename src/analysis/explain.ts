@@ -317,5 +317,6 @@ export function renderExplainLine(e: ExplainJson, color = false): string {
   const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
   const d = e.decidedBy;
   const dir = d.direction === null ? '' : `${d.direction}: `;
-  return `${from} → ${to}  ${e.protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${dir}${describeStep(d)}`;
+  const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);
+  return `${from} → ${to}  ${e.protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${dir}${describeStep(d, at)}`;
 }
