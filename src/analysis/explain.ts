@@ -312,8 +312,9 @@ function membersText(members: readonly string[] | undefined, fallback: string): 
 export function renderExplainLine(e: ExplainJson, color = false): string {
   const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const from = membersText(e.fromMembers, e.egress?.endpoint ?? e.from);
-  const to = e.service !== undefined ? `${e.service.backend} (${e.service.service}:${e.service.port})` : membersText(e.toMembers, e.ingress?.endpoint ?? e.to);
-  const port = e.service !== undefined ? e.service.targetPort : e.port;
+  const to = e.service !== undefined ? describeHop(e.service) : membersText(e.toMembers, e.ingress?.endpoint ?? e.to);
+  // A Service hop already names both ports.
+  const port = e.service !== undefined ? null : e.port;
   const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
   const d = e.decidedBy;
   const dir = d.direction === null ? '' : `${d.direction}: `;

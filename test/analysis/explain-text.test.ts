@@ -103,3 +103,14 @@ describe('why the closest rule did not match: the failing criterion', () => {
     assert.equal(explain('prod/web', 'prod/db', 5432).closestRules, undefined);
   });
 });
+
+describe('a Service with several backends: one line per backend, in the trace\'s words', () => {
+  test('each line says service NS/NAME port P → backend B port T', async () => {
+    const { renderExplainLine } = await import('../../src/analysis/explain.ts');
+    const text = `${TEXT}---\napiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: prod}\nspec: {selector: {app: db}, ports: [{port: 5000, targetPort: 5432}]}\n`;
+    const c = buildCluster(loadText(text, FILE).resources).cluster;
+    const r = explainRequest(c, { from: 'prod/web', to: 'db.prod', port: 5000 });
+    assert.ok(r.ok);
+    assert.equal(renderExplainLine(r.value.results[0]!), 'prod/web → service prod/db port 5000 → backend prod/db port 5432  TCP: ALLOWED by ingress: NetworkPolicy prod/db-from-web in tier default, rule 0');
+  });
+});
