@@ -50,7 +50,7 @@ export interface ResolvedFlow {
 }
 
 export interface ResolveOptions {
-  /** `-n`: the namespace bare label selectors look in (default: every namespace). */
+  /** `-n`: the namespace label selectors look in (default: every namespace), and of bare NAMEs. */
   readonly namespace?: string | undefined;
 }
 
@@ -137,7 +137,10 @@ function serviceByDns(cluster: Cluster, text: string): ServiceEntry | undefined 
   return m[5] !== undefined || cluster.namespace(m[3]!) !== undefined ? 'not-found' : undefined;
 }
 
-function resolveSide(cluster: Cluster, text: string, role: 'from' | 'to', opts: ResolveOptions): Result<Side> {
+function resolveSide(cluster: Cluster, given: string, role: 'from' | 'to', opts: ResolveOptions): Result<Side> {
+  // With -n, a bare NAME means NAMESPACE/NAME, as kubectl reads it.
+  const qualified = opts.namespace === undefined || /[/=!()&|{}'"\s:*]/.test(given) || parseIp(given).ok ? undefined : `${opts.namespace}/${given}`;
+  const text = qualified !== undefined && (cluster.endpoint(qualified) !== undefined || cluster.service(opts.namespace!, given) !== undefined) ? qualified : given;
   // An endpoint id wins (pods and endpoint groups share names with their Services all the time).
   const ep = cluster.endpoint(text);
   if (ep !== undefined) {

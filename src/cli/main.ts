@@ -48,7 +48,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME, a Service, a label selector, NAMESPACE/*, an IP address or a CIDR')
     .option('--to <dst>', 'destination: as --from, or a domain name; a Service (name.ns, ClusterIP) is resolved to its backends as kube-proxy does')
-    .option('-n, --namespace <ns>', 'the namespace label selectors in --from/--to look in (default: every namespace)')
+    .option('-n, --namespace <ns>', 'namespace of bare NAMEs and of label selectors in --from/--to (default for selectors: every namespace)')
     .option('--port <n>', 'destination port')
     .option('--protocol <p>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a protocol number', 'TCP')
     .option('--src-port <n>', 'source port (rules with source ports never match an unknown one)')

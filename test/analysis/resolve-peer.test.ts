@@ -171,6 +171,11 @@ describe('sets on either side explain each class of alike endpoints', () => {
     assert.ok(ext.ok && ext.single);
     assert.equal(ext.results[0]!.srcAddress, '203.0.113.0');
   });
+  test('with -n a bare NAME is NAMESPACE/NAME (a pod or a Service), as kubectl reads it', () => {
+    const r = explain('frontend', 'cart', 5000, 'shop');
+    assert.ok(r.ok, r.ok ? '' : r.message);
+    assert.deepEqual(r.results.map((e) => [e.egress?.endpoint, e.service?.backend]), [['shop/frontend', 'shop/cart-1'], ['shop/frontend', 'shop/cart-2']]);
+  });
   test('a selector that matches nothing is an error', () => {
     assert.match(explain('app=nope', 'shop/cart-1', 8080).ok ? '' : 'error', /error/);
   });
