@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
+import { STRATA_VERSION } from './version.ts';
 import { runCheck } from './commands/check.ts';
 import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
@@ -29,6 +30,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Tiered zero-trust micro-segmentation: Calico and Kubernetes network policy, explained and enforced.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .version(STRATA_VERSION, '-V, --version', 'print the version of strata')
     .exitOverride();
 
   program
@@ -37,6 +39,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('-o, --output <format>', 'text, json or sarif (SARIF 2.1.0, for code scanning)').default('text'))
     .addOption(podCidrOption())
+    .option('--strict', 'warnings (shadowed rules, selectors that match nothing, …) fail too: exit 1')
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
     .action(async (opts) => setExit(await runCheck(io, opts)));
 
@@ -44,8 +47,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('explain')
     .description('decide one flow (--from/--to) or a batch (--flows FILE of JSON Lines) and show why')
     .addOption(fileOption())
-    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME or an IP address')
-    .option('--to <dst>', 'destination: NAMESPACE/NAME, hep:NAME, an IP address or a domain name')
+    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME, a Service, a label selector, NAMESPACE/*, an IP address or a CIDR')
+    .option('--to <dst>', 'destination: as --from, or a domain name; a Service (name.ns, ClusterIP) is resolved to its backends as kube-proxy does')
+    .option('-n, --namespace <ns>', 'namespace of bare NAMEs and of label selectors in --from/--to (default for selectors: every namespace)')
     .option('--port <n>', 'destination port')
     .option('--protocol <p>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a protocol number', 'TCP')
     .option('--src-port <n>', 'source port (rules with source ports never match an unknown one)')
