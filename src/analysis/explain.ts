@@ -6,79 +6,14 @@ import type { Cluster, DecidedBy, DirectionDecision, Evaluation, Flow, FlowDecis
 import { describePeer, evaluateFlow, protocolName } from '../engine/index.ts';
 import { isAbsolute, relative } from 'node:path';
 import { formatIp } from '../net/index.ts';
-import type { ServiceHop } from './resolve-peer.ts';
 import { closestMisses } from './why-not.ts';
 import type { RuleMiss } from './why-not.ts';
 import { describeHop } from './resolve-peer.ts';
 
-export interface ExplainJsonStep {
-  readonly tier: string | null;
-  readonly policy: string | null;
-  readonly namespace?: string;
-  readonly kind: string | null;
-  readonly rule: number | null;
-  readonly action: string;
-  readonly reason: string;
-  readonly staged?: true;
-  /** `file:line:col` of the rule (or policy) in the user's manifests. */
-  readonly source?: string;
-}
-
-export interface ExplainJsonDirection {
-  readonly endpoint: string;
-  readonly verdict: 'allow' | 'deny';
-  readonly trace: readonly ExplainJsonStep[];
-}
-
-export interface ExplainJsonDecidedBy {
-  readonly direction: 'egress' | 'ingress' | null;
-  readonly tier: string | null;
-  readonly policy: string | null;
-  readonly namespace?: string;
-  readonly kind: string | null;
-  readonly rule: number | null;
-  readonly action: 'allow' | 'deny';
-  readonly reason: string;
-  readonly source?: string;
-}
-
-export interface ExplainJson {
-  readonly from: string;
-  readonly to: string;
-  readonly port: number | null;
-  readonly protocol: string;
-  readonly verdict: 'allow' | 'deny';
-  readonly decidedBy: ExplainJsonDecidedBy;
-  readonly egress: ExplainJsonDirection | null;
-  readonly ingress: ExplainJsonDirection | null;
-  /** The verdict with staged policies enforced; null when no staged policy is involved. */
-  readonly pending: { readonly verdict: 'allow' | 'deny'; readonly decidedBy: ExplainJsonDecidedBy } | null;
-  readonly ipVersion: 4 | 6;
-  readonly srcAddress: string | null;
-  readonly dstAddress: string | null;
-  readonly icmp?: { readonly type: number; readonly code: number };
-  /** The Service translation when the destination was a Service (kube-proxy's DNAT). */
-  readonly service?: ServiceHop;
-  /** When a side named a set: the endpoints this result stands for (one class). */
-  readonly fromMembers?: readonly string[];
-  readonly toMembers?: readonly string[];
-  /** How the user's words were resolved, for people. */
-  readonly notes?: readonly string[];
-  /** For a denied flow (when asked): the Allow rules that came closest, with what failed. */
-  readonly closestRules?: readonly ExplainJsonMiss[];
-}
-
-export interface ExplainJsonMiss {
-  readonly direction: 'egress' | 'ingress';
-  readonly tier: string;
-  readonly policy: string;
-  readonly namespace?: string;
-  readonly kind: string;
-  readonly rule: number;
-  /** The criteria that failed, in words; empty when the rule matches but an earlier step decided. */
-  readonly failed: readonly string[];
-  readonly source?: string;
-}
+// The wire format lives with the engine (engine/wire.ts: zod schemas and their types), shared by
+// the CLI, the server, the agent and the console.
+import type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep } from '../engine/wire.ts';
+export type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep } from '../engine/wire.ts';
 
 function formatSpan(s: Span): string {
   return `${s.file}:${s.line}:${s.col}`;

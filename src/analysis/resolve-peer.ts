@@ -23,19 +23,8 @@ import { parseSelector } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 
 /** A Service translation on the destination side, as kube-proxy does it. */
-export interface ServiceHop {
-  /** `NS/NAME` of the Service. */
-  readonly service: string;
-  /** The port the client dialled (the Service port). */
-  readonly port: number;
-  readonly protocol: string;
-  /** The backend endpoint the connection is translated to. */
-  readonly backend: string;
-  /** The backend port: targetPort as a number, or the named container port resolved on this backend. */
-  readonly targetPort: number;
-  /** The targetPort as the Service wrote it when it was a name. */
-  readonly targetPortName?: string;
-}
+export type { ServiceHop } from '../engine/wire.ts';
+import type { ServiceHop } from '../engine/wire.ts';
 
 /** One concrete flow to evaluate, with what the user's words resolved to. */
 export interface ResolvedFlow {
