@@ -8,7 +8,7 @@ import type { Diagnostic } from '../diagnostics/index.ts';
 import { isListDocument, validateDocument, withListDefaults } from '../model/index.ts';
 import type { Resource } from '../model/index.ts';
 import { reconcileDuplicates } from './duplicates.ts';
-import { makeOrigin, makeSourceText, spanOfRange } from './yaml-origin.ts';
+import { makeDocRef, makeOrigin, makeSourceText, rememberDocument, spanOfRange } from './yaml-origin.ts';
 import type { SourceText } from './yaml-origin.ts';
 
 export interface LoadResult {
@@ -69,6 +69,8 @@ function loadDocument(src: SourceText, doc: Document.Parsed, docIndex: number, r
   }
   const root = doc.contents;
   if (root === null) return; // an empty document (`---` alone, or only comments)
+  const ref = makeDocRef(src, doc.range[0], doc.range[2]);
+  rememberDocument(ref, root as Node);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -87,7 +89,7 @@ function loadDocument(src: SourceText, doc: Document.Parsed, docIndex: number, r
     const itemsNode = root.get('items', true);
     value.items.forEach((item, i) => {
       const node = isSeq(itemsNode) ? (itemsNode.items[i] as Node | undefined) : undefined;
-      const origin = makeOrigin(src, node ?? root, docIndex, i);
+      const origin = node === undefined ? makeOrigin(src, root as Node, docIndex, i, ref) : makeOrigin(src, node, docIndex, i, ref, ['items', i]);
       if (isListDocument(item)) {
         // kubectl does not flatten nested lists either; say so instead of dropping it silently.
         diagnostics.push({ code: 'load/nested-list', severity: 'warning', message: `a ${item.kind} inside a ${value.kind} is not read: its ${item.items.length} item${item.items.length === 1 ? '' : 's'} are ignored`, span: origin.spanOf(['kind']), path: `items[${i}]`, help: 'move the inner items into the outer list' });
@@ -97,7 +99,7 @@ function loadDocument(src: SourceText, doc: Document.Parsed, docIndex: number, r
     });
     return;
   }
-  accept(validateDocument(value, makeOrigin(src, root as Node, docIndex)), resources, diagnostics);
+  accept(validateDocument(value, makeOrigin(src, root as Node, docIndex, undefined, ref)), resources, diagnostics);
 }
 
 function accept(r: ReturnType<typeof validateDocument>, resources: Resource[], diagnostics: Diagnostic[]): void {
