@@ -17,7 +17,14 @@ import type { FlowSpace, ServiceAtom, View } from './flow-space.ts';
 export type Verdict = 'allow' | 'deny';
 
 /** A change between the views on one (source atom, destination atom, service atoms) — ports merged. */
+/**
+ * `opened` deny → allow, `closed` allow → deny, `reattributed` same verdict but another deciding
+ * step (tier, policy, rule), `pending` a change only in the pending view.
+ */
+export type ChangeKind = 'opened' | 'closed' | 'reattributed' | 'pending';
+
 export interface AtomChange {
+  readonly change: ChangeKind;
   readonly src: number;
   readonly dst: number;
   /** Service atoms merged into this change (consecutive port ranges of one protocol, or one atom). */
@@ -47,6 +54,8 @@ export interface DiffResult {
 export interface DiffOptions {
   /** Add `source: file:line:col` to the deciding steps (default true). */
   readonly withSource?: boolean;
+  /** Also report flows whose verdict stays but whose deciding step changes (default true). */
+  readonly reattributed?: boolean;
 }
 
 function hasStaged(c: Cluster): boolean {
@@ -71,7 +80,8 @@ function decidedOf(view: View, flow: Flow): { verdict: Verdict; by: DecidedBy } 
  * `space`. The first comparison is the main one; a second one (pending) is reported beside it.
  */
 function compare(space: FlowSpace, views: readonly View[], comparisons: readonly Comparison[], opts: DiffOptions): { changes: AtomChange[]; runs: number; candidates: number } {
-  const ev = new SpaceEvaluator(space, views);
+  const reattributed = opts.reattributed ?? true;
+  const ev = new SpaceEvaluator(space, views, { withDeciders: reattributed });
   const withSource = opts.withSource ?? true;
   const candidates = new Set<string>();
   const list: [number, number, number][] = [];
@@ -91,7 +101,13 @@ function compare(space: FlowSpace, views: readonly View[], comparisons: readonly
           space.services.forEach((svc, q) => {
             if (!SpaceEvaluator.serviceIn(svc, family)) return;
             const diff = ev.xor(ev.allowedAt(before, dir, cls, q, family), ev.allowedAt(after, dir, cls, q, family));
-            for (const peer of SpaceEvaluator.bits(diff)) {
+            const peers = SpaceEvaluator.bits(diff);
+            if (reattributed) {
+              const a = ev.decidersAt(before, dir, cls, q, family)!;
+              const b = ev.decidersAt(after, dir, cls, q, family)!;
+              for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) peers.push(i);
+            }
+            for (const peer of peers) {
               if (dir === 'egress') add(cls, peer, q);
               else add(peer, cls, q);
             }
@@ -105,7 +121,27 @@ function compare(space: FlowSpace, views: readonly View[], comparisons: readonly
     const r = ev.verdict(v, s, d, q);
     return r === undefined ? undefined : r ? 'allow' : 'deny';
   };
-  const raw: { s: number; d: number; q: number; verdicts: Verdict[] }[] = [];
+  // Deciding steps from the engine's own single-flow evaluation of the representative flow.
+  const decided = new Map<string, DecidedBy>();
+  const decideRaw = (v: number, s: number, d: number, q: number, expected: Verdict): DecidedBy => {
+    const key = `${v},${s},${d},${q}`;
+    let by = decided.get(key);
+    if (by === undefined) {
+      const family = ev.family(v, s, d)!;
+      const got = decidedOf(views[v]!, ev.flow(v, s, d, q, family));
+      if (got.verdict !== expected) {
+        throw new Error(`diff: the bitset verdict (${expected}) and evaluateFlow (${got.verdict}) disagree on a representative flow`);
+      }
+      decided.set(key, (by = got.by));
+    }
+    return by;
+  };
+  const decide = (v: number, s: number, d: number, q: number, expected: Verdict): ExplainJsonDecidedBy =>
+    jsonDecidedBy(views[v]!.cluster, decideRaw(v, s, d, q, expected), withSource);
+  const sameStep = (a: DecidedBy, b: DecidedBy): boolean =>
+    a.direction === b.direction && a.tier === b.tier && a.policy === b.policy && a.namespace === b.namespace && a.kind === b.kind && a.rule === b.rule && a.action === b.action && a.reason === b.reason;
+  const main = comparisons[0]!;
+  const raw: { s: number; d: number; q: number; verdicts: Verdict[]; kind: ChangeKind }[] = [];
   for (const [s, d, q] of list) {
     const verdicts: Verdict[] = [];
     let ok = true;
@@ -115,23 +151,19 @@ function compare(space: FlowSpace, views: readonly View[], comparisons: readonly
       else verdicts.push(x);
     }
     if (!ok) continue;
-    if (comparisons.some((c) => verdicts[c.before] !== verdicts[c.after])) raw.push({ s, d, q, verdicts });
+    const b = verdicts[main.before]!;
+    const a = verdicts[main.after]!;
+    if (b !== a) raw.push({ s, d, q, verdicts, kind: a === 'allow' ? 'opened' : 'closed' });
+    else if (comparisons.some((c) => verdicts[c.before] !== verdicts[c.after])) raw.push({ s, d, q, verdicts, kind: 'pending' });
+    else if (reattributed && !sameStep(decideRaw(main.before, s, d, q, b), decideRaw(main.after, s, d, q, a))) {
+      raw.push({ s, d, q, verdicts, kind: 'reattributed' });
+    }
   }
 
-  // Deciding steps from the engine's own single-flow evaluation of the representative flow.
-  const decide = (v: number, s: number, d: number, q: number, expected: Verdict): ExplainJsonDecidedBy => {
-    const family = ev.family(v, s, d)!;
-    const flow = ev.flow(v, s, d, q, family);
-    const got = decidedOf(views[v]!, flow);
-    if (got.verdict !== expected) {
-      throw new Error(`diff: the bitset verdict (${expected}) and evaluateFlow (${got.verdict}) disagree on a representative flow`);
-    }
-    return jsonDecidedBy(views[v]!.cluster, got.by, withSource);
-  };
-  const changes: AtomChange[] = raw.map(({ s, d, q, verdicts }) => {
-    const main = comparisons[0]!;
+  const changes: AtomChange[] = raw.map(({ s, d, q, verdicts, kind }) => {
     const pend = comparisons[1];
     const change: AtomChange = {
+      change: kind,
       src: s,
       dst: d,
       services: [q],
@@ -154,7 +186,7 @@ function compare(space: FlowSpace, views: readonly View[], comparisons: readonly
 }
 
 function sameOutcome(a: AtomChange, b: AtomChange): boolean {
-  const strip = (c: AtomChange): string => JSON.stringify({ b: c.before, a: c.after, d: c.decidedBy, p: c.pending });
+  const strip = (c: AtomChange): string => JSON.stringify({ c: c.change, b: c.before, a: c.after, d: c.decidedBy, p: c.pending });
   return strip(a) === strip(b);
 }
 
@@ -203,6 +235,7 @@ export interface DiffJsonDecided {
 
 /** One JSON line: a changed (source, destination, port range, protocol). */
 export interface DiffJsonLine {
+  readonly change: ChangeKind;
   readonly from: string | { readonly members: readonly string[] };
   readonly to: string | { readonly members: readonly string[] };
   /** `80`, `8000-8999`; null for protocols without ports. */
@@ -257,6 +290,7 @@ export function diffLines(r: DiffResult, group = false): DiffJsonLine[] {
   for (const c of r.changes) {
     const svc = serviceText(r.space, c.services);
     const base = {
+      change: c.change,
       ...svc,
       before: c.before,
       after: c.after,
@@ -283,7 +317,10 @@ export function peerLines(r: DiffResult): DiffJsonPeer[] {
   return [...r.added.map((peer) => ({ peer, change: 'added' as const })), ...r.removed.map((peer) => ({ peer, change: 'removed' as const }))];
 }
 
-/** Whether anything changed: a flow, or an endpoint added or removed. */
-export function hasChanges(r: DiffResult): boolean {
-  return r.changes.length > 0 || r.added.length > 0 || r.removed.length > 0;
+/**
+ * Whether connectivity changed: a flow opened or closed (in the enforced or the pending view), or
+ * an endpoint added or removed. A reattribution alone is not a change of connectivity.
+ */
+export function hasChanges(r: DiffResult, lines: readonly DiffJsonLine[]): boolean {
+  return lines.some((l) => l.change !== 'reattributed') || r.added.length > 0 || r.removed.length > 0;
 }

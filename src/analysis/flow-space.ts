@@ -15,7 +15,7 @@
 // run per class, direction, service atom and family); runs are cached by (state of the world,
 // tier plan), so a state that differs from another only in a few policies re-runs only the
 // classes those policies select.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, Policy, Rule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, PipelineObserver, Policy, Rule, TierPlan } from '../engine/index.ts';
 import { headerMatches, isActive, PROTOCOL, protocolName, runPipeline, sideMatches } from '../engine/index.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
@@ -311,6 +311,36 @@ function sideId(s: EntityMatch): number {
   return id;
 }
 
+function stepId(dir: Direction, what: string): number {
+  return interner.id(`${dir}|${what}`);
+}
+
+function policyName(p: Policy): string {
+  return `${p.kind}/${p.namespace ?? ''}/${p.name}`;
+}
+
+/** Fills `out[atom]` with the id of the step that decided it, from the pipeline's own report. */
+function decidersObserver(out: Int32Array, dir: Direction): PipelineObserver<Bitset> {
+  const mark = (hit: Bitset, id: number): void => {
+    for (const i of SpaceEvaluator.bits(hit)) out[i] = id;
+  };
+  return {
+    rule(tier, policy, rule, hit) {
+      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, stepId(dir, `${tier.name}|${policyName(policy)}|${rule.index}|${rule.action}`));
+    },
+    policyMiss() {},
+    endOfTier(tier, lastPolicy, action, hit) {
+      if (action === 'deny') mark(hit, stepId(dir, `${tier.name}|${policyName(lastPolicy)}|end-of-tier`));
+    },
+    profileRule(profile, rule, hit) {
+      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, stepId(dir, `profile|${profile.name}|${rule.index}|${rule.action}`));
+    },
+    noProfile(hit) {
+      mark(hit, stepId(dir, 'no-profile'));
+    },
+  };
+}
+
 /**
  * Runs the pipeline over a flow space for several views. `verdict` answers any (source atom,
  * destination atom, service atom) for any view; everything is computed on demand and cached.
@@ -322,18 +352,23 @@ export class SpaceEvaluator {
   private readonly world: readonly number[];
   private readonly reps: readonly (readonly Endpoint[])[]; // view → class → representative endpoint
   private readonly classCount: number;
-  private readonly runs = new Map<string, Bitset>();
+  private readonly runs = new Map<number, Bitset>();
   private readonly sides = new Map<string, Bitset>();
   private readonly masks = new Map<string, Bitset>();
-  private readonly plans = new Map<string, number>();
+  private readonly plans: Int32Array;
+  private readonly deciders = new Map<number, Int32Array>();
+  /** Record which step decided each peer atom of each run (for reporting changed attributions). */
+  readonly withDeciders: boolean;
   /** Pipeline runs made (for benchmarks and tests of the caching). */
   runCount = 0;
 
-  constructor(space: FlowSpace, views: readonly View[]) {
+  constructor(space: FlowSpace, views: readonly View[], opts: { readonly withDeciders?: boolean } = {}) {
+    this.withDeciders = opts.withDeciders ?? false;
     this.space = space;
     this.views = views;
     this.classCount = space.classes.length;
     this.alg = sparseAlgebra(space.atoms.length);
+    this.plans = new Int32Array(views.length * 2 * space.classes.length).fill(-1);
     this.reps = views.map((v) => space.classes.map((c) => v.cluster.endpoint(c.members[0]!)!));
     // Views whose clusters agree on every class and the match index share pipeline runs.
     this.world = views.map((v, i) => {
@@ -351,9 +386,9 @@ export class SpaceEvaluator {
 
   /** Identifies what the view's direction at the class depends on: equal ids give equal outcomes. */
   planId(view: number, dir: Direction, cls: number): number {
-    const key = `${view}|${dir}|${cls}`;
-    let id = this.plans.get(key);
-    if (id === undefined) {
+    const key = (view * 2 + (dir === 'egress' ? 0 : 1)) * this.classCount + cls;
+    let id = this.plans[key]!;
+    if (id < 0) {
       const v = this.views[view]!;
       const plan = v.cluster.plan(this.rep(view, cls), dir);
       let text = '';
@@ -363,7 +398,7 @@ export class SpaceEvaluator {
         text += `${tier.defaultAction}:${active.map(policyId).join(',')};`;
       }
       id = interner.id(`${this.world[view]}#${text}`);
-      this.plans.set(key, id);
+      this.plans[key] = id;
     }
     return id;
   }
@@ -488,7 +523,7 @@ export class SpaceEvaluator {
   allowedAt(view: number, dir: Direction, cls: number, service: number, family: 4 | 6): Bitset {
     const mask = this.mask(view, dir, cls, family);
     if (mask === this.alg.none) return this.alg.none;
-    const key = `${this.planId(view, dir, cls)}|${cls}|${service}|${family}`;
+    const key = this.runKey(view, dir, cls, service, family);
     let out = this.runs.get(key);
     if (out !== undefined) return out;
     const v = this.views[view]!;
@@ -520,9 +555,26 @@ export class SpaceEvaluator {
     const ep = this.rep(view, cls);
     const plan: readonly TierPlan[] = v.cluster.plan(ep, dir);
     this.runCount++;
-    out = runPipeline(this.alg, mask, plan, ep.profiles, dir, match, v.mode).allowed;
+    const deciders = this.withDeciders ? new Int32Array(this.space.atoms.length).fill(-1) : undefined;
+    const observer = deciders === undefined ? undefined : decidersObserver(deciders, dir);
+    out = runPipeline(this.alg, mask, plan, ep.profiles, dir, match, v.mode, observer).allowed;
     this.runs.set(key, out);
+    if (deciders !== undefined) this.deciders.set(key, deciders);
     return out;
+  }
+
+  /**
+   * Per peer atom, an id of the step that decided the run of `allowedAt` (rule, end of tier,
+   * profile, default drop), -1 outside the run's mask. Only with `withDeciders`.
+   */
+  decidersAt(view: number, dir: Direction, cls: number, service: number, family: 4 | 6): Int32Array | undefined {
+    this.allowedAt(view, dir, cls, service, family);
+    return this.deciders.get(this.runKey(view, dir, cls, service, family));
+  }
+
+  /** A run's cache key: plan ids already include the world and the direction's policies. */
+  private runKey(view: number, dir: Direction, cls: number, service: number, family: 4 | 6): number {
+    return ((this.planId(view, dir, cls) * this.classCount + cls) * this.space.services.length + service) * 2 + (family === 6 ? 1 : 0);
   }
 
   /** Allowed, denied, or undefined when the triple is not a flow (external to external, wrong ICMP family). */
