@@ -140,6 +140,16 @@ function icmpAtoms(rules: readonly Rule[], protocol: number, family: 4 | 6): Ser
   return out;
 }
 
+/**
+ * A one-address block that is an endpoint's address (a pod's /32 in a rule): traffic from or to it
+ * is that endpoint's, covered by its class, so it is no external atom.
+ */
+function ownedAddress(clusters: readonly Cluster[], b: AddressBlock): boolean {
+  if (b.start !== b.end) return false;
+  const a = blockAddress(b.family, b.start);
+  return clusters.some((c) => c.endpointByAddress(a) !== undefined);
+}
+
 export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras = {}): FlowSpace {
   const rules = clusters.flatMap(rulesOf);
   const cidrMap = new Map<string, Cidr>();
@@ -166,8 +176,7 @@ export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras
 
   const atoms: PeerAtom[] = [
     ...classes.map((_, index): PeerAtom => ({ kind: 'class', index })),
-    ...addressAtoms(4, universe).map((block): PeerAtom => ({ kind: 'block', block })),
-    ...addressAtoms(6, universe).map((block): PeerAtom => ({ kind: 'block', block })),
+    ...[...addressAtoms(4, universe), ...addressAtoms(6, universe)].filter((b) => !ownedAddress(clusters, b)).map((block): PeerAtom => ({ kind: 'block', block })),
     ...[...domains].sort().map((domain): PeerAtom => ({ kind: 'domain', domain })),
   ];
 

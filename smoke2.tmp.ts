@@ -1,0 +1,20 @@
+import { generateScenario } from './test/differential/generate.ts';
+import { formatScenarioYaml } from './test/differential/scenario.ts';
+import { loadText } from './src/load/index.ts';
+import { buildCluster, makeFlow, evaluateFlow } from './src/engine/index.ts';
+import { diffClusters, diffLines } from './src/analysis/diff.ts';
+const s = generateScenario(1);
+const t = { ...s, k8sPolicies: s.k8sPolicies.filter(p => p.name !== 'deny-all'), calicoPolicies: s.calicoPolicies.filter(p => p.name !== 'deny-all') };
+console.log(s.k8sPolicies.map(p=>p.namespace+'/'+p.name), s.calicoPolicies.map(p=>p.namespace+'/'+p.name));
+const b = buildCluster(loadText(formatScenarioYaml(s), 'b.yaml').resources).cluster;
+const a = buildCluster(loadText(formatScenarioYaml(t), 'a.yaml').resources).cluster;
+console.log(b.policies.length, a.policies.length, b.endpoints.length);
+const r = diffClusters(b, a, { withSource: false });
+console.log(r.changes.length, r.stats);
+const ids = b.endpoints.map(e => e.id);
+let n = 0, ch = 0;
+for (const f of ids) for (const to of ids) { if (f === to) continue; const fl = makeFlow(b, { from: f, to, protocol: 'TCP', port: 80 }); const fa = makeFlow(a, { from: f, to, protocol: 'TCP', port: 80 }); if (!fl.ok || !fa.ok) { console.log('fail', JSON.stringify(fl)); break; } n++; if (evaluateFlow(b, fl.value).verdict !== evaluateFlow(a, fa.value).verdict) ch++; }
+console.log(n, ch);
+const kinds = new Map<string, number>(); for (const c of r.changes) kinds.set(c.change, (kinds.get(c.change) ?? 0) + 1); console.log(kinds);
+const r2 = diffClusters(b, a, { withSource: false, reattributed: false }); console.log(r2.changes.length);
+console.log(JSON.stringify(diffLines(r).slice(0,2)));
