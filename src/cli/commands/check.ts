@@ -1,9 +1,12 @@
 // `strata check`: load, validate, build and lint. Prints every finding as
 // `file:line:col: code: message` with the source line; exits 2 on input errors (bad YAML, invalid
-// resources), 1 on lint errors (e.g. a policy in a tier that does not exist), 0 otherwise.
+// resources), 1 on lint errors (e.g. a policy in a tier that does not exist) or a broken
+// ConnectivityInvariant (with the counter-example flow), 0 otherwise.
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { hasErrors } from '../../diagnostics/index.ts';
 import { lint } from '../../analysis/lint.ts';
+import { verifyInvariants, violationDiagnostic } from '../../analysis/invariants.ts';
+import type { InvariantResource } from '../../analysis/invariants.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, renderFor } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -28,7 +31,10 @@ export async function runCheck(io: Io, opts: CheckOptions): Promise<number> {
   const ws = await loadWorkspace(io, opts.filename, { podCidr: opts.podCidr });
   const inputBroken = ws.diagnostics.some(isInputError);
   // Lint only a cluster that loaded cleanly: findings on half-loaded input would mislead.
-  const findings = inputBroken ? [...ws.diagnostics] : [...ws.diagnostics, ...lint(ws)];
+  // ConnectivityInvariants are checked against the state they were loaded with.
+  const invariants = ws.resources.filter((r): r is InvariantResource => r.type === 'ConnectivityInvariant');
+  const violations = inputBroken ? [] : verifyInvariants(ws.cluster, invariants).map(violationDiagnostic);
+  const findings = inputBroken ? [...ws.diagnostics] : [...ws.diagnostics, ...lint(ws), ...violations];
   const code = inputBroken ? EXIT.USAGE : hasErrors(findings) ? EXIT.FINDINGS : EXIT.OK;
   const errors = findings.filter((d) => d.severity === 'error').length;
   const warnings = findings.filter((d) => d.severity === 'warning').length;
