@@ -235,7 +235,6 @@ export interface DiffJsonDecided {
 
 /** One JSON line: a changed (source, destination, port range, protocol). */
 export interface DiffJsonLine {
-  readonly change: ChangeKind;
   readonly from: string | { readonly members: readonly string[] };
   readonly to: string | { readonly members: readonly string[] };
   /** `80`, `8000-8999`; null for protocols without ports. */
@@ -245,6 +244,7 @@ export interface DiffJsonLine {
   readonly icmp?: string;
   readonly before: Verdict;
   readonly after: Verdict;
+  readonly change: ChangeKind;
   readonly decidedBy: DiffJsonDecided;
   readonly pendingBefore?: Verdict;
   readonly pendingAfter?: Verdict;
@@ -290,10 +290,10 @@ export function diffLines(r: DiffResult, group = false): DiffJsonLine[] {
   for (const c of r.changes) {
     const svc = serviceText(r.space, c.services);
     const base = {
-      change: c.change,
       ...svc,
       before: c.before,
       after: c.after,
+      change: c.change,
       decidedBy: c.decidedBy,
       ...(c.pending === undefined ? {} : { pendingBefore: c.pending.before, pendingAfter: c.pending.after, pendingDecidedBy: c.pending.decidedBy }),
     };
