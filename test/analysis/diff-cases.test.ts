@@ -232,5 +232,8 @@ test('strata diff --staged -f PATH', async () => {
   const staged = file('staged.yaml', PODS + dbPolicy('{port: 5432}') + STAGED_DENY);
   const r = await run(['diff', '--staged', '-f', staged, '-o', 'json', '--fail-on-change']);
   assert.equal(r.code, 1);
-  assert.equal(r.out.split('\n').length, 2);
+  const lines = r.out.split('\n').map((l) => JSON.parse(l) as DiffJsonLine);
+  assert.deepEqual(lines.filter((l) => l.change !== 'reattributed').map((l) => `${String(l.from)} ${l.change}`), ['prod/web closed', 'prod/web-2 closed']);
+  // Still denied, but by the staged policy's rule instead of the end of the tier: a reattribution.
+  assert.ok(lines.filter((l) => l.change === 'reattributed').every((l) => l.before === 'deny' && l.decidedBy.after.policy === 'lock-db'));
 });
