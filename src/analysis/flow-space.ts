@@ -15,10 +15,11 @@
 // run per class, direction, service atom and family); runs are cached by (state of the world,
 // tier plan), so a state that differs from another only in a few policies re-runs only the
 // classes those policies select.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, PipelineObserver, Policy, Rule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, PipelineObserver, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
 import { headerMatches, isActive, PROTOCOL, protocolName, runPipeline, sideMatches } from '../engine/index.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
+import { labelRestrictions } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 import { addressAtoms, blockAddress, firstUnused, formatPorts, portAtoms } from './atoms.ts';
 import type { AddressBlock, PortInterval } from './atoms.ts';
@@ -313,6 +314,13 @@ function policyId(p: Policy): number {
   if (id === undefined) policyFp.set(p, (id = interner.id(canonicalJson({ i: p.ingress, e: p.egress }))));
   return id;
 }
+const profileFp = new WeakMap<Profile, number>();
+/** Profiles are shared by every endpoint of a namespace: fingerprint each object once. */
+function profileId(p: Profile): number {
+  let id = profileFp.get(p);
+  if (id === undefined) profileFp.set(p, (id = interner.id(canonicalJson(p))));
+  return id;
+}
 const sideFp = new WeakMap<EntityMatch, number>();
 function sideId(s: EntityMatch): number {
   let id = sideFp.get(s);
@@ -381,7 +389,7 @@ export class SpaceEvaluator {
     this.reps = views.map((v) => space.classes.map((c) => v.cluster.endpoint(c.members[0]!)!));
     // Views whose clusters agree on every class and the match index share pipeline runs.
     this.world = views.map((v, i) => {
-      const parts: string[] = this.reps[i]!.map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${canonicalJson(e.profiles)}`);
+      const parts: string[] = this.reps[i]!.map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${e.profiles.map(profileId).join(',')}`);
       parts.push(canonicalJson(v.cluster.networkSets.map((s) => ({ id: s.id, labels: [...s.labels], nets: s.nets, d: s.allowedEgressDomains }))));
       parts.push(canonicalJson(v.cluster.services.map((s) => ({ ns: s.namespace, n: s.name, sel: s.selector === undefined ? null : [...s.selector], ports: s.ports }))));
       return interner.id(parts.join('\n'));
@@ -487,17 +495,77 @@ export class SpaceEvaluator {
       // Only the atoms any run of this family can cover are tested; the mask of the first run is a
       // subset of them, so the cache is computed over the union of this family's masks.
       const cover = this.familyCover(view, family);
-      for (let i = 0; i < this.space.atoms.length; i++) {
-        if (!hasBit(cover, i)) continue;
+      const test = (i: number): void => {
+        if (!hasBit(cover, i)) return;
         const peer = this.peer(view, i, family);
         const flow: Flow = { src: peer, dst: peer, protocol: s.protocol, port, srcPort: undefined, icmp: undefined, ipVersion: family };
         if (sideMatches(this.views[view]!.cluster, side, peer, port, flow, role === 'destination', domains)) setBit(bits, i);
-      }
+      };
+      const classes = this.candidateClasses(view, side.selector, family);
+      if (classes === undefined) for (let i = 0; i < this.classCount; i++) test(i);
+      else for (const i of classes) test(i);
+      for (let i = this.classCount; i < this.space.atoms.length; i++) test(i);
       b = this.alg.isEmpty(bits) ? this.alg.none : bits;
       this.sides.set(key, b);
     }
     void mask;
     return b;
+  }
+
+  private readonly labelIndexes = new Map<number, Map<string, Map<string, number[]>>>();
+  private readonly viaSetsCache = new Map<string, readonly number[]>();
+  private readonly candidatesCache = new Map<string, readonly number[] | undefined>();
+
+  /**
+   * The classes a side's selector can match, or undefined for any: those its label restrictions
+   * admit (Calico's label restrictions, as the matrix narrows them), plus the classes whose address
+   * lies in a network set (a selector may match them through the set's labels).
+   */
+  private candidateClasses(view: number, sel: Selector | undefined, family: 4 | 6): readonly number[] | undefined {
+    if (sel === undefined) return undefined;
+    const key = `${this.world[view]}|${sel.canonical}|${family}`;
+    if (this.candidatesCache.has(key)) return this.candidatesCache.get(key);
+    let index = this.labelIndexes.get(this.world[view]!);
+    if (index === undefined) {
+      index = new Map();
+      for (let c = 0; c < this.classCount; c++) {
+        for (const [k, v] of this.rep(view, c).labels) {
+          let values = index.get(k);
+          if (values === undefined) index.set(k, (values = new Map()));
+          const list = values.get(v);
+          if (list === undefined) values.set(v, [c]);
+          else list.push(c);
+        }
+      }
+      this.labelIndexes.set(this.world[view]!, index);
+    }
+    let best: number[] | undefined;
+    for (const [label, r] of labelRestrictions(sel)) {
+      const values = index.get(label);
+      let list: number[];
+      if (r.mustHaveOneOfValues !== undefined) list = r.mustHaveOneOfValues.flatMap((v) => values?.get(v) ?? []);
+      else if (r.mustBePresent) list = values === undefined ? [] : [...values.values()].flat();
+      else continue;
+      if (best === undefined || list.length < best.length) best = list;
+    }
+    const out = best === undefined ? undefined : [...new Set([...best, ...this.viaSets(view, family)])].sort((a, b) => a - b);
+    this.candidatesCache.set(key, out);
+    return out;
+  }
+
+  private viaSets(view: number, family: 4 | 6): readonly number[] {
+    const key = `${this.world[view]}|${family}`;
+    let out = this.viaSetsCache.get(key);
+    if (out === undefined) {
+      const cluster = this.views[view]!.cluster;
+      const list: number[] = [];
+      for (let c = 0; c < this.classCount; c++) {
+        const a = pickAddress(this.rep(view, c), family);
+        if (a !== undefined && cluster.networkSetsContaining(a).length > 0) list.push(c);
+      }
+      this.viaSetsCache.set(key, (out = list));
+    }
+    return out;
   }
 
   private readonly covers = new Map<string, Bitset>();
