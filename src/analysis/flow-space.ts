@@ -303,6 +303,29 @@ function signature(e: Endpoint): number {
   return (canDo(e, 4) ? 1 : 0) | (canDo(e, 6) ? 2 : 0);
 }
 
+/** Ports and notPorts given, all numeric, no Service: the port test does not depend on the peer. */
+function numericPortsOnly(side: EntityMatch): boolean {
+  if (side.ports === undefined && side.notPorts === undefined) return false;
+  return side.service === undefined && (side.ports?.named.length ?? 0) === 0 && (side.notPorts?.named.length ?? 0) === 0;
+}
+
+function numericPortsMatch(side: EntityMatch, port: number): boolean {
+  if (side.ports !== undefined && !side.ports.ranges.some((r) => port >= r.min && port <= r.max)) return false;
+  if (side.notPorts !== undefined && side.notPorts.ranges.some((r) => port >= r.min && port <= r.max)) return false;
+  return true;
+}
+
+const portFree = new WeakMap<EntityMatch, EntityMatch>();
+/** The side without its port criteria (one object per side, so caches keyed by it hold). */
+function withoutPorts(side: EntityMatch): EntityMatch {
+  let out = portFree.get(side);
+  if (out === undefined) {
+    const { ports: _p, notPorts: _n, ...rest } = side;
+    portFree.set(side, (out = rest));
+  }
+  return out;
+}
+
 function portDependent(side: EntityMatch): boolean {
   return side.ports !== undefined || side.notPorts !== undefined || side.service !== undefined;
 }
@@ -485,6 +508,13 @@ export class SpaceEvaluator {
 
   /** Bitset of the peer atoms a rule side matches as the far end of a flow. */
   private sideBits(view: number, side: EntityMatch, role: 'destination' | 'source', domains: boolean, service: number, family: 4 | 6, mask: Bitset): Bitset {
+    if (role === 'destination' && numericPortsOnly(side)) {
+      // Numeric ports are a property of the flow, not of the peer: the side is its port-free self
+      // on the ports it lists and nothing elsewhere — computed once, not once per port range.
+      const s = this.space.services[service]!;
+      if (s.kind !== 'ports' || !numericPortsMatch(side, s.range.min)) return this.alg.none;
+      return this.sideBits(view, withoutPorts(side), role, domains, service, family, mask);
+    }
     const dep = role === 'destination' && portDependent(side);
     const key = `${this.world[view]}|${sideId(side)}|${role}|${domains}|${dep ? service : ''}|${family}`;
     let b = this.sides.get(key);
