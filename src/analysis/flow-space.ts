@@ -80,7 +80,9 @@ export const PORT_PROTOCOLS: readonly number[] = [PROTOCOL.TCP, PROTOCOL.UDP, PR
 function rulesOf(c: Cluster): Rule[] {
   const out: Rule[] = [];
   for (const p of c.policies) out.push(...p.ingress, ...p.egress);
-  for (const e of c.endpoints) for (const pr of e.profiles) out.push(...pr.ingress, ...pr.egress);
+  const profiles = new Set<Profile>(); // shared by every endpoint of a namespace
+  for (const e of c.endpoints) for (const pr of e.profiles) profiles.add(pr);
+  for (const pr of profiles) out.push(...pr.ingress, ...pr.egress);
   return out;
 }
 
@@ -152,9 +154,10 @@ function ownedAddress(clusters: readonly Cluster[], b: AddressBlock): boolean {
 }
 
 export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras = {}): FlowSpace {
-  const rules = clusters.flatMap(rulesOf);
+  const rulesPer = clusters.map(rulesOf);
+  const rules = rulesPer.flat();
   const cidrMap = new Map<string, Cidr>();
-  for (const c of [...clusters.flatMap((cl) => cidrsOf(cl, rulesOf(cl))), ...(extras.cidrs ?? [])]) cidrMap.set(cidrKey(c), c);
+  for (const c of [...clusters.flatMap((cl, i) => cidrsOf(cl, rulesPer[i]!)), ...(extras.cidrs ?? [])]) cidrMap.set(cidrKey(c), c);
   const universe = [...cidrMap.values()];
 
   // Endpoint classes over the endpoints every state has.
