@@ -5,9 +5,9 @@
 // deciding tier/policy/rule of each side from `evaluateFlow` on its representative flow (which
 // must, and is checked to, agree with the bitset verdict).
 import type { Cluster, DecidedBy, Direction, Flow } from '../engine/index.ts';
-import { evaluateFlow } from '../engine/index.ts';
+import { describePeer, evaluateFlow } from '../engine/index.ts';
 import { formatCidr } from '../net/index.ts';
-import { blockCidrs } from './atoms.ts';
+import { blockAddress, blockCidrs } from './atoms.ts';
 import type { PortInterval } from './atoms.ts';
 import { jsonDecidedBy } from './explain.ts';
 import type { ExplainJsonDecidedBy } from './explain.ts';
@@ -128,9 +128,11 @@ function compare(space: FlowSpace, views: readonly View[], comparisons: readonly
     let by = decided.get(key);
     if (by === undefined) {
       const family = ev.family(v, s, d)!;
-      const got = decidedOf(views[v]!, ev.flow(v, s, d, q, family));
+      const flow = ev.flow(v, s, d, q, family);
+      const got = decidedOf(views[v]!, flow);
       if (got.verdict !== expected) {
-        throw new Error(`diff: the bitset verdict (${expected}) and evaluateFlow (${got.verdict}) disagree on a representative flow`);
+        const what = `${describePeer(flow.src)} → ${describePeer(flow.dst)} ${flow.protocol}/${flow.port ?? ''} IPv${flow.ipVersion} (view ${v})`;
+        throw new Error(`diff: the bitset verdict (${expected}) and evaluateFlow (${got.verdict}) disagree on ${what}`);
       }
       decided.set(key, (by = got.by));
     }
@@ -263,7 +265,10 @@ function peerNames(space: FlowSpace, atom: number): string[] {
     case 'class':
       return [...space.classes[a.index]!.members];
     case 'block':
-      return blockCidrs(a.block).map(formatCidr);
+      // A single address that is an endpoint's is that endpoint (its own lines say what changed).
+      return blockCidrs(a.block)
+        .filter((c) => c.prefix !== (c.family === 4 ? 32 : 128) || !space.owned(blockAddress(c.family, BigInt(c.base))))
+        .map(formatCidr);
     case 'domain':
       return [a.domain];
   }

@@ -71,6 +71,8 @@ export interface FlowSpace {
   readonly services: readonly ServiceAtom[];
   /** Per state: endpoint ids present in that state but not in every state (not part of any class). */
   readonly unmatched: readonly (readonly string[])[];
+  /** Whether an address is an endpoint's in some state (its traffic is that endpoint's, not external). */
+  readonly owned: (address: IpAddress) => boolean;
 }
 
 export const PORT_PROTOCOLS: readonly number[] = [PROTOCOL.TCP, PROTOCOL.UDP, PROTOCOL.SCTP];
@@ -213,7 +215,7 @@ export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras
   const other = firstUnused(new Set([...special, ...mentioned]), 1, 255);
   if (other !== undefined) services.push({ kind: 'protocol', protocol: other, other: true });
 
-  return { classes, atoms, services, unmatched };
+  return { classes, atoms, services, unmatched, owned: (a) => clusters.some((c) => c.endpointByAddress(a) !== undefined) };
 }
 
 export function serviceFamily(s: ServiceAtom): 4 | 6 | undefined {
@@ -440,7 +442,7 @@ export class SpaceEvaluator {
         if (active.length === 0) continue;
         text += `${tier.defaultAction}:${active.map(policyId).join(',')};`;
       }
-      id = interner.id(`${this.world[view]}#${text}`);
+      id = interner.id(`${this.world[view]}#${dir}#${text}`); // a policy with both types has one list for both directions
       this.plans[key] = id;
     }
     return id;

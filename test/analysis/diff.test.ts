@@ -5,20 +5,23 @@
 // first, keeping their order, so N is small and port N stands for every higher port), every ICMP
 // type/code the rules name and a few others, every protocol the rules name and one they do not.
 // The set of changed flows the diff reports, expanded onto that universe, must equal the brute
-// force's exactly: no missed change, no spurious one.
+// force's exactly: no missed change, no spurious one — in the enforced and the pending view (some
+// mutations add staged policies), and for `diff --staged` (enforced vs pending of one state).
 //
 //   STRATA_DIFF_SEED=N   base seed (default: random, printed on failure)
-//   STRATA_DIFF_RUNS=K   scenarios (default 8)
+//   STRATA_DIFF_RUNS=K   scenarios (default 6)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { loadText } from '../../src/load/index.ts';
 import { buildCluster, evaluateFlow, makeFlow, PROTOCOL, protocolName } from '../../src/engine/index.ts';
 import type { Cluster, Rule } from '../../src/engine/index.ts';
 import { cidrContains, formatIp, parseCidrStrict, parseIp } from '../../src/net/index.ts';
 import type { Cidr } from '../../src/net/index.ts';
-import { diffClusters, diffLines } from '../../src/analysis/diff.ts';
+import { diffClusters, diffLines, diffStaged } from '../../src/analysis/diff.ts';
 import type { DiffJsonLine, DiffResult } from '../../src/analysis/diff.ts';
+import { buildFlowSpace, enforcedView, pendingView, SpaceEvaluator } from '../../src/analysis/flow-space.ts';
 import { generateScenario, Rng } from '../differential/generate.ts';
 import { formatScenarioYaml } from '../differential/scenario.ts';
 import type { CalicoPolicySpec, CalicoRuleSpec, Scenario } from '../differential/scenario.ts';
@@ -28,7 +31,7 @@ function envInt(name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   return Number(raw);
 }
-const RUNS = envInt('STRATA_DIFF_RUNS', 8);
+const RUNS = envInt('STRATA_DIFF_RUNS', 6);
 const BASE_SEED = envInt('STRATA_DIFF_SEED', randomInt(2 ** 31));
 
 // ---- scenarios
@@ -87,7 +90,8 @@ function mutate(s: Scenario, r: Rng): { scenario: Scenario; what: string } {
         const tier = s.tiers.length > 0 && r.chance(0.7) ? r.pick(s.tiers).name : undefined;
         const policy: CalicoPolicySpec = {
           kind: 'GlobalNetworkPolicy',
-          name: `mut-${s.calicoPolicies.length}`,
+          // Some new policies are staged (see `load`): the pending view is compared too.
+          name: `${r.chance(0.3) ? 'staged-' : ''}mut-${s.calicoPolicies.length}`,
           ...(tier === undefined ? {} : { tier }),
           order: r.pick([1, 50, 1000]),
           selector: r.pick(['all()', "app == 'web'", "app == 'db'", "tier == 'front'"]),
@@ -157,12 +161,18 @@ function mutate(s: Scenario, r: Rng): { scenario: Scenario; what: string } {
   return { scenario: s, what: 'nothing' };
 }
 
+/** Loads a scenario; policies named `staged-…` become StagedGlobalNetworkPolicies. */
 function load(s: Scenario): Cluster | undefined {
-  const loaded = loadText(formatScenarioYaml(s), `diff-${s.seed}.yaml`);
+  const yaml = stagedYaml(s);
+  const loaded = loadText(yaml, `diff-${s.seed}.yaml`);
   if (loaded.diagnostics.some((d) => d.severity === 'error')) return undefined;
   const built = buildCluster(loaded.resources);
   if (built.diagnostics.some((d) => d.severity === 'error')) return undefined;
   return built.cluster;
+}
+
+function stagedYaml(s: Scenario): string {
+  return formatScenarioYaml(s).replace(/kind: GlobalNetworkPolicy\nmetadata:\n {2}name: staged-/g, 'kind: StagedGlobalNetworkPolicy\nmetadata:\n  name: staged-');
 }
 
 // ---- the universe and brute force
@@ -234,9 +244,16 @@ function key(from: string, to: string, protocol: string, what: string, before: s
   return `${from} → ${to} ${protocol} ${what}: ${before} → ${after}`;
 }
 
-/** explain on every flow of the universe, in both states. */
-function bruteForce(b: Cluster, a: Cluster, u: Universe): Set<Key> {
+type Views = 'states' | 'staged';
+
+/**
+ * explain on every flow of the universe: enforced before vs after and pending before vs after
+ * (`states`), or — for `diff --staged` — the enforced vs the pending view of `a` alone (`staged`).
+ */
+function bruteForce(b: Cluster, a: Cluster, u: Universe, views: Views = 'states'): Set<Key> {
   const out = new Set<Key>();
+  // The diff compares pending views only when a state has staged policies (else they are the enforced ones).
+  const pendingToo = [b, a].some((c) => c.policies.some((p) => p.staged));
   const ends = [...u.endpoints, ...u.externals];
   for (const from of ends) {
     for (const to of ends) {
@@ -252,9 +269,19 @@ function bruteForce(b: Cluster, a: Cluster, u: Universe): Set<Key> {
         const fb = makeFlow(b, { from, to, protocol: req.protocol, port: req.port, icmpType: req.icmpType, icmpCode: req.icmpCode });
         const fa = makeFlow(a, { from, to, protocol: req.protocol, port: req.port, icmpType: req.icmpType, icmpCode: req.icmpCode });
         if (!fb.ok || !fa.ok) continue; // mixed families: not a flow
-        const vb = evaluateFlow(b, fb.value).verdict;
-        const va = evaluateFlow(a, fa.value).verdict;
-        if (vb !== va) out.add(key(from, to, protocolName(fb.value.protocol), req.what, vb, va));
+        const db = evaluateFlow(b, fb.value);
+        const da = evaluateFlow(a, fa.value);
+        const protocol = protocolName(fb.value.protocol);
+        if (views === 'staged') {
+          const pa = da.pending?.verdict ?? da.verdict;
+          if (da.verdict !== pa) out.add(key(from, to, protocol, req.what, da.verdict, pa));
+          continue;
+        }
+        if (db.verdict !== da.verdict) out.add(key(from, to, protocol, req.what, db.verdict, da.verdict));
+        if (!pendingToo) continue;
+        const pb = db.pending?.verdict ?? db.verdict;
+        const pa = da.pending?.verdict ?? da.verdict;
+        if (pb !== pa) out.add(`pending ${key(from, to, protocol, req.what, pb, pa)}`);
       }
     }
   }
@@ -302,7 +329,10 @@ function expand(r: DiffResult, lines: readonly DiffJsonLine[], u: Universe): { k
     });
   };
   for (const l of lines) {
-    if (l.change !== 'opened' && l.change !== 'closed') continue;
+    if (l.change === 'reattributed') continue;
+    const pairs: [string, string, string][] = [];
+    if (l.before !== l.after) pairs.push(['', l.before, l.after]);
+    if (l.pendingBefore !== undefined && l.pendingAfter !== undefined && l.pendingBefore !== l.pendingAfter) pairs.push(['pending ', l.pendingBefore, l.pendingAfter]);
     let n = 0;
     const whats: { protocol: string; what: string }[] = [];
     if (l.ports !== null) {
@@ -318,7 +348,7 @@ function expand(r: DiffResult, lines: readonly DiffJsonLine[], u: Universe): { k
       for (const to of peersOf(l.to)) {
         if (from === to) continue;
         for (const w of whats) {
-          keys.add(key(from, to, w.protocol, w.what, l.before, l.after));
+          for (const [prefix, b, a] of pairs) keys.add(`${prefix}${key(from, to, w.protocol, w.what, b, a)}`);
           n++;
         }
       }
@@ -328,8 +358,8 @@ function expand(r: DiffResult, lines: readonly DiffJsonLine[], u: Universe): { k
   return { keys, uncovered };
 }
 
-function check(b: Cluster, a: Cluster, label: string): { flows: number; changes: number } {
-  const r = diffClusters(b, a, { withSource: false, reattributed: false });
+function check(b: Cluster, a: Cluster, label: string, views: Views = 'states'): { flows: number; changes: number } {
+  const r = views === 'staged' ? diffStaged(a, { withSource: false, reattributed: false }) : diffClusters(b, a, { withSource: false, reattributed: false });
   const lines = diffLines(r);
   // Every external line's first address joins the universe, so every line is checked by explain.
   const bases = lines.flatMap((l) => [l.from, l.to]).filter((p): p is string => typeof p === 'string' && p.includes('/') && parseCidrStrict(p).ok).flatMap((p) => {
@@ -340,7 +370,7 @@ function check(b: Cluster, a: Cluster, label: string): { flows: number; changes:
     return [start, start + 1n, start + size - 1n].filter((v) => v < start + size).map((v) => formatIp(c.value.family === 4 ? { family: 4, value: Number(v) } : { family: 6, value: v }));
   });
   const u = universeOf(b, a, bases);
-  const expected = bruteForce(b, a, u);
+  const expected = bruteForce(b, a, u, views);
   const { keys, uncovered } = expand(r, lines, u);
   const missed = [...expected].filter((k) => !keys.has(k));
   const spurious = [...keys].filter((k) => !expected.has(k));
@@ -369,14 +399,47 @@ test('diff equals brute force on random tiered scenarios and random mutations', 
     const b = load(before);
     const a = load(after);
     if (b === undefined || a === undefined) continue;
+    const dump = process.env['STRATA_DIFF_DUMP'];
+    if (dump !== undefined) {
+      writeFileSync(`${dump}-before.yaml`, stagedYaml(before));
+      writeFileSync(`${dump}-after.yaml`, stagedYaml(after));
+    }
     const label = `seed ${seed} (STRATA_DIFF_SEED=${seed} STRATA_DIFF_RUNS=1), mutations: ${whats.join('; ')}`;
+    if (process.env["STRATA_DIFF_VERBOSE"] !== undefined) console.log("checking", label);
     const { flows, changes } = check(b, a, label);
     if (process.env["STRATA_DIFF_VERBOSE"] !== undefined) console.log(label, flows, changes);
     checked++;
     if (flows > 0) changed++;
+    if (a.policies.some((p) => p.staged)) check(a, a, `${label}, --staged`, 'staged');
     // The identity: a state against itself changes nothing.
     assert.equal(diffLines(diffClusters(b, b, { withSource: false })).length, 0, `${label}: a state differs from itself`);
   }
   assert.ok(checked >= Math.ceil(RUNS / 2), `only ${checked} of ${RUNS} scenarios loaded`);
   assert.ok(RUNS < 4 || changed > 0, 'no mutation changed anything: the test would prove nothing');
+});
+
+test('the flow space evaluator agrees with evaluateFlow on the representative flow of every atom triple', () => {
+  for (let i = 0; i < RUNS; i++) {
+    const seed = (BASE_SEED + 1000 + i) >>> 0;
+    const c = load(remapPorts(generateScenario(seed)));
+    if (c === undefined) continue;
+    for (const view of [enforcedView(c), pendingView(c)]) {
+      const space = buildFlowSpace([c]);
+      const ev = new SpaceEvaluator(space, [view]);
+      for (let s = 0; s < space.atoms.length; s++) {
+        for (let d = 0; d < space.atoms.length; d++) {
+          const cls = space.atoms[s]!;
+          if (s === d && cls.kind === 'class' && space.classes[cls.index]!.members.length < 2) continue;
+          for (let q = 0; q < space.services.length; q++) {
+            const v = ev.verdict(0, s, d, q);
+            if (v === undefined) continue;
+            const flow = ev.flow(0, s, d, q, ev.family(0, s, d)!);
+            const decision = evaluateFlow(c, flow);
+            const expected = (view.mode.stagedAsEnforced && decision.pending !== null ? decision.pending : decision).verdict === 'allow';
+            if (v !== expected) assert.fail(`seed ${seed}: atoms ${s} → ${d}, service ${JSON.stringify(space.services[q])}: bitset ${v}, evaluateFlow ${expected}`);
+          }
+        }
+      }
+    }
+  }
 });

@@ -1,0 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { loadText } from './src/load/index.ts';
+import { buildCluster } from './src/engine/index.ts';
+const c = buildCluster(loadText(readFileSync('/tmp/s203-before.yaml', 'utf8'), 'b.yaml').resources).cluster;
+const p = c.policies.find(p => p.name === 'deny-all' && p.namespace === 'gamma')!;
+console.log(JSON.stringify(p.egress, (k, v) => k === 'path' ? undefined : (v && typeof v === 'object' && 'canonical' in v) ? 'sel:' + v.canonical : v, 1));
+import { SpaceEvaluator, buildFlowSpace, enforcedView } from './src/analysis/flow-space.ts';
+import { hasBit } from './src/analysis/bitset.ts';
+const sp = buildFlowSpace([c]);
+const ev = new SpaceEvaluator(sp, [enforcedView(c)]);
+const q = sp.services.findIndex(s => s.kind === 'ports' && s.protocol === 17 && s.range.min === 1);
+console.log('class11', sp.classes[11], 'class0', sp.classes[0]);
+const e = ev.allowedAt(0, 'egress', 11, q, 4); const i = ev.allowedAt(0, 'ingress', 0, q, 4);
+console.log('egress bit', hasBit(e, 0), 'ingress bit', hasBit(i, 11));
+const plan = c.plan(ev.rep(0, 11), 'egress'); console.log(plan.map(t => [t.tier.name, t.policies.map(p => p.key)]));
