@@ -335,29 +335,39 @@ function portDependent(side: EntityMatch): boolean {
   return side.ports !== undefined || side.notPorts !== undefined || side.service !== undefined;
 }
 
-const interner = new Interner();
-const policyFp = new WeakMap<Policy, number>();
-function policyId(p: Policy): number {
-  let id = policyFp.get(p);
-  if (id === undefined) policyFp.set(p, (id = interner.id(canonicalJson({ i: p.ingress, e: p.egress }))));
-  return id;
-}
-const profileFp = new WeakMap<Profile, number>();
-/** Profiles are shared by every endpoint of a namespace: fingerprint each object once. */
-function profileId(p: Profile): number {
-  let id = profileFp.get(p);
-  if (id === undefined) profileFp.set(p, (id = interner.id(canonicalJson(p))));
-  return id;
-}
-const sideFp = new WeakMap<EntityMatch, number>();
-function sideId(s: EntityMatch): number {
-  let id = sideFp.get(s);
-  if (id === undefined) sideFp.set(s, (id = interner.id(canonicalJson(s))));
-  return id;
-}
+/**
+ * Small integer ids for what outcomes depend on (rule lists, profiles, rule sides, plans, worlds),
+ * one set per evaluator: equal content gets equal ids, and nothing outlives the evaluator (a
+ * server evaluating write after write keeps no history).
+ */
+class Fingerprints {
+  private readonly interner = new Interner();
+  private readonly policies = new WeakMap<Policy, number>();
+  private readonly profiles = new WeakMap<Profile, number>();
+  private readonly sides = new WeakMap<EntityMatch, number>();
 
-function stepId(dir: Direction, what: string): number {
-  return interner.id(`${dir}|${what}`);
+  id(text: string): number {
+    return this.interner.id(text);
+  }
+  policy(p: Policy): number {
+    let id = this.policies.get(p);
+    if (id === undefined) this.policies.set(p, (id = this.id(canonicalJson({ i: p.ingress, e: p.egress }))));
+    return id;
+  }
+  /** Profiles are shared by every endpoint of a namespace: fingerprint each object once. */
+  profile(p: Profile): number {
+    let id = this.profiles.get(p);
+    if (id === undefined) this.profiles.set(p, (id = this.id(canonicalJson(p))));
+    return id;
+  }
+  side(s: EntityMatch): number {
+    let id = this.sides.get(s);
+    if (id === undefined) this.sides.set(s, (id = this.id(canonicalJson(s))));
+    return id;
+  }
+  step(dir: Direction, what: string): number {
+    return this.id(`${dir}|${what}`);
+  }
 }
 
 function policyName(p: Policy): string {
@@ -365,23 +375,23 @@ function policyName(p: Policy): string {
 }
 
 /** Fills `out[atom]` with the id of the step that decided it, from the pipeline's own report. */
-function decidersObserver(out: Int32Array, dir: Direction): PipelineObserver<Bitset> {
+function decidersObserver(out: Int32Array, dir: Direction, fp: Fingerprints): PipelineObserver<Bitset> {
   const mark = (hit: Bitset, id: number): void => {
     for (const i of SpaceEvaluator.bits(hit)) out[i] = id;
   };
   return {
     rule(tier, policy, rule, hit) {
-      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, stepId(dir, `${tier.name}|${policyName(policy)}|${rule.index}|${rule.action}`));
+      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, fp.step(dir, `${tier.name}|${policyName(policy)}|${rule.index}|${rule.action}`));
     },
     policyMiss() {},
     endOfTier(tier, lastPolicy, action, hit) {
-      if (action === 'deny') mark(hit, stepId(dir, `${tier.name}|${policyName(lastPolicy)}|end-of-tier`));
+      if (action === 'deny') mark(hit, fp.step(dir, `${tier.name}|${policyName(lastPolicy)}|end-of-tier`));
     },
     profileRule(profile, rule, hit) {
-      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, stepId(dir, `profile|${profile.name}|${rule.index}|${rule.action}`));
+      if (rule.action === 'allow' || rule.action === 'deny') mark(hit, fp.step(dir, `profile|${profile.name}|${rule.index}|${rule.action}`));
     },
     noProfile(hit) {
-      mark(hit, stepId(dir, 'no-profile'));
+      mark(hit, fp.step(dir, 'no-profile'));
     },
   };
 }
@@ -393,6 +403,7 @@ function decidersObserver(out: Int32Array, dir: Direction): PipelineObserver<Bit
 export class SpaceEvaluator {
   readonly space: FlowSpace;
   readonly views: readonly View[];
+  private readonly fp = new Fingerprints();
   private readonly alg: FlowSetAlgebra<Bitset> & { make(): Bitset };
   private readonly world: readonly number[];
   private readonly reps: readonly (readonly Endpoint[])[]; // view → class → representative endpoint
@@ -417,10 +428,10 @@ export class SpaceEvaluator {
     this.reps = views.map((v) => space.classes.map((c) => v.cluster.endpoint(c.members[0]!)!));
     // Views whose clusters agree on every class and the match index share pipeline runs.
     this.world = views.map((v, i) => {
-      const parts: string[] = this.reps[i]!.map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${e.profiles.map(profileId).join(',')}`);
+      const parts: string[] = this.reps[i]!.map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${e.profiles.map((p) => this.fp.profile(p)).join(',')}`);
       parts.push(canonicalJson(v.cluster.networkSets.map((s) => ({ id: s.id, labels: [...s.labels], nets: s.nets, d: s.allowedEgressDomains }))));
       parts.push(canonicalJson(v.cluster.services.map((s) => ({ ns: s.namespace, n: s.name, sel: s.selector === undefined ? null : [...s.selector], ports: s.ports }))));
-      return interner.id(parts.join('\n'));
+      return this.fp.id(parts.join('\n'));
     });
   }
 
@@ -440,9 +451,9 @@ export class SpaceEvaluator {
       for (const { tier, policies } of plan) {
         const active = policies.filter((p) => isActive(p, v.mode));
         if (active.length === 0) continue;
-        text += `${tier.defaultAction}:${active.map(policyId).join(',')};`;
+        text += `${tier.defaultAction}:${active.map((p) => this.fp.policy(p)).join(',')};`;
       }
-      id = interner.id(`${this.world[view]}#${dir}#${text}`); // a policy with both types has one list for both directions
+      id = this.fp.id(`${this.world[view]}#${dir}#${text}`); // a policy with both types has one list for both directions
       this.plans[key] = id;
     }
     return id;
@@ -521,7 +532,7 @@ export class SpaceEvaluator {
       return this.sideBits(view, withoutPorts(side), role, domains, service, family, mask);
     }
     const dep = role === 'destination' && portDependent(side);
-    const key = `${this.world[view]}|${sideId(side)}|${role}|${domains}|${dep ? service : ''}|${family}`;
+    const key = `${this.world[view]}|${this.fp.side(side)}|${role}|${domains}|${dep ? service : ''}|${family}`;
     let b = this.sides.get(key);
     if (b === undefined) {
       const bits = this.alg.make();
@@ -668,7 +679,7 @@ export class SpaceEvaluator {
     const plan: readonly TierPlan[] = v.cluster.plan(ep, dir);
     this.runCount++;
     const deciders = this.withDeciders ? new Int32Array(this.space.atoms.length).fill(-1) : undefined;
-    const observer = deciders === undefined ? undefined : decidersObserver(deciders, dir);
+    const observer = deciders === undefined ? undefined : decidersObserver(deciders, dir, this.fp);
     out = runPipeline(this.alg, mask, plan, ep.profiles, dir, match, v.mode, observer).allowed;
     this.runs.set(key, out);
     if (deciders !== undefined) this.deciders.set(key, deciders);
