@@ -10,6 +10,7 @@ import { STRATA_VERSION } from './version.ts';
 import { runCheck } from './commands/check.ts';
 import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
+import { runDiff } from './commands/diff.ts';
 import { runSelector } from './commands/selector.ts';
 import { runTest } from './commands/test.ts';
 import { runDemo } from './commands/demo.ts';
@@ -85,6 +86,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
     .action(async (opts) => setExit(await runTest(io, opts)));
+
+  program
+    .command('diff')
+    .description('every connectivity change between two states (--before/--after), or what enforcing the staged policies changes (--staged -f)')
+    .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
+    .option('--after <paths...>', 'manifests of the state after')
+    .addOption(fileOption())
+    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced)')
+    .option('--group', 'fold endpoints by equivalence class (one line per class pair, with member lists)')
+    .option('--no-reattributed', 'leave out flows whose verdict stays but whose deciding rule changes')
+    .option('--fail-on-change', 'exit 1 when a flow opens or closes or an endpoint is added or removed')
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runDiff(io, opts)));
 
   program
     .command('selector')
