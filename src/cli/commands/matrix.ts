@@ -2,7 +2,7 @@
 // Graphviz graph. Computed over equivalence classes of endpoints (analysis/matrix.ts).
 import { computeMatrix } from '../../analysis/matrix.ts';
 import type { Matrix, PortSpec } from '../../analysis/matrix.ts';
-import { parseFlowProtocol, PROTOCOL, protocolName } from '../../engine/index.ts';
+import { matrixCells, matrixJson, parsePortSpecText, specLabel } from '../../analysis/matrix-json.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -17,49 +17,12 @@ export interface MatrixCommandOptions {
 
 /** `80`, `80/TCP`, `53/udp`, `ICMP`. */
 export function parsePortSpec(text: string): PortSpec {
-  const m = /^(?:(\d+)(?:\/([A-Za-z0-9]+))?|([A-Za-z]+[A-Za-z0-9]*))$/.exec(text.trim());
-  if (m === null) throw new UsageError(`--port "${text}" is not PORT[/PROTOCOL] (e.g. 80/TCP) or ICMP`);
-  if (m[3] !== undefined) {
-    const p = parseFlowProtocol(m[3]);
-    if (p !== PROTOCOL.ICMP && p !== PROTOCOL.ICMPV6) throw new UsageError(`--port "${text}": only ICMP/ICMPv6 may be given without a port`);
-    return { protocol: p, port: undefined };
-  }
-  const port = Number(m[1]);
-  if (port < 1 || port > 65535) throw new UsageError(`--port "${text}": ${port} is not a port from 1 to 65535`);
-  const protocol = parseFlowProtocol(m[2] ?? 'TCP');
-  if (protocol === undefined || protocol === PROTOCOL.ICMP || protocol === PROTOCOL.ICMPV6) {
-    throw new UsageError(`--port "${text}": the protocol must be TCP, UDP or SCTP`);
-  }
-  return { protocol, port };
+  const r = parsePortSpecText(text);
+  if (!r.ok) throw new UsageError(r.diagnostics[0]?.message ?? `--port "${text}" is not valid`);
+  return r.value;
 }
 
-function specLabel(s: PortSpec): string {
-  return s.port === undefined ? protocolName(s.protocol) : `${s.port}/${protocolName(s.protocol)}`;
-}
-
-interface Cell {
-  readonly from: string;
-  readonly to: string;
-  readonly port: number | null;
-  readonly protocol: string;
-  readonly verdict: 'allow' | 'deny';
-}
-
-function* cells(m: Matrix): Generator<Cell> {
-  for (const pm of m.ports) {
-    for (let s = 0; s < m.endpoints.length; s++) {
-      for (const d of pm.destinations) {
-        yield {
-          from: m.endpoints[s]!.id,
-          to: m.endpoints[d]!.id,
-          port: pm.spec.port ?? null,
-          protocol: protocolName(pm.spec.protocol),
-          verdict: pm.allowed(s, d) ? 'allow' : 'deny',
-        };
-      }
-    }
-  }
-}
+const cells = matrixCells;
 
 function renderTable(m: Matrix, markdown: boolean): string {
   const blocks: string[] = [];
@@ -109,7 +72,7 @@ export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<num
   }
   switch (opts.output) {
     case 'json':
-      io.out(JSON.stringify({ endpoints: m.endpoints.map((e) => e.id), ports: m.ports.map((p) => specLabel(p.spec)), results: [...cells(m)] }));
+      io.out(JSON.stringify(matrixJson(m)));
       break;
     case 'csv':
       io.out(['from,to,port,protocol,verdict', ...[...cells(m)].map((c) => `${c.from},${c.to},${c.port ?? ''},${c.protocol},${c.verdict}`)].join('\n'));
