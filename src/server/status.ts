@@ -61,7 +61,7 @@ export function status(code: number, message: string, details?: StatusDetails, r
     metadata: {},
     status: code < 400 ? 'Success' : 'Failure',
     message,
-    reason: reason ?? REASONS[code] ?? 'Unknown',
+    reason: reason ?? (code < 400 ? '' : (REASONS[code] ?? 'Unknown')),
     ...(details === undefined ? {} : { details }),
     code,
   };
