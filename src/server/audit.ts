@@ -106,7 +106,7 @@ export function createAuditLog(store: Datastore, file: string | undefined, log: 
         chain = chain.then(() => appendFile(file, lines)).catch((e: unknown) => log(`audit: cannot append to ${file}: ${(e as Error).message}`));
         await chain;
       }
-      const r = await store.txn(events.map((e) => ({ op: 'put' as const, key: `${AUDIT_PREFIX}${e.stageTimestamp}-${e.auditID}-${e.objectRef?.name ?? ''}`, value: JSON.stringify(e) })));
+      const r = await store.txn(events.map((e, i) => ({ op: 'put' as const, key: `${AUDIT_PREFIX}${e.stageTimestamp}-${e.auditID}-${String(i).padStart(5, '0')}`, value: JSON.stringify(e) })));
       if (!r.ok) log('audit: store refused the audit record');
     },
     async query(since, limit = 0) {

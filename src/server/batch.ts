@@ -34,9 +34,40 @@ interface Planned {
   readonly result: Omit<ApplyItemResult, 'resourceVersion'>;
 }
 
+/**
+ * App bundles repeat their Namespace (a shared namespaces.yaml plus the app's own file): as the
+ * loader does, repeated Namespaces merge their labels, and two values for one label are a 422.
+ */
+export function mergeRepeatedNamespaces(docs: readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  const at = new Map<string, number>();
+  for (const d of docs) {
+    const name = isObject(d) && d['kind'] === 'Namespace' && d['apiVersion'] === 'v1' ? metaOf(d).name : undefined;
+    const i = name === undefined ? undefined : at.get(name);
+    if (name === undefined || i === undefined || !isObject(d)) {
+      if (name !== undefined) at.set(name, out.length);
+      out.push(d);
+      continue;
+    }
+    const first = out[i] as Record<string, unknown>;
+    const a = metaOf(first).labels ?? {};
+    const b = metaOf(d).labels ?? {};
+    for (const [k, v] of Object.entries(b)) {
+      if (a[k] !== undefined && a[k] !== v) {
+        throw invalid('Namespace', name, '', [{ code: 'load/namespace-label-conflict', severity: 'error', message: `namespace "${name}" is declared again with label ${k}="${v}", but its first declaration has ${k}="${a[k]}"`, path: `metadata.labels.${k}` }]);
+      }
+    }
+    const fm = metaOf(first) as Record<string, unknown>;
+    const annotations = { ...((metaOf(d) as { annotations?: Record<string, string> }).annotations ?? {}), ...((fm as { annotations?: Record<string, string> }).annotations ?? {}) };
+    const labels = { ...a, ...b };
+    out[i] = { ...first, metadata: { ...fm, ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) } };
+  }
+  return out;
+}
+
 export async function batchApply(ctx: ServerContext, user: UserInfo, bodyText: string, rec: RequestRecord): Promise<Reply> {
   rec.writes = true;
-  const docs = flattenLists(parseDocuments(bodyText));
+  const docs = mergeRepeatedNamespaces(flattenLists(parseDocuments(bodyText)));
   if (docs.length === 0) throw fail(400, 'the request body has no documents');
   return ctx.serialize(async () => {
     const planned: Planned[] = [];
@@ -106,7 +137,8 @@ export async function batchApply(ctx: ServerContext, user: UserInfo, bodyText: s
           ...(p.write!.info.tierResource === undefined ? {} : { tier: tierOf(p.write!.object!) }),
         }),
       );
-    await ctx.audit.record(events);
+    // The write is committed: an audit failure is logged, not turned into an error for the client.
+    await ctx.audit.record(events).catch((e: unknown) => ctx.log(`audit: ${(e as Error).message}`));
     rec.audited = events.length > 0;
     return { code: 200, body: { kind: 'ApplyResult', apiVersion: 'strata/v1', metadata: { resourceVersion: String(revision) }, results } };
   });

@@ -16,6 +16,7 @@ import {
   labelsMatch,
   mergePatch,
   metaOf,
+  objectLabel,
   parseFieldSelector,
   parseLabelSelector,
   served,
@@ -197,7 +198,8 @@ export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[],
   if (!v.ok) {
     const w = writes[0]!;
     // A cross-resource problem may sit in another object (a policy left in a deleted tier): say which.
-    const ds = v.diagnostics.map((d) => ({ ...d, message: d.span === undefined ? d.message : `${d.span.file}: ${d.message}` }));
+    const own = new Set(writes.map((x) => objectLabel(x.info, x.namespace, x.name)));
+    const ds = v.diagnostics.map((d) => ({ ...d, message: d.span === undefined || own.has(d.span.file) ? d.message : `${d.span.file}: ${d.message}` }));
     throw invalid(w.info.kind, w.name, w.info.group, ds);
   }
   return changes;
