@@ -12,6 +12,7 @@ import { runMatrix } from './commands/matrix.ts';
 import { runSelector } from './commands/selector.ts';
 import { runDemo } from './commands/demo.ts';
 import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
+import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -54,6 +55,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runExplain(io, opts)));
 
   program
@@ -64,6 +67,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runMatrix(io, opts)));
 
   program
@@ -129,6 +134,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
     .action(async (opts) => setExit(await runLabDown(io, opts)));
+
+  registerServerCommands(program, io, setExit, fileOption);
 
   return program;
 }

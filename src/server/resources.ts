@@ -206,3 +206,10 @@ export function resourcePrefix(info: ResourceInfo, namespace?: string): string {
   const g = info.group === '' ? 'core' : info.group;
   return namespace === undefined || !info.namespaced ? `/registry/${g}/${info.plural}/` : `/registry/${g}/${info.plural}/${namespace}/`;
 }
+
+/** The URL of a collection (namespace undefined: all namespaces) or, with a name, of one object. */
+export function resourceUrl(info: ResourceInfo, namespace: string | undefined, name?: string): string {
+  const root = info.group === '' ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`;
+  const ns = info.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${root}${ns}/${info.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}

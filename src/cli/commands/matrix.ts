@@ -6,6 +6,8 @@ import { matrixCells, matrixJson, parsePortSpecText, specLabel } from '../../ana
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { analysisTarget } from '../remote.ts';
+import { runRemoteMatrix } from './remote-analysis.ts';
 
 export interface MatrixCommandOptions {
   readonly filename: readonly string[];
@@ -13,6 +15,8 @@ export interface MatrixCommandOptions {
   readonly output: string;
   readonly podCidr?: string | undefined;
   readonly quiet?: boolean | undefined;
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 /** `80`, `80/TCP`, `53/udp`, `ICMP`. */
@@ -61,7 +65,9 @@ function renderDot(m: Matrix): string {
 export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<number> {
   const formats = ['table', 'json', 'csv', 'md', 'dot'];
   if (!formats.includes(opts.output)) throw new UsageError(`-o ${opts.output}: matrix prints ${formats.join(', ')}`);
-  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH');
+  const target = await analysisTarget(opts);
+  if (target !== undefined) return runRemoteMatrix(io, target, opts);
+  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH (or --server URL)');
   const ports = opts.port.length === 0 ? undefined : opts.port.map(parsePortSpec);
   const ws = await loadWorkspace(io, opts.filename, { podCidr: opts.podCidr });
   if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
