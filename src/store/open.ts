@@ -54,6 +54,12 @@ export interface OpenOptions {
   readonly watchBufferLimit?: number;
   /** SQLite: how often to poll the revision log for other processes' writes (ms, default 100). */
   readonly pollIntervalMs?: number;
+  /** SQLite: how long a writer waits for another process's write lock (ms, default 5000). */
+  readonly busyTimeoutMs?: number;
+  /** etcd: the budget of one call, retries on other members included (ms, default 5000). */
+  readonly requestTimeoutMs?: number;
+  /** etcd: a watch that reaches no member for this long fails with StoreUnavailableError (ms, default 15000). */
+  readonly watchUnavailableMs?: number;
 }
 
 /** Open a datastore; throws StoreError('bad-spec') with a clear message for a bad spec. */
