@@ -54,6 +54,8 @@ export async function startWatch(ctx: ServerContext, user: UserInfo, p: Resource
       let open = true;
       let last = from;
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Audit-Id': rec.auditID });
+      // Headers go out now, so a client sees the watch open before the first event.
+      res.flushHeaders();
       ctx.metrics.watchOpened();
       const send = (o: object): void => {
         if (!open) return;
