@@ -198,8 +198,12 @@ export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[],
   if (!v.ok) {
     const w = writes[0]!;
     // A cross-resource problem may sit in another object (a policy left in a deleted tier): say which.
-    const own = new Set(writes.map((x) => objectLabel(x.info, x.namespace, x.name)));
-    const ds = v.diagnostics.map((d) => ({ ...d, message: d.span === undefined || own.has(d.span.file) ? d.message : `${d.span.file}: ${d.message}` }));
+    const own = new Map(writes.map((x) => [objectLabel(x.info, x.namespace, x.name), x]));
+    const ds = v.diagnostics.map((d) => {
+      const mine = d.span === undefined ? undefined : own.get(d.span.file);
+      if (mine === undefined) return { ...d, message: d.span === undefined ? d.message : `${d.span.file}: ${d.message}` };
+      return d.path === undefined ? d : { ...d, path: `${label(mine)}${d.path}` };
+    });
     throw invalid(w.info.kind, w.name, w.info.group, ds);
   }
   return changes;

@@ -181,7 +181,7 @@ export async function runAudit(io: Io, opts: AuditOptions): Promise<number> {
     const rows = r.items.map((e) => {
       const ref = e.objectRef;
       const res = ref?.resource === undefined ? '' : ref.apiGroup === undefined || ref.apiGroup === '' ? ref.resource : `${ref.resource}.${ref.apiGroup}`;
-      const obj = ref?.name === undefined ? '' : ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
+      const obj = ref?.name === undefined ? (ref?.namespace ?? '') : ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
       return [e.stageTimestamp.replace(/\.\d+Z$/, 'Z'), e.user.username, e.verb, res, obj, e.annotations?.['projectcalico.org/tier'] ?? '', e.annotations?.['authorization.k8s.io/decision'] ?? '', String(e.responseStatus.code)];
     });
     if (rows.length === 0) io.err('No audit events');
