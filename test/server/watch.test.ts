@@ -135,3 +135,29 @@ roleRef: {kind: ClusterRole, name: watch-visible, apiGroup: rbac.authorization.k
   const anon = await fetch(`${base}/api/v1/namespaces?watch=true`);
   assert.equal(anon.status, 401);
 });
+
+test('a watcher that stops reading is dropped once its buffer passes the bound; the server keeps serving', async () => {
+  const { connect } = await import('node:net');
+  const openWatches = async (): Promise<number> => (await h.server.metrics.registry.getSingleMetric('strata_apiserver_watches')!.get()).values[0]?.value ?? 0;
+  const url = new URL(base);
+  const sock = connect(Number(url.port), url.hostname);
+  sock.on('error', () => {});
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const before = await openWatches();
+  sock.write(`GET /api/v1/namespaces?watch=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-token\r\n\r\n`);
+  sock.pause(); // never read: the kernel buffers fill, then the server's queue for this client
+  while ((await openWatches()) === before) await new Promise((r) => setTimeout(r, 20));
+  const big = 'x'.repeat(200 * 1024);
+  let writes = 0;
+  // Loopback kernel buffers hold a few MiB, the server's bound 8 MiB more: ~20 MiB of events drop it.
+  while ((await openWatches()) > before && writes < 150) {
+    const t0 = Date.now();
+    const r = await h.call('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `big-${writes}`, annotations: { blob: big } } } });
+    assert.equal(r.code, 201);
+    assert.ok(Date.now() - t0 < 2000, 'writes are not held up by the stuck watcher');
+    writes++;
+  }
+  sock.destroy();
+  assert.equal(await openWatches(), before, `dropped after ${writes} writes`);
+  assert.equal((await h.call('GET', '/api/v1/namespaces/big-0')).code, 200);
+});
