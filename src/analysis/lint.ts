@@ -104,7 +104,7 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
     const label = `${p.kind} ${p.namespace === undefined ? '' : `${p.namespace}/`}${p.name}`;
     if (isUnsatisfiable(p.selector)) {
       out.push({ code: 'lint/selector-never-matches', severity: 'warning', message: `the selector of ${label} can never match any endpoint`, ...at(p, ['spec', 'selector']) });
-    } else if (cluster.endpoints.length > 0 && !cluster.endpoints.some((e) => p.selector.matches(e.labels))) {
+    } else if (cluster.endpoints.length > 0 && cluster.selectorClasses(p.selector).size === 0) {
       out.push({
         code: 'lint/policy-selects-nothing',
         severity: 'warning',

@@ -111,9 +111,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts) => setExit(await runLabProbe(io, opts)));
   lab
     .command('apply')
-    .description('replace the running lab\'s policy with the manifests\' (same workloads): one incremental nft transaction per node')
+    .description('upsert the manifests\' resources into the running lab (or, with --prune, make them the whole state); same workloads; one incremental nft transaction per node')
     .addOption(fileOption())
     .addOption(labOption())
+    .option('--prune', 'the manifests are the whole new state: resources not in them are removed')
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await runLabApply(io, opts)));
   lab

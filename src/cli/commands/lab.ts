@@ -51,6 +51,8 @@ export interface LabProbeOptions extends LabCommon {
 export interface LabApplyOptions extends LabCommon {
   readonly filename: readonly string[];
   readonly quiet?: boolean | undefined;
+  /** The manifests are the whole new state (resources not in them are removed). */
+  readonly prune?: boolean | undefined;
 }
 
 export interface LabCountersOptions extends LabCommon {
@@ -274,7 +276,7 @@ export async function runLabApply(io: Io, opts: LabApplyOptions): Promise<number
   if (sources === undefined) return EXIT.USAGE;
   const session = attach(io, labId);
   if (session === undefined) return EXIT.USAGE;
-  const r = await applySession(session, sources);
+  const r = await applySession(session, sources, { mode: opts.prune === true ? 'replace' : 'upsert' });
   render(io, shown(r.diagnostics, quiet), sourcesMap(sources));
   if (!r.ok) return EXIT.USAGE;
   const changed = r.value.nodes.filter((n) => n.kind !== 'unchanged');
