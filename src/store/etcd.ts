@@ -119,6 +119,15 @@ const isTransient = (e: unknown): boolean =>
   /no leader|leader changed|UNAVAILABLE|ECONNREFUSED|No connection established|too many requests/i.test(messageOf(e));
 const isFutureRevision = (e: unknown): boolean => /required revision is a future revision/.test(messageOf(e));
 
+/** One etcd watch shared by the local watch queues on its prefix. */
+interface Upstream {
+  /** The last revision it delivered (or started after): its resume point. */
+  position: number;
+  ended: boolean;
+  add(queue: WatchQueue): void;
+  remove(queue: WatchQueue): void;
+}
+
 class EtcdDatastore implements Datastore {
   readonly kind = 'etcd' as const;
   private readonly client: Etcd3;
@@ -128,6 +137,7 @@ class EtcdDatastore implements Datastore {
   private readonly requestTimeoutMs: number;
   private readonly watches = new Set<{ close(): void }>();
   private readonly memberClients = new Map<number, Etcd3>();
+  private readonly upstreams = new Map<string, Upstream[]>();
   private nextWatchMember = 0;
   /** A lower bound of etcd's compacted revision, raised whenever we learn a higher one. */
   private knownCompacted = 0;
@@ -313,116 +323,22 @@ class EtcdDatastore implements Datastore {
     return { ok: true, revision, results: changed ? results : results.map((r) => ({ key: r.key, modRevision: 0 })) };
   }
 
-  /** A client bound to one member, for watches (created on first use, closed with the store). */
-  private memberClient(index: number): Etcd3 {
-    let client = this.memberClients.get(index);
-    if (client === undefined) {
-      client = new Etcd3({
-        hosts: [this.endpoints[index] ?? ''],
-        dialTimeout: 3000,
-        grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
-      });
-      this.memberClients.set(index, client);
-    }
-    return client;
-  }
-
   /**
-   * Watches run on a client bound to one member (spread round-robin, starting at the first
-   * endpoint), and fail over themselves: when the stream to that member breaks, the watch is
-   * re-created on the next member from the last revision it delivered. (The pooled client's
-   * own reconnection may pick the dead member again and again.) A compacted resume point ends
-   * the watch with CompactedError; no member answering for watchUnavailableMs ends it with
-   * StoreUnavailableError.
+   * A watch is a local queue fed by an upstream etcd watch. Local watches on the same prefix
+   * share one upstream when they start at or after its position (the usual list-then-watch
+   * from the current revision), so 50 watchers cost etcd one watch and this process one decode
+   * per event — kube-apiserver's watch cache idea, in small. A watch from an older revision
+   * gets an upstream of its own, which later watchers may join in turn.
    */
   watch(prefix: string, fromRevision: number, onEvent: WatchConsumer, onError: (e: StoreError) => void): Watch {
     this.ensureOpen();
-    let watcher: Watcher | undefined;
-    let retryTimer: NodeJS.Timeout | undefined;
-    let member = this.nextWatchMember++ % this.endpoints.length;
-    /** When the watch last lost its member (undefined while connected). */
-    let lostSince: number | undefined;
-    let attempt = 0;
-    const detach = (): void => {
-      if (watcher === undefined) return;
-      const w = watcher;
-      watcher = undefined;
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      void w.cancel().catch(() => undefined);
-    };
-    const stop = (): void => {
-      if (retryTimer !== undefined) clearTimeout(retryTimer);
-      retryTimer = undefined;
-      detach();
+    let upstream: Upstream | undefined;
+    const queue = new WatchQueue(prefix, fromRevision, onEvent, onError, this.bufferLimit, () => {
+      upstream?.remove(queue);
       this.watches.delete(entry);
-    };
-    const queue = new WatchQueue(prefix, fromRevision, onEvent, onError, this.bufferLimit, stop);
+    });
     const entry = { close: () => queue.close() };
     this.watches.add(entry);
-    const handle: Watch = { close: () => queue.close(), resume: () => queue.resume() };
-
-    const failFromError = async (e: unknown): Promise<void> => {
-      if (queue.closed) return;
-      let compacted = this.knownCompacted;
-      try {
-        compacted = await this.compactedRevision();
-      } catch {
-        // Unreachable etcd: report the original error below.
-      }
-      if (queue.revision < compacted) queue.fail(new CompactedError(queue.revision, compacted));
-      else queue.fail(await this.translate(e, queue.revision));
-    };
-
-    const attach = (): void => {
-      if (queue.closed || this.isClosed) return;
-      const w = this.memberClient(member)
-        .watch()
-        .inRange(prefix === '' ? new Range(Buffer.from([0]), Buffer.from([0])) : Range.prefix(prefix))
-        .startRevision(String(queue.revision + 1))
-        .withPreviousKV()
-        .watcher();
-      watcher = w;
-      w.on('data', (raw) => {
-        const parsed = watchResponseSchema.safeParse(raw);
-        if (!parsed.success) {
-          queue.fail(new StoreError('corrupt', `etcd sent a watch response we cannot read: ${parsed.error.message}`));
-          return;
-        }
-        const events: WatchEvent[] = parsed.data.events.map((ev) => {
-          const key = ev.kv.key.toString('utf8');
-          const revision = ev.kv.mod_revision;
-          if (ev.type === 'Delete') {
-            // prev_kv is missing only when the previous revision was compacted away.
-            return { type: 'DELETED', key, value: ev.prev_kv?.value.toString('utf8') ?? '', revision };
-          }
-          return { type: ev.kv.create_revision === ev.kv.mod_revision ? 'ADDED' : 'MODIFIED', key, value: ev.kv.value.toString('utf8'), revision };
-        });
-        queue.offer(events);
-      });
-      w.on('connected', () => {
-        lostSince = undefined;
-        attempt = 0;
-      });
-      w.on('disconnected', (e) => {
-        detach();
-        lostSince ??= Date.now();
-        if (Date.now() - lostSince > this.watchUnavailableMs) {
-          queue.fail(new StoreUnavailableError(`etcd watch on ${JSON.stringify(prefix)}: no member reachable for ${this.watchUnavailableMs} ms: ${messageOf(e)}`));
-          return;
-        }
-        member = (member + 1) % this.endpoints.length;
-        // Straight to the next member; back off only once every member has failed in a row.
-        const delay = attempt < this.endpoints.length ? 0 : Math.min(50 * 2 ** (attempt - this.endpoints.length), 1000);
-        attempt++;
-        retryTimer = setTimeout(() => {
-          retryTimer = undefined;
-          attach();
-        }, delay);
-      });
-      w.on('error', (e) => void failFromError(e));
-    };
-
     const start = async (): Promise<void> => {
       // Refuse a compacted start before watching: a Range at a revision fails exactly when it
       // is below the compacted revision (revision 0, the whole history, is compacted as soon
@@ -443,10 +359,137 @@ class EtcdDatastore implements Datastore {
           }
         }
       }
-      attach();
+      if (queue.closed || this.isClosed) return;
+      const shared = this.upstreams.get(prefix)?.find((u) => !u.ended && u.position <= fromRevision);
+      upstream = shared ?? this.openUpstream(prefix, fromRevision);
+      upstream.add(queue);
     };
-    void start().catch((e: unknown) => failFromError(e));
-    return handle;
+    void start().catch(async (e: unknown) => queue.fail(await this.translate(e, fromRevision)));
+    return { close: () => queue.close(), resume: () => queue.resume() };
+  }
+
+  /** A client bound to one member, for watches (created on first use, closed with the store). */
+  private memberClient(index: number): Etcd3 {
+    let client = this.memberClients.get(index);
+    if (client === undefined) {
+      client = new Etcd3({
+        hosts: [this.endpoints[index] ?? ''],
+        dialTimeout: 3000,
+        grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
+      });
+      this.memberClients.set(index, client);
+    }
+    return client;
+  }
+
+  /**
+   * One etcd watch from `fromRevision`, feeding local queues. It runs on a client bound to one
+   * member (spread round-robin, starting at the first endpoint) and fails over itself: when the
+   * stream to that member breaks, it is re-created on the next member from the last revision
+   * it delivered. (The pooled client's own reconnection may pick the dead member again and
+   * again.) A compacted resume point ends it with CompactedError; no member answering for
+   * watchUnavailableMs ends it with StoreUnavailableError. With no queues left, it is cancelled.
+   */
+  private openUpstream(prefix: string, fromRevision: number): Upstream {
+    const queues = new Set<WatchQueue>();
+    let watcher: Watcher | undefined;
+    let retryTimer: NodeJS.Timeout | undefined;
+    let member = this.nextWatchMember++ % this.endpoints.length;
+    let lostSince: number | undefined;
+    let attempt = 0;
+    const detach = (): void => {
+      if (watcher === undefined) return;
+      const w = watcher;
+      watcher = undefined;
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      void w.cancel().catch(() => undefined);
+    };
+    const end = (): void => {
+      if (up.ended) return;
+      up.ended = true;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      detach();
+      const list = this.upstreams.get(prefix)?.filter((u) => u !== up) ?? [];
+      if (list.length === 0) this.upstreams.delete(prefix);
+      else this.upstreams.set(prefix, list);
+    };
+    const failAll = async (e: unknown): Promise<void> => {
+      if (up.ended) return;
+      end();
+      let compacted = this.knownCompacted;
+      try {
+        compacted = await this.compactedRevision();
+      } catch {
+        // Unreachable etcd: report the original error.
+      }
+      const translated = await this.translate(e, up.position);
+      for (const q of queues) q.fail(q.revision < compacted ? new CompactedError(q.revision, compacted) : translated);
+      queues.clear();
+    };
+    const up: Upstream = {
+      position: fromRevision,
+      ended: false,
+      add: (q) => void queues.add(q),
+      remove: (q) => {
+        queues.delete(q);
+        if (queues.size === 0) end();
+      },
+    };
+    const attach = (): void => {
+      if (up.ended || this.isClosed) return;
+      const w = this.memberClient(member)
+        .watch()
+        .inRange(prefix === '' ? new Range(Buffer.from([0]), Buffer.from([0])) : Range.prefix(prefix))
+        .startRevision(String(up.position + 1))
+        .withPreviousKV()
+        .watcher();
+      watcher = w;
+      w.on('data', (raw) => {
+        const parsed = watchResponseSchema.safeParse(raw);
+        if (!parsed.success) {
+          void failAll(new StoreError('corrupt', `etcd sent a watch response we cannot read: ${parsed.error.message}`));
+          return;
+        }
+        const events: WatchEvent[] = parsed.data.events.map((ev) => {
+          const key = ev.kv.key.toString('utf8');
+          const revision = ev.kv.mod_revision;
+          if (ev.type === 'Delete') {
+            // prev_kv is missing only when the previous revision was compacted away.
+            return { type: 'DELETED', key, value: ev.prev_kv?.value.toString('utf8') ?? '', revision };
+          }
+          return { type: ev.kv.create_revision === ev.kv.mod_revision ? 'ADDED' : 'MODIFIED', key, value: ev.kv.value.toString('utf8'), revision };
+        });
+        const last = events[events.length - 1];
+        if (last !== undefined && last.revision > up.position) up.position = last.revision;
+        for (const q of queues) q.offer(events);
+      });
+      w.on('connected', () => {
+        lostSince = undefined;
+        attempt = 0;
+      });
+      w.on('disconnected', (e) => {
+        detach();
+        lostSince ??= Date.now();
+        if (Date.now() - lostSince > this.watchUnavailableMs) {
+          void failAll(new StoreUnavailableError(`etcd watch on ${JSON.stringify(prefix)}: no member reachable for ${this.watchUnavailableMs} ms: ${messageOf(e)}`));
+          return;
+        }
+        member = (member + 1) % this.endpoints.length;
+        // Straight to the next member; back off only once every member has failed in a row.
+        const delay = attempt < this.endpoints.length ? 0 : Math.min(50 * 2 ** (attempt - this.endpoints.length), 1000);
+        attempt++;
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          attach();
+        }, delay);
+      });
+      w.on('error', (e) => void failAll(e));
+    };
+    this.upstreams.set(prefix, [...(this.upstreams.get(prefix) ?? []), up]);
+    attach();
+    return up;
   }
 
   async compact(revision: number): Promise<void> {

@@ -299,6 +299,38 @@ export const contractCases: readonly ContractCase[] = [
     },
   ],
   [
+    'watchers on one prefix from different revisions each get exactly what came after their own, and closing one leaves the others running',
+    async ({ store, prefix }) => {
+      const base = await store.revision();
+      const a = record(store, prefix, base);
+      const r1 = await put(store, `${prefix}k1`, '1');
+      const r2 = await put(store, `${prefix}k2`, '2');
+      await a.waitForEvents(2);
+      const b = record(store, prefix, base);
+      const c = record(store, prefix, r2);
+      const d = record(store, prefix, r1);
+      try {
+        await b.waitForEvents(2);
+        await d.waitForEvents(1);
+        a.close();
+        const r3 = await put(store, `${prefix}k3`, '3');
+        await b.waitForEvents(3);
+        await c.waitForEvents(1);
+        await d.waitForEvents(2);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(a.events.map((e) => e.revision), [r1, r2]);
+        assert.deepEqual(b.events.map((e) => e.revision), [r1, r2, r3]);
+        assert.deepEqual(c.events.map((e) => e.revision), [r3]);
+        assert.deepEqual(d.events.map((e) => e.revision), [r2, r3]);
+      } finally {
+        a.close();
+        b.close();
+        c.close();
+        d.close();
+      }
+    },
+  ],
+  [
     'a second client on the same store sees the first one\'s writes through watch, and the other way round',
     async ({ store, prefix, openSecond }) => {
       const other = await openSecond();

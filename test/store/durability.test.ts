@@ -55,3 +55,41 @@ test('sqlite: every write acknowledged before a SIGKILL is there after reopening
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite: two processes writing one file at once both succeed, and a watcher in a third sees every write once, in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-multi-'));
+  try {
+    const path = join(dir, 'store.db');
+    const store = await openDatastore(`sqlite:${path}`, { pollIntervalMs: 20 });
+    try {
+      const from = await store.revision();
+      const seen: { key: string; revision: number }[] = [];
+      const w = store.watch('/registry/core/configmaps/', from, (events) => void seen.push(...events.map((e) => ({ key: e.key, revision: e.revision }))), () => undefined);
+      const runWriter = async (tag: string): Promise<z.infer<typeof ackSchema>[]> => {
+        const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'sqlite-writer.ts'), path, '60', tag], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const acks: z.infer<typeof ackSchema>[] = [];
+        for await (const line of createInterface({ input: child.stdout })) acks.push(ackSchema.parse(JSON.parse(line)));
+        assert.equal(await exited, 0, stderr);
+        return acks;
+      };
+      const [a, b] = await Promise.all([runWriter('one'), runWriter('two')]);
+      const acked = [...a, ...b];
+      const keys = acked.reduce((n, ack) => n + ack.keys.length, 0);
+      const deadline = Date.now() + 5000;
+      while (seen.length < keys && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      w.close();
+      assert.equal(seen.length, keys);
+      assert.equal(new Set(seen.map((e) => e.key)).size, keys);
+      const revisions = seen.map((e) => e.revision);
+      assert.deepEqual(revisions, [...revisions].sort((x, y) => x - y));
+      assert.deepEqual(new Set(revisions), new Set(acked.map((ack) => ack.revision)));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -104,6 +104,19 @@ export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
   const launch = (member: EtcdMember, state: 'new' | 'existing'): ChildProcess => {
     const child = spawn(ETCD_BINARY, memberArgs(member, initialCluster, token, state), { stdio: ['ignore', 'ignore', 'pipe'] });
     member.process = child;
+    // Should this process end without destroy() (a crash, a cancelled test run), take the
+    // member down with it rather than leave it running.
+    const reap = (): void => {
+      if (child.exitCode === null && child.pid !== undefined) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    };
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     return child;
   };
   const stop = async (member: EtcdMember): Promise<void> => {
