@@ -18,7 +18,7 @@ import type { ResourceInfo } from './resources.ts';
 
 /** Pseudo-resources of group `strata`, so RBAC can grant explain/matrix/audit like anything else. */
 function strataInfo(plural: string): ResourceInfo {
-  return { type: 'Tier', kind: plural, group: 'strata', version: 'v1', plural, singular: plural, namespaced: false, shortNames: [], subresources: [], engine: false };
+  return { type: 'StrataEndpoint', kind: plural, group: 'strata', version: 'v1', plural, singular: plural, namespaced: false, shortNames: [], subresources: [], engine: false };
 }
 
 const num = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).optional();

@@ -6,7 +6,8 @@ import type { ResourceType } from '../model/resource.ts';
 
 /** Kinds the server stores and evaluates itself (RBAC), beside the engine's. */
 export type RbacType = 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding';
-export type ServedType = ResourceType | RbacType;
+/** `StrataEndpoint`: Strata's own RBAC pseudo-resources (explain, matrix, auditevents). */
+export type ServedType = ResourceType | RbacType | 'StrataEndpoint';
 
 export interface ResourceInfo {
   readonly type: ServedType;
