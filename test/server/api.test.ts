@@ -167,7 +167,7 @@ spec: {tier: batch-tier, selector: all()${extra}}
 
   const tierDelete = await h.call('DELETE', '/apis/projectcalico.org/v3/tiers/batch-tier');
   assert.equal(tierDelete.code, 422, 'a tier that still holds a policy stays');
-  assert.match(tierDelete.json.details.causes[0].message, /NetworkPolicy batch\/p1/);
+  assert.match(tierDelete.json.details.causes[0].message, /NetworkPolicy\/batch\/p1/);
 });
 
 test('discovery lists resources with short names, and the OpenAPI document has their paths', async () => {
