@@ -202,7 +202,15 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
 
   // Health is public, as kube-apiserver's system:public-info-viewer makes it.
   if (req.method === 'GET' && (path === '/healthz' || path === '/livez')) return reply.type('text/plain').send('ok');
-  if (req.method === 'GET' && path === '/readyz') return reply.type('text/plain').send('ok');
+  if (req.method === 'GET' && path === '/readyz') {
+    // Ready means the store answers: a server whose etcd is gone should be taken out of rotation.
+    try {
+      await ctx.store.revision();
+      return reply.type('text/plain').send('ok');
+    } catch {
+      return reply.code(503).type('text/plain').send('store unavailable');
+    }
+  }
 
   const user = authenticate(ctx.tokensRef(), req.headers.authorization);
   if (user === undefined) {
