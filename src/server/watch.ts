@@ -53,10 +53,22 @@ export async function startWatch(ctx: ServerContext, user: UserInfo, p: Resource
     stream(res) {
       let open = true;
       let last = from;
+      let watch: { close(): void } | undefined;
+      let bm: ReturnType<typeof setInterval> | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Audit-Id': rec.auditID });
       // Headers go out now, so a client sees the watch open before the first event.
       res.flushHeaders();
       ctx.metrics.watchOpened();
+      const end = (): void => {
+        if (!open) return;
+        open = false;
+        watch?.close();
+        if (bm !== undefined) clearInterval(bm);
+        if (timer !== undefined) clearTimeout(timer);
+        ctx.metrics.watchClosed();
+        res.end();
+      };
       const send = (o: object): void => {
         if (!open) return;
         res.write(`${JSON.stringify(o)}\n`);
@@ -65,16 +77,9 @@ export async function startWatch(ctx: ServerContext, user: UserInfo, p: Resource
           end();
         }
       };
-      const end = (): void => {
-        if (!open) return;
-        open = false;
-        watch.close();
-        clearInterval(bm);
-        if (timer !== undefined) clearTimeout(timer);
-        ctx.metrics.watchClosed();
-        res.end();
-      };
+      res.on('close', end);
       for (const o of initial) send({ type: 'ADDED', object: o });
+      if (!open) return;
       const onEvents = (events: readonly WatchEvent[]): void => {
         for (const e of events) {
           last = Math.max(last, e.revision);
@@ -93,12 +98,15 @@ export async function startWatch(ctx: ServerContext, user: UserInfo, p: Resource
         send({ type: 'ERROR', object: status(code, gone ? `too old resource version: ${e.message}` : e.message, undefined, gone ? 'Expired' : undefined) });
         end();
       };
-      const watch = ctx.store.watch(prefix, from, onEvents, onError);
-      const bm = setInterval(() => {
+      watch = ctx.store.watch(prefix, from, onEvents, onError);
+      if (!open) {
+        watch.close();
+        return;
+      }
+      bm = setInterval(() => {
         if (bookmarks) send({ type: 'BOOKMARK', object: { kind: p.info.kind, apiVersion: apiVersionOf(p.info), metadata: { resourceVersion: String(last) } } });
       }, ctx.bookmarkIntervalMs);
-      const timer = timeoutSeconds !== undefined && timeoutSeconds > 0 ? setTimeout(end, timeoutSeconds * 1000) : undefined;
-      res.on('close', end);
+      if (timeoutSeconds !== undefined && timeoutSeconds > 0) timer = setTimeout(end, timeoutSeconds * 1000);
     },
   };
 }
