@@ -27,7 +27,9 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .option('--store <spec>', 'sqlite:PATH or etcd:URL[,URL...]', 'sqlite:./strata.db')
     .option('--token-auth-file <file>', 'kube-apiserver token file: token,user,uid,"group1,group2"')
     .option('--audit-log <path>', 'append audit events (JSON Lines) to this file')
-    .option('--allow-non-loopback', 'listen on a non-loopback address (plain HTTP!)')
+    .option('--tls-cert-file <pem>', 'serve HTTPS with this certificate (kubectl sends tokens only over TLS)')
+    .option('--tls-private-key-file <pem>', 'the certificate\'s private key')
+    .option('--allow-non-loopback', 'listen on a non-loopback address without TLS (plain HTTP!)')
     .action(async (opts) => setExit(await runServer(io, opts)));
 
   withTarget(

@@ -12,7 +12,7 @@ import type { TokenTable } from './authn.ts';
 import { batchApply } from './batch.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
-import { apiGroupList, apiResourceList, coreVersions, openApiV2 } from './discovery.ts';
+import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
 import { auditEvents, explain, matrix, nonResourceAllows, selfSubjectAccessReview } from './endpoints.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
@@ -31,6 +31,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number | undefined;
   readonly bookmarkIntervalMs?: number | undefined;
   readonly log?: ((message: string) => void) | undefined;
+  /** Serve HTTPS with this certificate and key (PEM). kubectl sends bearer tokens only over TLS. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 export interface StrataServer {
@@ -91,7 +93,9 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     },
   };
   const bodyLimit = opts.bodyLimit ?? MAX_BODY_BYTES;
-  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const base = { bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true } as const;
+  // The HTTPS instance is typed over https.Server; handlers only use what both share.
+  const app = (opts.tls === undefined ? Fastify(base) : Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } })) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
 
@@ -202,6 +206,10 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
 
   // Health is public, as kube-apiserver's system:public-info-viewer makes it.
   if (req.method === 'GET' && (path === '/healthz' || path === '/livez')) return reply.type('text/plain').send('ok');
+  if (req.method === 'GET' && path === '/version') {
+    // kubectl asks for it; public as in kube-apiserver (system:public-info-viewer).
+    return send(reply, { code: 200, body: { major: '1', minor: '31', gitVersion: 'v1.31.0-strata', platform: `${process.platform}/${process.arch}` } });
+  }
   if (req.method === 'GET' && path === '/readyz') {
     // Ready means the store answers: a server whose etcd is gone should be taken out of rotation.
     try {
@@ -230,7 +238,17 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
     }
     if (path === '/api') return send(reply, { code: 200, body: coreVersions() });
     if (path === '/apis') return send(reply, { code: 200, body: apiGroupList() });
-    if (path === '/openapi/v2') return send(reply, { code: 200, body: openApiV2() });
+    if (path === '/openapi/v2') {
+      // Only JSON: a client asking for the protobuf form (kubectl's fallback) is told so.
+      if (/protobuf/.test(String(req.headers.accept ?? '')) && !/json/.test(String(req.headers.accept ?? ''))) throw fail(406, 'only application/json is served');
+      return send(reply, { code: 200, body: openApiV2() });
+    }
+    if (path === '/openapi/v3') return send(reply, { code: 200, body: openApiV3Index() });
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openApiV3(path.slice('/openapi/v3/'.length));
+      if (doc === undefined) throw fail(404, 'the server could not find the requested resource');
+      return send(reply, { code: 200, body: doc });
+    }
     const gv = /^\/api\/(v1)$/.exec(path) ?? /^\/apis\/([^/]+\/[^/]+)$/.exec(path);
     if (gv !== null) {
       const list = apiResourceList(gv[1]!);

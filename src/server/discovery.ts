@@ -86,3 +86,45 @@ function defName(r: ResourceInfo): string {
   const g = r.group === '' ? 'core' : r.group.split('.').reverse().join('.');
   return `${g}.${r.version}.${r.kind}`;
 }
+
+function gvPath(group: string, version: string): string {
+  return group === '' ? `api/${version}` : `apis/${group}/${version}`;
+}
+
+/** `/openapi/v3`: the index of per-group-version documents, as kube-apiserver serves it. */
+export function openApiV3Index(): object {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const r of RESOURCES) {
+    const p = gvPath(r.group, r.version);
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}` };
+  }
+  return { paths };
+}
+
+/** `/openapi/v3/apis/G/V`: one OpenAPI 3 document with a loose schema per kind (kubectl reads it to validate). */
+export function openApiV3(groupVersionPath: string): object | undefined {
+  const rs = RESOURCES.filter((r) => gvPath(r.group, r.version) === groupVersionPath);
+  if (rs.length === 0) return undefined;
+  const schemas: Record<string, object> = {};
+  const paths: Record<string, object> = {};
+  for (const r of rs) {
+    schemas[defName(r)] = {
+      type: 'object',
+      description: `${r.kind}: validated by the server as \`strata check\` validates it`,
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      },
+      'x-kubernetes-preserve-unknown-fields': true,
+      'x-kubernetes-group-version-kind': [{ group: r.group, version: r.version, kind: r.kind }],
+    };
+    const ref = { $ref: `#/components/schemas/${defName(r)}` };
+    const ok = { responses: { '200': { description: 'OK', content: { 'application/json': { schema: ref } } } } };
+    paths[basePath(r, r.namespaced)] = { get: ok, post: ok };
+    paths[`${basePath(r, r.namespaced)}/{name}`] = { get: ok, put: ok, patch: ok, delete: ok };
+  }
+  return { openapi: '3.0.0', info: { title: 'Strata', version: 'v1' }, paths, components: { schemas } };
+}

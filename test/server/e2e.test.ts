@@ -3,9 +3,9 @@
 // two servers sharing one real etcd seeing each other's writes through watch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -24,8 +24,8 @@ interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-async function startServer(store: string, audit = join(dir, 'audit.jsonl')): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(root, 'bin/strata.js'), 'server', '--listen', '127.0.0.1:0', '--store', store, '--token-auth-file', tokenFile, '--audit-log', audit], {
+async function startServer(store: string, audit = join(dir, 'audit.jsonl'), extra: readonly string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(root, 'bin/strata.js'), 'server', '--listen', '127.0.0.1:0', '--store', store, '--token-auth-file', tokenFile, '--audit-log', audit, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -33,7 +33,7 @@ async function startServer(store: string, audit = join(dir, 'audit.jsonl')): Pro
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 20_000);
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString('utf8');
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
+      const m = /listening on (https?:\/\/[^\s]+)/.exec(err);
       if (m !== null) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -201,5 +201,30 @@ test('two servers on one etcd see each other\'s writes through watch', { skip: e
     await a.kill('SIGTERM');
     await b.kill('SIGTERM');
     await etcd.destroy();
+  }
+});
+
+function kubectlSkipReason(): string | undefined {
+  for (const bin of ['/usr/bin/kubectl', '/usr/bin/openssl']) if (!existsSync(bin)) return `${bin} is not installed`;
+  return undefined;
+}
+
+test('kubectl works against the server over TLS: apply, get, delete', { skip: kubectlSkipReason() }, async () => {
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const s = await startServer(`sqlite:${join(dir, 'kubectl.db')}`, join(dir, 'kubectl.jsonl'), ['--tls-cert-file', cert, '--tls-private-key-file', key]);
+  try {
+    assert.match(s.url, /^https:/);
+    const kubectl = (...args: string[]): string =>
+      execFileSync('/usr/bin/kubectl', ['--server', s.url, '--token', 'admin-token', '--certificate-authority', cert, ...args], { encoding: 'utf8', env: { ...process.env, HOME: dir, KUBECONFIG: join(dir, 'no-kubeconfig') } });
+    // Client-side validation needs the OpenAPI protobuf kubectl asks for; the server validates anyway.
+    assert.match(kubectl('apply', '--validate=false', '-f', join(root, 'testdata/workshop/cluster/tiers.yaml')), /^tier\.projectcalico\.org\/security created$/m);
+    const tiers = JSON.parse(kubectl('get', 'tiers.projectcalico.org', '-o', 'json')) as { items: { metadata: { name: string } }[] };
+    assert.deepEqual(tiers.items.map((t) => t.metadata.name), ['application', 'appsec', 'platform', 'security']);
+    assert.match(kubectl('apply', '--validate=false', '-f', join(root, 'testdata/workshop/cluster/tiers.yaml')), /security unchanged/);
+    assert.match(kubectl('delete', 'tier', 'appsec'), /"appsec" deleted/);
+  } finally {
+    await s.kill('SIGTERM');
   }
 });

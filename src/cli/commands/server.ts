@@ -15,6 +15,8 @@ export interface ServerOptions {
   readonly tokenAuthFile?: string | undefined;
   readonly auditLog?: string | undefined;
   readonly allowNonLoopback?: boolean | undefined;
+  readonly tlsCertFile?: string | undefined;
+  readonly tlsPrivateKeyFile?: string | undefined;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -32,8 +34,17 @@ function isLoopback(host: string): boolean {
 
 export async function runServer(io: Io, opts: ServerOptions, stop: Promise<void> = signalled()): Promise<number> {
   const { host, port } = parseListen(opts.listen);
-  if (!isLoopback(host) && opts.allowNonLoopback !== true) {
-    throw new UsageError(`--listen ${opts.listen} is not a loopback address; the server speaks plain HTTP, so pass --allow-non-loopback to listen there anyway`);
+  if ((opts.tlsCertFile === undefined) !== (opts.tlsPrivateKeyFile === undefined)) throw new UsageError('--tls-cert-file and --tls-private-key-file go together');
+  let tls: { cert: string; key: string } | undefined;
+  if (opts.tlsCertFile !== undefined && opts.tlsPrivateKeyFile !== undefined) {
+    try {
+      tls = { cert: await io.readFile(opts.tlsCertFile), key: await io.readFile(opts.tlsPrivateKeyFile) };
+    } catch (e) {
+      throw new UsageError(`cannot read the TLS files: ${(e as Error).message}`);
+    }
+  }
+  if (!isLoopback(host) && tls === undefined && opts.allowNonLoopback !== true) {
+    throw new UsageError(`--listen ${opts.listen} is not a loopback address and the server would speak plain HTTP: give --tls-cert-file/--tls-private-key-file, or --allow-non-loopback`);
   }
   if (opts.tokenAuthFile === undefined) throw new UsageError('strata server needs --token-auth-file FILE (lines of token,user,uid,"group1,group2")');
   let text: string;
@@ -54,7 +65,7 @@ export async function runServer(io: Io, opts: ServerOptions, stop: Promise<void>
     if (e instanceof StoreError) throw new UsageError(`--store: ${e.message}`);
     throw e;
   }
-  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: opts.auditLog, log: (m) => io.err(`strata server: ${m}`) });
+  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: opts.auditLog, tls, log: (m) => io.err(`strata server: ${m}`) });
   const address = await server.app.listen({ host, port });
   io.err(`strata server: listening on ${address} (store ${opts.store}, ${tokens.value.size} tokens)`);
   await stop;
