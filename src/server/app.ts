@@ -175,6 +175,11 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     metrics.setRevision(mirror.revision());
   });
 
+  app.setNotFoundHandler((_req, reply) => {
+    const s = status(405, 'the server does not allow this method on the requested resource');
+    void reply.code(s.code).header('Content-Type', 'application/json').send(s);
+  });
+
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     url: '/*',

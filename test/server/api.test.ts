@@ -123,6 +123,8 @@ test('malformed bodies are 400, oversized ones 413, and neither carries a stack 
   const wrongNs = await h.call('POST', '/api/v1/namespaces/crud/pods', { body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'other' }, spec: { containers: [] } } });
   assert.equal(wrongNs.code, 400);
   assert.equal((await h.call('GET', '/apis/nosuch.group/v1/things')).code, 404);
+  const options = await h.call('OPTIONS', '/api/v1/namespaces');
+  assert.deepEqual([options.code, options.json.kind], [405, 'Status']);
 });
 
 test('no token or an unknown token is 401; a user without RBAC is 403 in kube-apiserver words', async () => {
