@@ -7,7 +7,7 @@
 // policies repeat the same `{}` or ipBlock side), and the engine's membership index narrows it to
 // the classes its selector matches, so a side scoped to one namespace costs that namespace's
 // classes, not every class of the cluster.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, Policy, Rule } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, Policy, Rule } from '../engine/index.ts';
 import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/index.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
@@ -24,6 +24,8 @@ export interface PortSpec {
 export interface MatrixOptions {
   /** Ports to evaluate for every destination; default: each destination's declared ports. */
   readonly ports?: readonly PortSpec[] | undefined;
+  /** Decide with staged policies enforced (the cluster's pending mode, as explain's `pending`). */
+  readonly pending?: boolean | undefined;
 }
 
 /** One port: which (source, destination) endpoint pairs are allowed. */
@@ -202,6 +204,7 @@ function decidePort(
   spec: PortSpec,
   family: 4 | 6,
   dstClasses: readonly number[],
+  mode: PipelineMode,
 ): { egress: Map<number, Bitset>; ingress: Map<number, Bitset>; dstSlot: Int32Array } {
   const flowOf = (src: Peer, dst: Peer): Flow => ({
     src,
@@ -268,7 +271,6 @@ function decidePort(
     return b;
   };
 
-  const mode = { stagedAsEnforced: false };
   const egress = new Map<number, Bitset>();
   for (let c = 0; c < classCount; c++) {
     const src = repPeer(c);
@@ -309,6 +311,7 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
       if (entry.dsts[entry.dsts.length - 1] !== i) entry.dsts.push(i);
     }
   });
+  const mode: PipelineMode = opts.pending === true ? cluster.pendingMode : { stagedAsEnforced: false };
   const universe = cidrUniverse(cluster);
   const families: (4 | 6)[] = endpoints.some((e) => !canDo(e, 4)) ? [4, 6] : [4];
   const runs = new Map(families.map((f) => [f, classify(cluster, endpoints, f, universe)] as const));
@@ -319,7 +322,7 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
       families.map((f) => {
         const run = runs.get(f)!;
         const dstClasses = [...new Set(dsts.map((d) => run.classOf[d]!))];
-        return [f, { run, ...decidePort(cluster, endpoints, run, spec, f, dstClasses) }] as const;
+        return [f, { run, ...decidePort(cluster, endpoints, run, spec, f, dstClasses, mode) }] as const;
       }),
     );
     const dstSet = new Set(dsts);

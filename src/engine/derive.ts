@@ -323,8 +323,19 @@ export function deriveService(r: Extract<Resource, { type: 'Service' }>): Servic
   const spec = (r.body.spec ?? {}) as {
     selector?: Readonly<Record<string, string>>;
     ports?: readonly { name?: string; port: number; protocol?: string; targetPort?: number | string }[];
+    clusterIP?: string;
+    clusterIPs?: readonly string[];
+    type?: string;
   };
+  const clusterIPs: IpAddress[] = [];
+  for (const t of spec.clusterIPs ?? (spec.clusterIP === undefined ? [] : [spec.clusterIP])) {
+    const ip = parseIp(t);
+    if (ip.ok) clusterIPs.push(ip.value);
+  }
   return {
+    clusterIPs,
+    headless: spec.clusterIP === 'None',
+    type: spec.type ?? 'ClusterIP',
     namespace: r.namespace ?? 'default',
     name: r.name,
     selector: spec.selector === undefined ? undefined : new Map(Object.entries(spec.selector)),

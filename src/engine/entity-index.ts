@@ -15,8 +15,8 @@ import { CowMap, CowSetMap, Epoch } from './cow.ts';
 import { MembershipIndex } from './membership.ts';
 import type { Endpoint, NamespaceEntry, NetworkSetEntry, Policy, ServiceEntry, Tier } from './model.ts';
 import { serviceSelector } from './service-selector.ts';
-import type { Plans, SnapshotState } from './snapshot.ts';
-import { createSnapshot } from './snapshot.ts';
+import type { SnapshotState } from './snapshot.ts';
+import { createSnapshot, planCacheOf } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { enforcedKeyOfStaged } from './policy-keys.ts';
 
@@ -64,21 +64,23 @@ export class EntityIndex {
   readonly #membership = new MembershipIndex(this.#clock);
   #generation = 0;
 
-  readonly #endpoints = new CowMap<string, Endpoint>(this.#clock);
+  readonly #endpoints = new CowMap<Endpoint>(this.#clock);
   /** Endpoint id → keys claiming it, in arrival order: the last one is the endpoint (as before). */
   readonly #idOwners = new Map<string, string[]>();
-  readonly #byId = new CowMap<string, Endpoint>(this.#clock);
+  readonly #byId = new CowMap<Endpoint>(this.#clock);
   readonly #addressOwners = new Map<string, string[]>();
-  readonly #byAddress = new CowMap<string, Endpoint>(this.#clock);
+  readonly #byAddress = new CowMap<Endpoint>(this.#clock);
 
-  readonly #policies = new CowMap<string, Policy>(this.#clock);
-  readonly #policiesBySelector = new CowSetMap<string, string>(this.#clock);
-  readonly #tiers = new CowMap<string, Tier>(this.#clock);
-  readonly #networkSets = new CowMap<string, NetworkSetEntry>(this.#clock);
-  readonly #services = new CowMap<string, ServiceEntry>(this.#clock);
+  readonly #policies = new CowMap<Policy>(this.#clock);
+  readonly #policiesBySelector = new CowSetMap<string>(this.#clock);
+  readonly #tiers = new CowMap<Tier>(this.#clock);
+  readonly #networkSets = new CowMap<NetworkSetEntry>(this.#clock);
+  readonly #services = new CowMap<ServiceEntry>(this.#clock);
   readonly #serviceSelectors = new Map<string, Selector>();
-  readonly #namespaces = new CowMap<string, NamespaceEntry>(this.#clock);
-  readonly #plans = new CowMap<string, Plans>(this.#clock);
+  readonly #namespaces = new CowMap<NamespaceEntry>(this.#clock);
+  #last: Snapshot | undefined;
+  /** Classes whose plans changed since the last snapshot (the next one recomputes only those). */
+  #invalidSinceSnapshot = new Set<string>();
   /** Enforced policy keys a staged Delete hides in the pending view; replaced, never mutated. */
   #hidden: ReadonlySet<string> = new Set();
   #stagedDeletes = new Map<string, string>();
@@ -130,6 +132,9 @@ export class EntityIndex {
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
+    // A class may have gone and come back since the last snapshot, missing the invalidations of
+    // policy changes in between: its inherited plan is not trusted.
+    this.#invalidSinceSnapshot.add(ep.labelKey);
   }
 
   removeEndpoint(key: string): void {
@@ -144,10 +149,8 @@ export class EntityIndex {
     this.#updated.delete(old.id);
   }
 
-  /** A class that loses its last member goes, and its plan with it (no change could reach it). */
   #leaveClass(classKey: string, key: string): void {
     this.#membership.removeMember(classKey, key);
-    if (this.#membership.membersOf(classKey).size === 0) this.#plans.delete(classKey);
   }
 
   endpoint(key: string): Endpoint | undefined {
@@ -254,7 +257,7 @@ export class EntityIndex {
   #invalidateSelector(selectorId: string): void {
     for (const c of this.#membership.classesOf(selectorId)) {
       this.#planClasses.add(c);
-      this.#plans.delete(c);
+      this.#invalidSinceSnapshot.add(c);
     }
   }
 
@@ -385,8 +388,13 @@ export class EntityIndex {
     return report;
   }
 
-  /** An immutable view at the current generation; O(1): later writes copy what they change. */
+  /**
+   * An immutable view at the current generation; O(1): later writes copy what they change. The
+   * same generation gives the same snapshot object, so its per-snapshot caches (tier plans,
+   * selector members) are shared by every reader of that generation.
+   */
   snapshot(): Snapshot {
+    if (this.#last !== undefined && this.#last.generation === this.#generation) return this.#last;
     const state: SnapshotState = {
       generation: this.#generation,
       endpoints: this.#endpoints.view,
@@ -398,11 +406,13 @@ export class EntityIndex {
       networkSets: this.#networkSets.view,
       services: this.#services.view,
       namespaces: this.#namespaces.view,
-      plans: this.#plans.view as Map<string, Plans>,
       hidden: this.#hidden,
       membership: this.#membership.view,
+      inherited: this.#last === undefined ? undefined : { plans: planCacheOf(this.#last) ?? new Map(), invalid: this.#invalidSinceSnapshot },
     };
+    this.#invalidSinceSnapshot = new Set();
     this.#clock.advance();
-    return createSnapshot(state);
+    this.#last = createSnapshot(state);
+    return this.#last;
   }
 }

@@ -4,6 +4,8 @@ export type * from './model.ts';
 export { createPolicyStore, resourceKey } from './store.ts';
 export type { ApplyOptions, ApplyResult, ChangeReport, PolicyStore, ResourceKey, StoreChange, StoreOptions } from './store.ts';
 export type { SelectorMembers } from './cluster.ts';
+export { decidedBySchema, explainDirectionSchema, explainSchema, explainStepSchema, ruleMissSchema, serviceHopSchema } from './wire.ts';
+export type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep, ServiceHop } from './wire.ts';
 export { DIRECTIONS, PROTOCOL, SHORT_KIND } from './model.ts';
 export { buildCluster } from './build.ts';
 export type { BuildOptions, BuildResult } from './build.ts';

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { explainFlow } from '../analysis/explain.ts';
 import { computeMatrix } from '../analysis/matrix.ts';
+import { classMatrix } from '../analysis/matrix-view.ts';
 import { matrixJson, parsePortSpecText } from '../analysis/matrix-json.ts';
 import type { PortSpec } from '../analysis/matrix.ts';
 import { makeFlow } from '../engine/index.ts';
@@ -47,7 +48,8 @@ export function explain(ctx: ServerContext, user: UserInfo, bodyText: string, re
   return { code: 200, body: r };
 }
 
-const matrixSchema = z.object({ ports: z.array(z.string()).optional() });
+/** `format`: `json` (the default) is `strata matrix -o json` (endpoint classes), `json-pairs` its `-o json-pairs`. */
+const matrixSchema = z.object({ ports: z.array(z.string()).optional(), format: z.enum(['json', 'json-pairs']).optional() });
 
 export function matrix(ctx: ServerContext, user: UserInfo, bodyText: string, rec: RequestRecord): Reply {
   rec.resource = 'matrix';
@@ -62,7 +64,7 @@ export function matrix(ctx: ServerContext, user: UserInfo, bodyText: string, rec
     ports.push(r.value);
   }
   const m = computeMatrix(ctx.mirror.engine.snapshot(), { ports: ports.length === 0 ? undefined : ports });
-  return { code: 200, body: matrixJson(m) };
+  return { code: 200, body: parsed.data.format === 'json-pairs' ? matrixJson(m) : classMatrix(m) };
 }
 
 const ssarSchema = z.object({

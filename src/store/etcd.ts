@@ -301,9 +301,8 @@ class EtcdDatastore implements Datastore {
         const actual = kv === undefined ? 0 : kv.mod_revision;
         if (actual !== op.expectModRevision) return { ok: false, conflict: { key: op.key, expected: op.expectModRevision ?? 0, actual } };
       }
-      // Every compare held when read back: the failing key changed in between; report the first.
-      const first = compared[0];
-      return { ok: false, conflict: { key: first?.key ?? '', expected: first?.expectModRevision ?? 0, actual: -1 } };
+      // etcd evaluates the compares and the failure ranges at one revision, so one differs.
+      throw new StoreError('corrupt', 'etcd refused the transaction but every compared key matches');
     }
     const revision = res.header.revision;
     let changed = false;

@@ -20,5 +20,7 @@ export {
   StoreUnavailableError,
 } from './types.ts';
 export { openDatastore, parseStoreSpec } from './open.ts';
-export type { StoreSpec } from './open.ts';
-export { registryKey, registryPrefix } from './keys.ts';
+export type { StoreSpec, SpecResult, OpenOptions } from './open.ts';
+export { DEFAULT_WATCH_BUFFER_LIMIT } from './watch-queue.ts';
+export { registryKey, registryPrefix, REGISTRY_ROOT } from './keys.ts';
+export type { RegistryKeyParts } from './keys.ts';

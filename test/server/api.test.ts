@@ -10,6 +10,8 @@ import type { Harness } from './harness.ts';
 import { loadPaths } from '../../src/load/index.ts';
 import { buildCluster, makeFlow } from '../../src/engine/index.ts';
 import { explainFlow } from '../../src/analysis/explain.ts';
+import { computeMatrix } from '../../src/analysis/matrix.ts';
+import { classMatrix } from '../../src/analysis/matrix-view.ts';
 
 let h: Harness;
 before(async () => {
@@ -331,10 +333,12 @@ test('the workshop manifests applied through the API give the same explain answe
       assert.deepEqual(strip(live.json.results[i]), strip(want), `${x.from} -> ${x.to}`);
       assert.equal(live.json.results[i].verdict, x.verdict);
     });
-    const m = await fresh.call('POST', '/apis/strata/v1/matrix', { body: { ports: ['9080/TCP'] } });
-    assert.equal(m.code, 200);
-    assert.ok(m.json.results.length > 0);
-    assert.deepEqual(m.json.ports, ['9080/TCP']);
+    const pairs = await fresh.call('POST', '/apis/strata/v1/matrix', { body: { ports: ['9080/TCP'], format: 'json-pairs' } });
+    assert.equal(pairs.code, 200);
+    assert.ok(pairs.json.results.length > 0);
+    assert.deepEqual(pairs.json.ports, ['9080/TCP']);
+    const classes = await fresh.call('POST', '/apis/strata/v1/matrix', { body: { ports: ['9080/TCP'] } });
+    assert.deepEqual(classes.json, classMatrix(computeMatrix(offline, { ports: [{ protocol: 6, port: 9080 }] })), 'the same JSON as strata matrix -o json');
   } finally {
     await fresh.close();
   }

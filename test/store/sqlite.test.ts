@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatastore } from '../../src/store/index.ts';
+import { CompactedError, openDatastore } from '../../src/store/index.ts';
 import type { Datastore } from '../../src/store/index.ts';
 import { compactionCases, contractCases } from './contract.ts';
 
@@ -74,5 +74,31 @@ test('sqlite: compaction deletes superseded log rows and tombstones, keeping the
     assert.deepEqual(rows, [{ key: `${p}a`, value: '9', deleted: 0 }]);
   } finally {
     db.close();
+  }
+});
+
+test('sqlite: a watcher behind rows that another process compacted away is ended with CompactedError', async () => {
+  const path = join(dir, 'foreign-compaction.db');
+  const p = '/registry/core/configmaps/fc/';
+  // A never polls during the test, so it has not read B's writes when B compacts them away.
+  const a = await openDatastore(`sqlite:${path}`, { pollIntervalMs: 60_000 });
+  const b = await openDatastore(`sqlite:${path}`);
+  try {
+    const from = await a.revision();
+    const errors: unknown[] = [];
+    const events: string[] = [];
+    a.watch(p, from, (evs) => void events.push(...evs.map((e) => e.value)), (e) => void errors.push(e));
+    await b.txn([{ op: 'put', key: `${p}x`, value: '1' }]);
+    await b.txn([{ op: 'put', key: `${p}x`, value: '2' }]);
+    await b.compact(await b.revision());
+    // A local write makes A read the log now: it finds the compaction past what it had read.
+    await a.txn([{ op: 'put', key: `${p}y`, value: 'local' }]);
+    const deadline = Date.now() + 5000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(errors[0] instanceof CompactedError, String(errors[0]));
+    assert.deepEqual(events, []);
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

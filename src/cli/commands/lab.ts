@@ -20,6 +20,7 @@ import {
   withExternalsFor,
   readCounters,
   sessionUnavailableReason,
+  formatProbeSummary,
   summarize,
   upSession,
 } from '../../lab-session/index.ts';
@@ -254,9 +255,7 @@ export async function runLabProbe(io: Io, opts: LabProbeOptions): Promise<number
     const red = (s: string): string => (io.stdoutColor ? `\x1b[31m${s}\x1b[0m` : s);
     io.out(lines.map((l, i) => (i > 0 && results[i - 1]!.agree === false ? red(l) : l)).join('\n'));
   }
-  const summary =
-    `${plural(sum.total, 'flow')}: ${sum.agree} agree (${sum.allowed} allowed, ${sum.denied} denied), ${sum.disagree} disagree` +
-    `${sum.errors > 0 ? ` (${sum.errors} could not be probed)` : ''}, ${sum.skipped} skipped${sum.invalid > 0 ? `, ${sum.invalid} invalid` : ''}; ${(sum.ms / 1000).toFixed(1)} s`;
+  const summary = formatProbeSummary(sum);
   if (!(opts.quiet === true && opts.output === 'json')) {
     io.err(summary);
     for (const [why, n] of Object.entries(sum.skipReasons)) io.err(`  skipped ${n}: ${why}`);

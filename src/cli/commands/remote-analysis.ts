@@ -65,14 +65,19 @@ function renderTable(m: MatrixJson): string {
 }
 
 export async function runRemoteMatrix(io: Io, t: Target, opts: { readonly port: readonly string[]; readonly output: string }): Promise<number> {
-  if (!['table', 'json', 'csv'].includes(opts.output)) throw new UsageError(`-o ${opts.output}: against a server, matrix prints table, json or csv`);
+  if (!['table', 'json', 'json-pairs', 'csv'].includes(opts.output)) throw new UsageError(`-o ${opts.output}: against a server, matrix prints table, json, json-pairs or csv`);
   return remote(io, async () => {
-    const m = (await call(t, 'POST', '/apis/strata/v1/matrix', { ports: opts.port })) as MatrixJson;
+    if (opts.output === 'json') {
+      // The server's default answer is `strata matrix -o json` itself.
+      io.out(JSON.stringify(await call(t, 'POST', '/apis/strata/v1/matrix', { ports: opts.port })));
+      return EXIT.OK;
+    }
+    const m = (await call(t, 'POST', '/apis/strata/v1/matrix', { ports: opts.port, format: 'json-pairs' })) as MatrixJson;
     if (m.ports.length === 0) {
       io.err('strata: no ports to evaluate: no container declares a port; pass --port PORT[/PROTOCOL]');
       return EXIT.USAGE;
     }
-    if (opts.output === 'json') io.out(JSON.stringify(m));
+    if (opts.output === 'json-pairs') io.out(JSON.stringify(m));
     else if (opts.output === 'csv') io.out(['from,to,port,protocol,verdict', ...m.results.map((c) => `${c.from},${c.to},${c.port ?? ''},${c.protocol},${c.verdict}`)].join('\n'));
     else io.out(renderTable(m));
     return EXIT.OK;
