@@ -15,6 +15,7 @@ import { runSelector } from './commands/selector.ts';
 import { runTest } from './commands/test.ts';
 import { runDemo } from './commands/demo.ts';
 import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
+import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -60,6 +61,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runExplain(io, opts)));
 
   program
@@ -75,6 +78,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--pending', 'decide with staged policies enforced (the pending view)')
     .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runMatrix(io, opts)));
 
   program
@@ -166,6 +171,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
     .action(async (opts) => setExit(await runLabDown(io, opts)));
+
+  registerServerCommands(program, io, setExit, fileOption);
 
   return program;
 }
