@@ -63,6 +63,7 @@ const ENGINE_ROWS: { readonly [T in ResourceType]: Row } = {
   AdminNetworkPolicy: { plural: 'adminnetworkpolicies', shortNames: ['anp'] },
   BaselineAdminNetworkPolicy: { plural: 'baselineadminnetworkpolicies', shortNames: ['banp'] },
   ClusterNetworkPolicy: { plural: 'clusternetworkpolicies' },
+  ConnectivityInvariant: { plural: 'connectivityinvariants', shortNames: ['ci'] },
 };
 
 function engineInfo(type: ResourceType): ResourceInfo {
