@@ -20,6 +20,9 @@ export interface FeedSchedulerOptions extends SyncOptions {
   readonly onError?: (feed: string, error: unknown) => void;
 }
 
+/** setTimeout's largest delay (2^31 - 1 ms, about 24.8 days); a 30-day period waits in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Slot {
   plan: FeedPlan;
   key: string;
@@ -101,9 +104,15 @@ export class FeedScheduler {
       .finally(() => {
       slot.running = undefined;
       if (!this.#live(slot) || !slot.plan.enabled) return;
-      const due = slot.startedAt + slot.plan.periodMs;
-      slot.timer = setTimeout(() => this.#run(slot), Math.max(0, due - performance.now()));
+      this.#arm(slot, slot.startedAt + slot.plan.periodMs);
     });
+  }
+
+  /** Waits until `due`, in steps a timer can hold (Node fires longer timeouts after 1 ms). */
+  #arm(slot: Slot, due: number): void {
+    const left = due - performance.now();
+    if (left <= 0) return this.#run(slot);
+    slot.timer = setTimeout(() => (this.#live(slot) ? this.#arm(slot, due) : undefined), Math.min(left, MAX_TIMER_MS));
   }
 
   async #pull(slot: Slot): Promise<void> {

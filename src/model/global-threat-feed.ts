@@ -17,6 +17,8 @@ export const MIN_PULL_PERIOD_MS = 1000;
 /** Calico's DefaultPullPeriod. */
 export const DEFAULT_PULL_PERIOD_MS = 24 * 3600 * 1000;
 
+const MAX_GO_DURATION_MS = 9_223_372_036_854.775;
+
 /** Go's time.ParseDuration, in milliseconds; undefined when it is not a duration. */
 export function parseGoDuration(text: string): number | undefined {
   const unit: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
@@ -36,7 +38,8 @@ export function parseGoDuration(text: string): number | undefined {
     total += Number(m[1]) * (unit[m[2] ?? ''] ?? Number.NaN);
     s = s.slice(m[0].length);
   }
-  return Number.isFinite(total) ? sign * total : undefined;
+  // Go refuses durations beyond int64 nanoseconds (about 292 years).
+  return Number.isFinite(total) && total <= MAX_GO_DURATION_MS ? sign * total : undefined;
 }
 
 /** Calico accepts only http and https feed URLs (the CRD's `^https?://` pattern plus `url`). */

@@ -117,3 +117,13 @@ test('setFeeds follows spec changes and removals; stop cancels a pull in flight'
   assert.ok(Date.now() - t < 500, 'stop does not wait for the hanging pull');
   assert.throws(() => scheduler.setFeeds([]), /after stop/);
 });
+
+test('a period longer than a timer can hold (30 days) is not pulled again at once', async () => {
+  server.set('/monthly', { kind: 'content', text: '10.3.0.1\n' });
+  const { scheduler, until } = harness();
+  scheduler.setFeeds([plan('/monthly', { periodMs: 30 * 24 * 3600 * 1000 })]);
+  await until((u) => u.state.set !== undefined, 1000);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(server.requests.filter((r) => r.path === '/monthly').length, 1);
+  await scheduler.stop();
+});

@@ -85,6 +85,8 @@ table('GlobalThreatFeed', [
   ['a domain feed synced to a network set', feed('{content: DomainNameSet, globalNetworkSet: {}}'), ['model/invalid-combination@spec.globalNetworkSet']],
   ['a pull period of two seconds (Strata allows ≥ 1s, Calico ≥ 5m)', feed("{pull: {period: 2s, http: {url: 'http://127.0.0.1:8080/feed'}}}"), []],
   ['a pull period under one second', feed("{pull: {period: 500ms, http: {url: 'https://x'}}}"), ['model/invalid-value@spec.pull.period']],
+  ['a pull period beyond what Go can hold', feed("{pull: {period: 3000000h, http: {url: 'https://x'}}}"), ['model/invalid-value@spec.pull.period']],
+  ['a pull period of 1.5h', feed("{pull: {period: 1.5h, http: {url: 'https://x'}}}"), []],
   ['a negative pull period', feed("{pull: {period: -1h, http: {url: 'https://x'}}}"), ['model/invalid-value@spec.pull.period']],
   ['a period that is not a duration', feed("{pull: {period: daily, http: {url: 'https://x'}}}"), ['model/invalid-value@spec.pull.period']],
   ['an ftp URL', feed("{pull: {http: {url: 'ftp://x'}}}"), ['model/invalid-value@spec.pull.http.url']],
