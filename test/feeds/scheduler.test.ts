@@ -60,7 +60,8 @@ test('a feed is pulled at once and a change to it is picked up within its period
   server.set('/change', { kind: 'content', text: '198.51.100.2\n198.51.100.3\n' });
   const changedAt = Date.now();
   const second = await until((u) => u.setChanged && u.state.set?.spec.nets?.includes('198.51.100.2/32') === true, 2500);
-  assert.ok(Date.now() - changedAt <= 1500, `the change arrived ${Date.now() - changedAt} ms after it was made (period 1 s)`);
+  // Within the period, plus slack for a loaded machine.
+  assert.ok(Date.now() - changedAt <= 1800, `the change arrived ${Date.now() - changedAt} ms after it was made (period 1 s)`);
   assert.deepEqual(second.state.set?.spec.nets, ['198.51.100.2/32', '198.51.100.3/32']);
   assert.deepEqual(scheduler.state('change')?.set, second.state.set);
   await scheduler.stop();
@@ -77,7 +78,9 @@ test('pulls are a period apart, measured from each pull start, without jitter', 
   await scheduler.stop();
   const at = server.requests.filter((r) => r.path === '/steady').map((r) => r.at);
   const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
-  for (const g of gaps.slice(0, 2)) assert.ok(g >= 950 && g <= 1300, `gap ${g} ms (period 1000 ms)`);
+  // Never early; late only by scheduling delay, which does not accumulate from pull to pull.
+  for (const g of gaps.slice(0, 2)) assert.ok(g >= 950 && g <= 1600, `gap ${g} ms (period 1000 ms)`);
+  assert.ok((at[2] ?? 0) - (at[0] ?? 0) <= 2600, 'two periods take about two seconds');
 });
 
 test('a failing pull keeps the last good set, reports it, and the feed recovers on a later period', async () => {
