@@ -7,6 +7,7 @@ import { fail, formatPath, ok } from '../diagnostics/index.ts';
 import type { GlobalThreatFeed } from '../model/global-threat-feed.ts';
 import { DEFAULT_PULL_PERIOD_MS, parseGoDuration } from '../model/global-threat-feed.ts';
 import type { FieldPath, Origin } from '../model/origin.ts';
+import type { Resource } from '../model/index.ts';
 import type { FeedContent } from './parse-feed.ts';
 
 export interface FeedPlan {
@@ -72,4 +73,17 @@ export function planFeed(feed: GlobalThreatFeed, origin?: Origin): Result<FeedPl
     periodMs,
     labels: spec.globalNetworkSet?.labels ?? {},
   });
+}
+
+/** The plans of every GlobalThreatFeed among `resources` (for the server and the CLI), with the problems of those that cannot be pulled. */
+export function planFeeds(resources: readonly Resource[]): { readonly plans: readonly FeedPlan[]; readonly diagnostics: readonly Diagnostic[] } {
+  const plans: FeedPlan[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const r of resources) {
+    if (r.type !== 'GlobalThreatFeed') continue;
+    const p = planFeed(r.body, r.origin);
+    if (p.ok) plans.push(p.value);
+    else diagnostics.push(...p.diagnostics);
+  }
+  return { plans, diagnostics };
 }

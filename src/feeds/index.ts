@@ -3,7 +3,7 @@
 export type { FeedContent, FeedLineProblem, ParsedFeed } from './parse-feed.ts';
 export { parseDomainNameSet, parseFeed, parseIpSet } from './parse-feed.ts';
 export type { FeedPlan } from './feed-plan.ts';
-export { networkSetNameOf, planFeed } from './feed-plan.ts';
+export { networkSetNameOf, planFeed, planFeeds } from './feed-plan.ts';
 export type { FetchErrorCode, FetchLimits } from './fetch-feed.ts';
 export { DEFAULT_FETCH_LIMITS, fetchFeedText } from './fetch-feed.ts';
 export type { FeedState, FeedStatus, PullSummary, SyncOptions, ThreatFeedNetworkSet } from './sync-feed.ts';

@@ -121,20 +121,23 @@ test('the engine says a GlobalThreatFeed acts only through its synced set', asyn
   assert.match(r.err, /GlobalThreatFeed bad-ips has no effect by itself: run `strata threatfeed sync` \(or the server\) to turn it into GlobalNetworkSet threatfeed\.bad-ips/);
 });
 
-test('a failing feed exits 1 with its error while the good sets are still printed', async () => {
+test('a failing feed or one Strata cannot pull exits 1 with its error while the good sets are still printed', async () => {
   server.set('/broken', { kind: 'status', status: 500 });
   const both = join(dir, 'both.yaml');
   writeFileSync(
     both,
     readFileSync(join(feedsDir, 'feed.yaml'), 'utf8') +
       `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: broken}\nspec: {pull: {http: {url: '${server.url('/broken')}'}}}\n` +
-      `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: off}\nspec: {mode: Disabled, pull: {http: {url: '${server.url('/off')}'}}}\n`,
+      `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: off}\nspec: {mode: Disabled, pull: {http: {url: '${server.url('/off')}'}}}\n`
+      `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: secret}\nspec: {pull: {http: {url: '${server.url('/x')}', headers: [{name: Authorization, valueFrom: {secretKeyRef: {name: feed-token, key: token}}}]}}}\n`,
   );
   const r = await run(['threatfeed', 'sync', '-f', both]);
   assert.equal(r.code, 1);
   assert.equal((parse(r.out) as { metadata: { name: string } }).metadata.name, 'threatfeed.bad-ips');
   assert.match(r.err, /GlobalThreatFeed "broken": feeds\/http-status: GET http:\/\/127\.0\.0\.1:\d+\/broken answered 500/);
   assert.match(r.err, /GlobalThreatFeed "off" is Disabled: not pulled/);
+  assert.match(r.err, /feeds\/unsupported-header-source: GlobalThreatFeed "secret": header "Authorization" takes its value from a Secret/);
+  assert.match(r.err, /at spec\.pull\.http\.headers\[0\]\.valueFrom\.secretKeyRef/);
 });
 
 test('an oversized feed is refused with a clear error and exit 1', async () => {

@@ -8,7 +8,7 @@ import type { Diagnostic } from '../../diagnostics/index.ts';
 import { hasErrors, renderDiagnostics } from '../../diagnostics/index.ts';
 import { loadPaths } from '../../load/index.ts';
 import type { FeedPlan, FeedState, ThreatFeedNetworkSet } from '../../feeds/index.ts';
-import { DEFAULT_FETCH_LIMITS, planFeed, pullFeed } from '../../feeds/index.ts';
+import { DEFAULT_FETCH_LIMITS, planFeeds, pullFeed } from '../../feeds/index.ts';
 import type { Io } from '../io.ts';
 import { EXIT, UsageError } from '../exit.ts';
 
@@ -57,19 +57,15 @@ export async function runThreatFeedSync(io: Io, opts: ThreatFeedSyncOptions): Pr
     return EXIT.USAGE;
   }
 
-  const feeds = loaded.resources.flatMap((r) => (r.type === 'GlobalThreatFeed' ? [r] : []));
-  if (feeds.length === 0 && opts.quiet !== true) io.err('strata: no GlobalThreatFeed in the manifests: nothing to pull');
-  let failed = false;
+  const feedCount = loaded.resources.filter((r) => r.type === 'GlobalThreatFeed').length;
+  if (feedCount === 0 && opts.quiet !== true) io.err('strata: no GlobalThreatFeed in the manifests: nothing to pull');
+  const planned = planFeeds(loaded.resources);
+  const planErrors = planned.diagnostics;
+  let failed = planErrors.length > 0;
   const plans: FeedPlan[] = [];
-  const planErrors: Diagnostic[] = [];
-  for (const f of feeds) {
-    const plan = planFeed(f.body, f.origin);
-    if (!plan.ok) {
-      failed = true;
-      planErrors.push(...plan.diagnostics);
-    } else if (!plan.value.enabled) {
-      if (opts.quiet !== true) io.err(`strata: GlobalThreatFeed "${plan.value.name}" is Disabled: not pulled`);
-    } else plans.push(plan.value);
+  for (const p of planned.plans) {
+    if (p.enabled) plans.push(p);
+    else if (opts.quiet !== true) io.err(`strata: GlobalThreatFeed "${p.name}" is Disabled: not pulled`);
   }
   if (planErrors.length > 0) io.err(render(planErrors));
 
