@@ -128,7 +128,7 @@ test('a failing feed or one Strata cannot pull exits 1 with its error while the 
     both,
     readFileSync(join(feedsDir, 'feed.yaml'), 'utf8') +
       `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: broken}\nspec: {pull: {http: {url: '${server.url('/broken')}'}}}\n` +
-      `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: off}\nspec: {mode: Disabled, pull: {http: {url: '${server.url('/off')}'}}}\n`
+      `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: off}\nspec: {mode: Disabled, pull: {http: {url: '${server.url('/off')}'}}}\n` +
       `---\napiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: secret}\nspec: {pull: {http: {url: '${server.url('/x')}', headers: [{name: Authorization, valueFrom: {secretKeyRef: {name: feed-token, key: token}}}]}}}\n`,
   );
   const r = await run(['threatfeed', 'sync', '-f', both]);
