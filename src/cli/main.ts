@@ -14,6 +14,7 @@ import { runDiff } from './commands/diff.ts';
 import { runSelector } from './commands/selector.ts';
 import { runTest } from './commands/test.ts';
 import { runDemo } from './commands/demo.ts';
+import { runThreatFeedSync } from './commands/threatfeed.ts';
 import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
 import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
@@ -121,6 +122,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts) => setExit(await runDemo(io, opts)));
+
+  program
+    .command('threatfeed')
+    .description('GlobalThreatFeeds: sync pulls each feed once into its GlobalNetworkSet threatfeed.NAME')
+    .command('sync')
+    .description('pull every GlobalThreatFeed in the manifests and print the GlobalNetworkSets; exit 1 if any feed failed')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'yaml or json').default('yaml'))
+    .option('--out <file>', 'write the sets to FILE (atomically) instead of stdout')
+    .option('--timeout <ms>', 'deadline per feed pull', '30000')
+    .option('--max-bytes <n>', 'largest feed accepted', String(16 * 1024 * 1024))
+    .option('-q, --quiet', 'no per-feed summary on stderr')
+    .action(async (opts) => setExit(await runThreatFeedSync(io, opts)));
 
   const lab = program
     .command('lab')
