@@ -11,6 +11,8 @@ import type { Cidr, IpAddress } from '../net/index.ts';
 import { createCluster } from './cluster.ts';
 import type { Cluster } from './cluster.ts';
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_ORCHESTRATOR, LABEL_SERVICE_ACCOUNT, NAMESPACE_PREFIX, SERVICE_ACCOUNT_PREFIX } from './compose.ts';
+import { convertAdminPolicy } from './convert-admin.ts';
+import type { AdminPolicySpec } from './convert-admin.ts';
 import { convertK8sNetworkPolicy } from './convert-k8s.ts';
 import type { K8sNetworkPolicySpec } from './convert-k8s.ts';
 import { convertPolicy } from './convert-policy.ts';
@@ -450,7 +452,12 @@ export function buildCluster(resources: readonly Resource[], options: BuildOptio
       }
       case 'AdminNetworkPolicy':
       case 'BaselineAdminNetworkPolicy':
-      case 'ClusterNetworkPolicy':
+      case 'ClusterNetworkPolicy': {
+        const converted = convertAdminPolicy({ kind: r.type, name: r.name, spec: r.body.spec as AdminPolicySpec, origin: r.origin });
+        diagnostics.push(...converted.diagnostics);
+        if (converted.policy !== undefined) addPolicy(converted.policy, r);
+        break;
+      }
       case 'GlobalThreatFeed':
         diagnostics.push({
           code: 'engine/semantics-not-implemented',
