@@ -1,5 +1,5 @@
 // `AdminNetworkPolicy` (policy.networking.k8s.io/v1alpha1), cluster-scoped, priority 0–1000,
-// actions Allow/Deny/Pass. Loaded and validated only. Upstream: network-policy-api
+// actions Allow/Deny/Pass; src/engine/convert-admin.ts gives it effect. Upstream: network-policy-api
 // apis/v1alpha1/adminnetworkpolicy_types.go and shared_types.go.
 import { z } from 'zod';
 import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namedPortPeerCheck, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';

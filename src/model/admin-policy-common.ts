@@ -1,7 +1,7 @@
 // Pieces shared by the upstream network-policy-api kinds (kubernetes-sigs/network-policy-api:
 // apis/v1alpha1/shared_types.go, apis/v1alpha2/clusternetworkpolicy_types.go): subjects and peers
-// with exactly one field set, CIDR and domain-name peers. Loaded and validated only; the engine
-// does not evaluate these kinds yet.
+// with exactly one field set, CIDR and domain-name peers. The engine converts these kinds in
+// src/engine/convert-admin.ts.
 import { z } from 'zod';
 import { cidrString } from './cidr-field.ts';
 import { labelSelectorSchema } from './label-selector.ts';

@@ -1,5 +1,5 @@
 // `BaselineAdminNetworkPolicy` (policy.networking.k8s.io/v1alpha1): the single cluster baseline,
-// named `default`, below NetworkPolicies; actions Allow/Deny. Loaded and validated only.
+// named `default`, below NetworkPolicies; actions Allow/Deny.
 // Upstream: network-policy-api apis/v1alpha1/baselineadminnetworkpolicy_types.go.
 import { z } from 'zod';
 import { adminEgressPeerShape, adminRuleSchemas } from './admin-network-policy.ts';

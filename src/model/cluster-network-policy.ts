@@ -1,6 +1,6 @@
 // `ClusterNetworkPolicy` (policy.networking.k8s.io/v1alpha2): tier Admin or Baseline, priority
-// 0–1000, actions Accept/Deny/Pass, protocol-first port matches. Loaded and validated only; Calico
-// maps it to tiers kube-admin/kube-baseline. Upstream: network-policy-api
+// 0–1000, actions Accept/Deny/Pass, protocol-first port matches. Calico (and
+// src/engine/convert-admin.ts) maps it to tiers kube-admin/kube-baseline. Upstream: network-policy-api
 // apis/v1alpha2/clusternetworkpolicy_types.go.
 import { z } from 'zod';
 import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namedPortPeerCheck, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';
