@@ -11,7 +11,8 @@
 // The conversion builds the v3 policy Calico builds and hands it to convert-policy.ts, so every
 // selector is composed exactly as for a GlobalNetworkPolicy. Per rule: one v3 rule per protocol
 // (sorted by name) × peer; a rule Calico cannot convert fails closed as the upstream API asks
-// (Deny/Pass → one deny-all rule, Allow/Accept → dropped).
+// (Deny/Pass → one deny-all rule, Allow/Accept → dropped). Node peers, which Strata cannot
+// represent, match nothing.
 import type { Diagnostic } from '../diagnostics/index.ts';
 import { formatPath } from '../diagnostics/index.ts';
 import type { FieldPath, Origin } from '../model/origin.ts';
@@ -27,9 +28,10 @@ export interface AdminLabelSelector {
   readonly matchExpressions?: readonly { readonly key: string; readonly operator: string; readonly values?: readonly string[] | undefined }[] | undefined;
 }
 
+/** An absent selector is Go's zero value, an empty selector: everything (the model warns). */
 interface NamespacedPod {
-  readonly namespaceSelector: AdminLabelSelector;
-  readonly podSelector: AdminLabelSelector;
+  readonly namespaceSelector?: AdminLabelSelector | undefined;
+  readonly podSelector?: AdminLabelSelector | undefined;
 }
 
 /** A subject or a peer of either API version: exactly one field is set (validated by the model). */
@@ -156,26 +158,31 @@ function peerField(peer: AdminPeer): keyof AdminPeer | undefined {
   return undefined;
 }
 
-/** The v3 entity a peer becomes, or why it cannot be represented. */
-function peerEntity(peer: AdminPeer, action: 'Allow' | 'Deny' | 'Pass', egress: boolean): { ok: true; entity: V3EntityRule } | { ok: false; why: string } {
-  if (peer.namespaces !== undefined) return { ok: true, entity: { namespaceSelector: k8sSelectorText(peer.namespaces, 'namespace') } };
+/**
+ * The v3 entity a peer becomes; `skip` for a peer Strata cannot represent (it matches nothing),
+ * `fail` for one that should not exist after validation (the rule then fails closed).
+ */
+type PeerConversion = { kind: 'entity'; entity: V3EntityRule } | { kind: 'skip'; why: string } | { kind: 'fail'; why: string };
+
+function peerEntity(peer: AdminPeer, egress: boolean): PeerConversion {
+  if (peer.namespaces !== undefined) return { kind: 'entity', entity: { namespaceSelector: k8sSelectorText(peer.namespaces, 'namespace') } };
   if (peer.pods !== undefined) {
     return {
-      ok: true,
-      entity: { selector: k8sSelectorText(peer.pods.podSelector, 'pod'), namespaceSelector: k8sSelectorText(peer.pods.namespaceSelector, 'namespace') },
+      kind: 'entity',
+      entity: { selector: k8sSelectorText(peer.pods.podSelector ?? {}, 'pod'), namespaceSelector: k8sSelectorText(peer.pods.namespaceSelector ?? {}, 'namespace') },
     };
   }
-  if (egress && peer.networks !== undefined) return { ok: true, entity: { nets: peer.networks } };
-  if (egress && peer.domainNames !== undefined) {
-    // The API supports domain names only for Allow/Accept rules; Calico Enterprise's DNS policy
-    // (`destination.domains`) is the representation.
-    if (action !== 'Allow') return { ok: false, why: 'domainNames peers are only supported in Allow/Accept rules' };
-    return { ok: true, entity: { domains: peer.domainNames } };
-  }
+  if (egress && peer.networks !== undefined) return { kind: 'entity', entity: { nets: peer.networks } };
+  // Calico Enterprise's DNS policy (`destination.domains`) is the representation. The API
+  // supports domain names in Allow rules only; the engine matches them in any rule.
+  if (egress && peer.domainNames !== undefined) return { kind: 'entity', entity: { domains: peer.domainNames } };
   if (egress && peer.nodes !== undefined) {
-    return { ok: false, why: 'nodes peers are not represented (Strata has no Node objects, and Calico 3.32 does not convert them either)' };
+    // Node addresses are not known to Strata (no Node objects). The peer matches nothing and the
+    // rule keeps its other peers, as np-guard reads it; Calico 3.32 would instead reject the
+    // whole rule and fail closed.
+    return { kind: 'skip', why: 'nodes peers are not represented (Strata has no Node objects): this peer matches nothing' };
   }
-  return { ok: false, why: 'the peer sets none of the fields this kind supports' };
+  return { kind: 'fail', why: 'the peer sets none of the fields this kind supports' };
 }
 
 interface DirectionResult {
@@ -197,9 +204,20 @@ function convertDirection(src: AdminPolicySource, dir: 'ingress' | 'egress', dia
       failures.push({ path: [...rulePath, 'action'], why: `action "${rule.action}" is not known` });
     } else {
       peers.forEach((peer, j) => {
-        const r = peerEntity(peer, action, dir === 'egress');
-        if (r.ok) entities.push({ entity: r.entity, path: [...rulePath, peersKey, j] });
-        else failures.push({ path: [...rulePath, peersKey, j, peerField(peer) ?? ''], why: r.why });
+        const r = peerEntity(peer, dir === 'egress');
+        const path: FieldPath = [...rulePath, peersKey, j];
+        if (r.kind === 'entity') entities.push({ entity: r.entity, path });
+        else if (r.kind === 'fail') failures.push({ path: [...path, peerField(peer) ?? ''], why: r.why });
+        else {
+          const at: FieldPath = [...path, peerField(peer) ?? ''];
+          diagnostics.push({
+            code: 'engine/admin-peer-not-represented',
+            severity: 'warning',
+            message: `${src.kind} "${src.name}" ${dir} rule ${i}${rule.name === undefined ? '' : ` ("${rule.name}")`}: ${r.why}`,
+            span: src.origin.spanOf(at),
+            path: formatPath(at),
+          });
+        }
       });
     }
     if (failures.length > 0) {
@@ -265,8 +283,8 @@ export function convertAdminPolicy(src: AdminPolicySource): AdminConversion {
   }
   const { subject } = src.spec;
   // A namespaces subject still excludes host endpoints: Calico adds the pod orchestrator clause.
-  const namespaceSelector = k8sSelectorText(subject.pods?.namespaceSelector ?? subject.namespaces, 'namespace');
-  const selector = k8sSelectorText(subject.pods?.podSelector, 'pod');
+  const namespaceSelector = k8sSelectorText(subject.pods !== undefined ? (subject.pods.namespaceSelector ?? {}) : subject.namespaces, 'namespace');
+  const selector = k8sSelectorText(subject.pods?.podSelector ?? {}, 'pod');
   const ingress = convertDirection(src, 'ingress', diagnostics);
   const egress = convertDirection(src, 'egress', diagnostics);
   const kind: PolicyKind = src.kind;

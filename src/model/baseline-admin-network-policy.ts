@@ -9,7 +9,7 @@ import { resourceSchema } from './resource-schema.ts';
 import { strict } from './schema-kit.ts';
 
 const egressPeerSchema = strict({ ...adminEgressPeerShape }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks'], 'an egress peer'));
-const rules = adminRuleSchemas(['Allow', 'Deny'] as const, egressPeerSchema, ['networks', 'nodes']);
+const rules = adminRuleSchemas(['Allow', 'Deny'] as const, egressPeerSchema);
 const ingressRuleSchema = rules.ingress;
 const egressRuleSchema = rules.egress;
 

@@ -342,27 +342,33 @@ const cases: readonly Case[] = [
     ],
   },
   {
-    name: 'domain names: an Allow to a domain, before a deny of everything else',
+    name: 'domain names: an Allow to a domain before a deny of everything else; a Deny of a domain',
     policies: anp(
       'allow-example-domains',
       1,
       `${SUBJECT_GRYFFINDOR}\n  egress:\n  - {action: Allow, to: [{domainNames: ['*.example.com', kubernetes.io]}]}\n  - {action: Deny, to: [{networks: [0.0.0.0/0]}]}`,
-    ),
+    ) +
+      // The API supports domain names in Allow rules only; the engine can match them in a Deny too.
+      cnp('deny-domain', 'Admin', 0, `${SUBJECT_GRYFFINDOR}\n  egress:\n  - {action: Deny, to: [{domainNames: ['*.example.org']}]}`),
     flows: [
       { from: g0, to: 'api.example.com', port: 443, verdict: 'allow', by: { direction: 'egress', tier: 'kube-admin', policy: 'allow-example-domains', rule: 'spec.egress[0].to[0]' } },
       { from: g0, to: 'a.b.example.com', port: 443, verdict: 'allow' },
       { from: g0, to: 'kubernetes.io', port: 443, verdict: 'allow' },
       { from: g0, to: '8.8.8.8', port: 443, verdict: 'deny', by: { rule: 'spec.egress[1].to[0]' } },
+      { from: g0, to: 'blocked.example.org', port: 443, verdict: 'deny', by: { tier: 'kube-admin', policy: 'deny-domain', kind: CNP, rule: 'spec.egress[0].to[0]' } },
+      { from: g0, to: 'example.org', port: 443, verdict: 'allow', by: { reason: 'profile' } },
     ],
   },
   {
-    name: 'nodes peers fail closed as in Calico: a Deny rule denies everything, an Accept rule matches nothing',
+    name: 'nodes peers match nothing (no Node objects); the rule keeps its other peers',
     policies:
-      cnp('nodes-deny', 'Admin', 1, `${SUBJECT_GRYFFINDOR}\n  egress:\n  - {action: Deny, to: [{nodes: {matchLabels: {kubernetes.io/os: linux}}}]}`) +
+      cnp('nodes-deny', 'Admin', 1, `${SUBJECT_GRYFFINDOR}\n  egress:\n  - {action: Deny, to: [{nodes: {matchLabels: {kubernetes.io/os: linux}}}, ${house('slytherin')}]}`) +
       cnp('nodes-accept', 'Admin', 2, `  subject: ${house('slytherin')}\n  egress:\n  - {action: Accept, to: [{nodes: {}}]}\n  - {action: Deny, to: [{networks: [192.168.0.0/16]}]}`),
-    diagnostics: ['engine/admin-rule-fails-closed', 'engine/admin-rule-fails-closed'],
+    diagnostics: ['engine/admin-peer-not-represented', 'engine/admin-peer-not-represented'],
     flows: [
-      { from: g0, to: s0, port: 80, verdict: 'deny', by: { direction: 'egress', policy: 'nodes-deny', rule: 'spec.egress[0]' } },
+      { from: g0, to: s0, port: 80, verdict: 'deny', by: { direction: 'egress', policy: 'nodes-deny', rule: 'spec.egress[0].to[1]' } },
+      { from: g0, to: h0, port: 80, verdict: 'allow', by: { reason: 'profile' } },
+      { from: g0, to: 'hep:node1-eth0', port: 22, verdict: 'allow', by: { reason: 'profile' } },
       { from: s0, to: '192.168.0.1', port: 22, verdict: 'deny', by: { direction: 'egress', policy: 'nodes-accept', rule: 'spec.egress[1].to[0]' } },
       { from: s0, to: h0, port: 80, verdict: 'allow' },
     ],
@@ -495,4 +501,38 @@ test('lint points into admin policies: subject, peers, shadowed rules', () => {
     ['lint/namespace-label-unknown', 'spec.ingress[0].from[0].namespaces'],
     ['lint/namespace-label-unknown', 'spec.ingress[1].from[0].namespaces'],
   ]);
+});
+
+test('what a laxer CRD allowed loads with a warning and is read as Calico reads it', () => {
+  const text =
+    anp('no-pod-selector', 1, `${SUBJECT_GRYFFINDOR}\n  ingress:\n  - {action: Deny, from: [{pods: {namespaceSelector: {matchLabels: {conformance-house: slytherin}}}}]}`) +
+    cnp('no-namespace-selector', 'Admin', 2, `${SUBJECT_GRYFFINDOR}\n  ingress:\n  - {action: Deny, from: [{pods: {podSelector: {matchLabels: {conformance-house: hufflepuff}}}}]}`) +
+    anp('named-port-and-networks', 3, `${SUBJECT_GRYFFINDOR}\n  egress:\n  - {action: Deny, to: [{networks: [10.0.4.0/24]}, ${housePods('slytherin')}], ports: [{namedPort: web}]}`);
+  const loaded = loadText(`${CLUSTER}${text}`, 'case.yaml');
+  assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    loaded.diagnostics.map((d) => [d.severity, d.code, d.path]),
+    [
+      ['warning', 'model/missing-selector', 'spec.ingress[0].from[0].pods'],
+      ['warning', 'model/named-port-without-pods', 'spec.egress[0].ports[0]'],
+    ],
+    'v1alpha2 makes namespaceSelector optional: no warning for the ClusterNetworkPolicy',
+  );
+  const { cluster } = buildCluster(loaded.resources);
+  const verdict = (from: string, to: string, port: number): string => {
+    const f = makeFlow(cluster, { from, to, port, protocol: 'TCP' });
+    assert.ok(f.ok);
+    return evaluateFlow(cluster, f.value).verdict;
+  };
+  // An absent podSelector is {}: every pod of slytherin; an absent namespaceSelector: every namespace.
+  assert.equal(verdict(s0, g0, 8080), 'deny');
+  assert.equal(verdict(h0, g0, 8080), 'deny');
+  assert.equal(verdict(r0, g0, 8080), 'allow');
+  // A named port is a port of a pod that owns it: web (80) on slytherin's pods and on the pods inside
+  // the network (Felix's named-port set of a selector-less side has every endpoint), never an
+  // outside address of the network.
+  assert.equal(verdict(g0, s0, 80), 'deny');
+  assert.equal(verdict(g0, s0, 8080), 'allow');
+  assert.equal(verdict(g0, r0, 80), 'deny');
+  assert.equal(verdict(g0, '10.0.4.200', 80), 'allow');
 });
