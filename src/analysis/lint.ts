@@ -103,6 +103,12 @@ export interface LintInput {
   readonly cluster: Cluster;
 }
 
+/** The field that holds a policy's endpoint selector in the user's manifest. */
+function selectorField(p: Policy): string {
+  if (p.kind === 'AdminNetworkPolicy' || p.kind === 'BaselineAdminNetworkPolicy' || p.kind === 'ClusterNetworkPolicy') return 'subject';
+  return p.kind.includes('Kubernetes') ? 'podSelector' : 'selector';
+}
+
 function at(p: Policy, path: FieldPath): Pick<Diagnostic, 'span' | 'path'> {
   return { span: p.origin.spanOf(path), path: formatPath(path) };
 }
@@ -122,13 +128,13 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
   for (const p of cluster.policies) {
     const label = `${p.kind} ${p.namespace === undefined ? '' : `${p.namespace}/`}${p.name}`;
     if (isUnsatisfiable(p.selector)) {
-      out.push({ code: 'lint/selector-never-matches', severity: 'warning', message: `the selector of ${label} can never match any endpoint`, ...at(p, ['spec', 'selector']) });
+      out.push({ code: 'lint/selector-never-matches', severity: 'warning', message: `the selector of ${label} can never match any endpoint`, ...at(p, ['spec', selectorField(p)]) });
     } else if (cluster.endpoints.length > 0 && cluster.selectorClasses(p.selector).size === 0) {
       out.push({
         code: 'lint/policy-selects-nothing',
         severity: 'warning',
         message: `${label} selects no endpoint in the input (selector ${writtenSelector(byKey.get(p.key)) ?? p.selector.canonical})`,
-        ...at(p, ['spec', p.kind.includes('Kubernetes') ? 'podSelector' : 'selector']),
+        ...at(p, ['spec', selectorField(p)]),
       });
     }
     for (const dir of ['ingress', 'egress'] as const) {
@@ -200,6 +206,12 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
   return out;
 }
 
+function labelSelectorKeys(sel: unknown): string[] {
+  if (sel === undefined || sel === null || typeof sel !== 'object') return [];
+  const s = sel as { matchLabels?: Record<string, string>; matchExpressions?: { key: string }[] };
+  return [...Object.keys(s.matchLabels ?? {}), ...(s.matchExpressions ?? []).map((e) => e.key)];
+}
+
 /** The namespace selectors of a resource, as Calico selector text, with their paths. */
 function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[] {
   const out: { path: FieldPath; text: string }[] = [];
@@ -218,6 +230,23 @@ function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[
           const ns = s?.['namespaceSelector'];
           if (typeof ns === 'string' && ns !== '') out.push({ path: ['spec', dir, i, side, 'namespaceSelector'], text: ns });
         }
+      });
+    }
+  } else if (r.type === 'AdminNetworkPolicy' || r.type === 'BaselineAdminNetworkPolicy' || r.type === 'ClusterNetworkPolicy') {
+    // Subjects and peers: `namespaces` is a namespace selector, so is `pods.namespaceSelector`.
+    const add = (peer: Record<string, unknown> | undefined, path: FieldPath): void => {
+      const pods = peer?.['pods'] as Record<string, unknown> | undefined;
+      const [sel, at] = pods !== undefined ? [pods['namespaceSelector'], [...path, 'pods', 'namespaceSelector']] : [peer?.['namespaces'], [...path, 'namespaces']];
+      const keys = labelSelectorKeys(sel);
+      if (keys.length > 0) out.push({ path: at, text: keys.map((k) => `has(${k})`).join(' && ') });
+    };
+    add(spec['subject'] as Record<string, unknown> | undefined, ['spec', 'subject']);
+    for (const [dir, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+      const rules = spec[dir];
+      if (!Array.isArray(rules)) continue;
+      rules.forEach((rule: Record<string, unknown>, i) => {
+        const peers = rule[peersKey];
+        if (Array.isArray(peers)) peers.forEach((peer: Record<string, unknown>, j) => add(peer, ['spec', dir, i, peersKey, j]));
       });
     }
   } else if (k8s) {

@@ -10,6 +10,8 @@ import type { Origin } from '../model/origin.ts';
 import { parseCidrLenient, parseIp } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_ORCHESTRATOR, LABEL_SERVICE_ACCOUNT, NAMESPACE_PREFIX, SERVICE_ACCOUNT_PREFIX } from './compose.ts';
+import { convertAdminPolicy } from './convert-admin.ts';
+import type { AdminPolicySpec } from './convert-admin.ts';
 import { convertK8sNetworkPolicy } from './convert-k8s.ts';
 import type { K8sNetworkPolicySpec } from './convert-k8s.ts';
 import { convertPolicy } from './convert-policy.ts';
@@ -371,14 +373,12 @@ export function derivePolicies(r: Resource, diagnostics: Diagnostic[]): readonly
     }
     case 'AdminNetworkPolicy':
     case 'BaselineAdminNetworkPolicy':
-    case 'ClusterNetworkPolicy':
-      diagnostics.push({
-        code: 'engine/semantics-not-implemented',
-        severity: 'warning',
-        message: `${r.kind} "${r.name}" was loaded and validated, but Strata does not evaluate ${r.kind} yet: it has no effect on verdicts`,
-        span: r.origin.span,
-      });
-      return [];
+    case 'ClusterNetworkPolicy': {
+      // Upstream admin policies, in the kube-admin / kube-baseline tiers (convert-admin.ts).
+      const converted = convertAdminPolicy({ kind: r.type, name: r.name, spec: r.body.spec as AdminPolicySpec, origin: r.origin });
+      diagnostics.push(...converted.diagnostics);
+      return converted.policy === undefined ? [] : [converted.policy];
+    }
     case 'GlobalThreatFeed':
       // A feed acts only through the network set it is pulled into (src/feeds), never by itself.
       diagnostics.push({

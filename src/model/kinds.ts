@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import { formatCidr, parseCidrText } from '../net/index.ts';
 import { adminNetworkPolicySchema } from './admin-network-policy.ts';
 import { baselineAdminNetworkPolicySchema } from './baseline-admin-network-policy.ts';
+import { missingSelectorWarnings, namedPortPeerWarnings } from './admin-policy-common.ts';
+import type { AdminPolicyView } from './admin-policy-common.ts';
 import { clusterNetworkPolicySchema } from './cluster-network-policy.ts';
 import { connectivityInvariantSchema } from './connectivity-invariant.ts';
 import { cronJobSchema } from './cron-job.ts';
@@ -64,6 +66,17 @@ interface NetworksView {
 
 function adminNetworkWarnings(body: NetworksView): Warning[] {
   return (body.spec.egress ?? []).flatMap((r, i) => r.to.flatMap((peer, j) => maskedCidrWarnings(peer.networks, ['spec', 'egress', i, 'to', j, 'networks'])));
+}
+
+/** v1alpha1 (AdminNetworkPolicy, BaselineAdminNetworkPolicy) or v1alpha2 (ClusterNetworkPolicy). */
+function adminPolicyWarnings(body: NetworksView & AdminPolicyView, v1alpha2: boolean): Warning[] {
+  return [
+    ...adminNetworkWarnings(body),
+    ...missingSelectorWarnings(body, !v1alpha2),
+    ...(v1alpha2
+      ? namedPortPeerWarnings(body, 'protocols', 'destinationNamedPort', ['networks', 'nodes', 'domainNames'])
+      : namedPortPeerWarnings(body, 'ports', 'namedPort', ['networks', 'nodes', 'domainNames'])),
+  ];
 }
 
 const CORE = ['v1'];
@@ -133,7 +146,7 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha1'],
     namespaced: false,
     schema: adminNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, false),
   },
   BaselineAdminNetworkPolicy: {
     type: 'BaselineAdminNetworkPolicy',
@@ -141,7 +154,7 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha1'],
     namespaced: false,
     schema: baselineAdminNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, false),
   },
   ClusterNetworkPolicy: {
     type: 'ClusterNetworkPolicy',
@@ -149,7 +162,7 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha2'],
     namespaced: false,
     schema: clusterNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, true),
   },
   ConnectivityInvariant: {
     type: 'ConnectivityInvariant',
