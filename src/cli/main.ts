@@ -50,6 +50,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--icmp-type <n>', 'ICMP type (default echo request)')
     .option('--icmp-code <n>', 'ICMP code (default 0)')
     .option('--flows <file>', 'JSON Lines of {from,to,port,protocol}; one JSON result per line, same order')
+    .option('--verdict-only', 'with --flows -o json: only each flow\'s verdict and deciding step (memoised; no traces)')
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')

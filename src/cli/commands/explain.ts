@@ -1,10 +1,12 @@
 // `strata explain`: one flow (`--from/--to/--port`) or a batch (`--flows FILE`, JSON Lines in,
-// one JSON object per input line out, same order).
+// one JSON object per input line out, same order). Batches stream: lines are read, decided and
+// written as they come, so a flow log of any length runs in constant memory.
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { formatDiagnosticLine } from '../../diagnostics/index.ts';
-import type { Cluster, FlowRequest } from '../../engine/index.ts';
-import { makeFlow } from '../../engine/index.ts';
-import { explainFlow, renderExplainText } from '../../analysis/explain.ts';
+import type { Cluster, DecidedBy, FlowRequest, Verdict, VerdictDecision } from '../../engine/index.ts';
+import { evaluateVerdict, makeFlow, protocolName } from '../../engine/index.ts';
+import { explainFlow, jsonDecidedBy, renderExplainText } from '../../analysis/explain.ts';
+import type { ExplainJsonDecidedBy } from '../../analysis/explain.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -22,6 +24,8 @@ export interface ExplainOptions {
   readonly podCidr?: string | undefined;
   readonly output: string;
   readonly quiet?: boolean | undefined;
+  /** With --flows: decide verdicts only (memoised, no traces); JSON results carry no egress/ingress/pending. */
+  readonly verdictOnly?: boolean | undefined;
 }
 
 function intOption(name: string, v: string | undefined): number | undefined {
@@ -71,51 +75,124 @@ function errorLine(lineNo: number, file: string, extra: Record<string, unknown>,
   });
 }
 
+/** How a batch decides and prints: full explanations (JSON), or verdicts only (text, `--verdict-only`). */
+interface BatchMode {
+  readonly json: boolean;
+  readonly verdictOnly: boolean;
+}
+
+/** One input line's outcome: nothing (blank, comment), an error object, or a decided flow. */
+type LineOutcome =
+  | { readonly kind: 'skip' }
+  | { readonly kind: 'error'; readonly text: string }
+  | { readonly kind: 'decided'; readonly input: Readonly<Record<string, unknown>>; readonly verdict: Verdict; readonly text: string };
+
+const SKIP: LineOutcome = { kind: 'skip' };
+
+// A memo hit returns the same decision object: its JSON form is built once.
+const decidedByJson = new WeakMap<VerdictDecision, ExplainJsonDecidedBy>();
+
+function verdictText(from: string, to: string, protocol: string, port: number | null, verdict: Verdict, d: DecidedBy | ExplainJsonDecidedBy): string {
+  const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined || d.namespace === null ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
+  return `${from} -> ${to} ${protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${by.trim()}`;
+}
+
+function decideLine(cluster: Cluster, line: string, lineNo: number, file: string, mode: BatchMode): LineOutcome {
+  const trimmed = line.trim();
+  // Blank lines and comment lines (`//` or `#`) produce no result, as in the examples' flow files.
+  if (trimmed === '' || trimmed.startsWith('//') || trimmed.startsWith('#')) return SKIP;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch (e) {
+    return { kind: 'error', text: errorLine(lineNo, file, {}, [{ code: 'flow/invalid-json', severity: 'error', message: (e as Error).message }]) };
+  }
+  const req = requestFromLine(value);
+  if (typeof req === 'string') return { kind: 'error', text: errorLine(lineNo, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]) };
+  const input = value as Readonly<Record<string, unknown>>;
+  const flow = makeFlow(cluster, req);
+  if (!flow.ok) return { kind: 'error', text: errorLine(lineNo, file, { from: req.from, to: req.to, port: req.port ?? null }, flow.diagnostics) };
+  const f = flow.value;
+  if (mode.verdictOnly) {
+    // Text prints only the verdict and its deciding step: the memoised path gives exactly those.
+    const d = evaluateVerdict(cluster, f);
+    const port = f.port ?? null;
+    const protocol = protocolName(f.protocol);
+    if (!mode.json) return { kind: 'decided', input, verdict: d.verdict, text: verdictText(req.from, req.to, protocol, port, d.verdict, d.decidedBy) };
+    let by = decidedByJson.get(d);
+    if (by === undefined) decidedByJson.set(d, (by = jsonDecidedBy(cluster, d.decidedBy, false)));
+    return { kind: 'decided', input, verdict: d.verdict, text: JSON.stringify({ from: req.from, to: req.to, port, protocol, verdict: d.verdict, decidedBy: by }) };
+  }
+  const e = explainFlow(cluster, f, { fromText: req.from, toText: req.to, withSource: mode.json });
+  return { kind: 'decided', input, verdict: e.verdict, text: mode.json ? JSON.stringify(e) : verdictText(e.from, e.to, e.protocol, e.port, e.verdict, e.decidedBy) };
+}
+
+/**
+ * Result lines to stdout in chunks of about 64 KiB, waiting for stdout to drain after each: a
+ * batch of any length holds at most one chunk here plus what the stream buffers. The text is
+ * byte for byte what joining every line with `\n` and printing it once gives.
+ */
+export class LineWriter {
+  static readonly CHUNK = 64 * 1024;
+  private readonly io: Io;
+  private lines: string[] = [];
+  private size = 0;
+  private written = 0;
+
+  constructor(io: Io) {
+    this.io = io;
+  }
+  /** True when the caller should `await flush()` before pushing more. */
+  get full(): boolean {
+    return this.size >= LineWriter.CHUNK;
+  }
+  /** Results pushed and not yet handed to stdout. */
+  get pending(): number {
+    return this.lines.length;
+  }
+  push(line: string): void {
+    this.lines.push(line);
+    this.size += line.length + 1;
+  }
+  async flush(): Promise<void> {
+    if (this.lines.length === 0) return;
+    this.io.out(this.lines.join('\n'));
+    this.written += this.lines.length;
+    this.lines = [];
+    this.size = 0;
+    await this.io.drained();
+  }
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.written === 0) this.io.out(''); // as printing the empty join: one newline
+  }
+}
+
 async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise<number> {
   const file = opts.flows!;
-  let text: string;
-  try {
-    text = file === '-' ? await io.readStdin() : await io.readFile(file);
-  } catch (e) {
-    throw new UsageError(`cannot read --flows ${file}: ${(e as Error).message}`);
-  }
   const json = opts.output === 'json';
+  const mode: BatchMode = { json, verdictOnly: !json || opts.verdictOnly === true };
+  const writer = new LineWriter(io);
+  const input = io.readLines(file)[Symbol.asyncIterator]();
   let bad = 0;
-  const out: string[] = [];
-  const lines = text.split(/\r?\n/);
-  lines.forEach((line, i) => {
-    const trimmed = line.trim();
-    // Blank lines and comment lines (`//` or `#`) produce no result, as in the examples' flow files.
-    if (trimmed === '' || trimmed.startsWith('//') || trimmed.startsWith('#')) return;
-    let value: unknown;
+  let lineNo = 0;
+  for (;;) {
+    let next: IteratorResult<readonly string[]>;
     try {
-      value = JSON.parse(trimmed);
+      next = await input.next();
     } catch (e) {
-      bad++;
-      out.push(errorLine(i + 1, file, {}, [{ code: 'flow/invalid-json', severity: 'error', message: (e as Error).message }]));
-      return;
+      throw new UsageError(`cannot read --flows ${file}: ${(e as Error).message}`);
     }
-    const req = requestFromLine(value);
-    if (typeof req === 'string') {
-      bad++;
-      out.push(errorLine(i + 1, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]));
-      return;
+    if (next.done === true) break;
+    for (const line of next.value) {
+      const r = decideLine(cluster, line, ++lineNo, file, mode);
+      if (r.kind === 'skip') continue;
+      if (r.kind === 'error') bad++;
+      writer.push(r.text);
+      if (writer.full) await writer.flush();
     }
-    const flow = makeFlow(cluster, req);
-    if (!flow.ok) {
-      bad++;
-      out.push(errorLine(i + 1, file, { from: req.from, to: req.to, port: req.port ?? null }, flow.diagnostics));
-      return;
-    }
-    const e = explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, withSource: json });
-    if (json) out.push(JSON.stringify(e));
-    else {
-      const d = e.decidedBy;
-      const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
-      out.push(`${e.from} -> ${e.to} ${e.protocol}${e.port === null ? '' : ` ${e.port}`}: ${e.verdict} by ${by.trim()}`);
-    }
-  });
-  io.out(out.join('\n'));
+  }
+  await writer.end();
   if (bad > 0) {
     io.err(`strata: ${bad} of the flows in ${file} could not be evaluated (see the "error" objects)`);
     return EXIT.USAGE;
@@ -128,6 +205,7 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (opts.filename.length === 0) throw new UsageError('explain needs at least one -f PATH');
   const single = opts.from !== undefined || opts.to !== undefined;
   if (opts.flows !== undefined && single) throw new UsageError('use either --flows FILE or --from/--to, not both');
+  if (opts.verdictOnly === true && opts.flows === undefined) throw new UsageError('--verdict-only applies to batches (--flows FILE)');
   if (opts.flows === undefined && (opts.from === undefined || opts.to === undefined)) {
     throw new UsageError('explain needs --from SRC and --to DST (or --flows FILE)');
   }
