@@ -49,10 +49,12 @@ export interface VerdictMemo {
   stats(): VerdictMemoStats;
 }
 
-/** Peer ids must fit in 22 bits so that a (source, destination) pair is one exact number. */
+/** Address classes fit in 22 bits, so an endpoint peer's (class, address class) is one exact number. */
 const PEER_BITS = 2 ** 22;
 // A little below 2^22: one evaluation interns up to two ids after the check that the tables have room.
 const MAX_PEERS = PEER_BITS - 8;
+/** Peer ids below 2^15, so that a (source, destination) pair is a 30-bit integer. */
+const MAX_PEER_IDS = 2 ** 15;
 
 function sideCidrs(side: EntityMatch, out: Cidr[]): void {
   for (const list of [side.nets, side.notNets]) {
@@ -145,6 +147,8 @@ export function createVerdictMemo(cluster: Cluster, options: VerdictMemoOptions 
   let domainIds = new Map<string, number>();
   let peerIds = new Map<number, number>();
   let endpointPeer = new WeakMap<Endpoint, { readonly address: IpAddress | undefined; readonly id: number }>();
+  // (source peer · 2^15 + destination peer) → header → decision: both keys are small integers
+  // (V8 Smis, hashed without allocation) unless a source port is given.
   let memo = new Map<number, Map<number, VerdictDecision>>();
   let size = 0;
   let hits = 0;
@@ -203,7 +207,7 @@ export function createVerdictMemo(cluster: Cluster, options: VerdictMemoOptions 
   }
 
   function full(): boolean {
-    return size >= capacity || peerIds.size >= MAX_PEERS || vectorIds.size >= MAX_PEERS || addressClass.size >= 4 * capacity || domainIds.size >= capacity;
+    return size >= capacity || peerIds.size >= MAX_PEER_IDS - 2 || vectorIds.size >= MAX_PEERS || addressClass.size >= 4 * capacity || domainIds.size >= capacity;
   }
 
   return {
@@ -217,7 +221,7 @@ export function createVerdictMemo(cluster: Cluster, options: VerdictMemoOptions 
         return decideVerdict(cluster, flow);
       }
       if (full()) reset();
-      const pair = peerId(src) * PEER_BITS + peerId(dst);
+      const pair = peerId(src) * MAX_PEER_IDS + peerId(dst);
       let byHeader = memo.get(pair);
       if (byHeader === undefined) memo.set(pair, (byHeader = new Map()));
       let decision = byHeader.get(header);
