@@ -81,11 +81,15 @@ interface BatchMode {
   readonly verdictOnly: boolean;
 }
 
-/** One input line's outcome: nothing (blank, comment), an error object, or a decided flow. */
+/**
+ * One input line's outcome: nothing (blank, comment), an error object, or a decided flow whose
+ * `result` is the JSON object to print (`-o json`) or the text line. The batch loop renders it:
+ * a per-result step (say, checking an expectation in `input`) goes between deciding and rendering.
+ */
 type LineOutcome =
   | { readonly kind: 'skip' }
   | { readonly kind: 'error'; readonly text: string }
-  | { readonly kind: 'decided'; readonly input: Readonly<Record<string, unknown>>; readonly verdict: Verdict; readonly text: string };
+  | { readonly kind: 'decided'; readonly input: Readonly<Record<string, unknown>>; readonly verdict: Verdict; readonly result: object | string };
 
 const SKIP: LineOutcome = { kind: 'skip' };
 
@@ -118,13 +122,13 @@ function decideLine(cluster: Cluster, line: string, lineNo: number, file: string
     const d = evaluateVerdict(cluster, f);
     const port = f.port ?? null;
     const protocol = protocolName(f.protocol);
-    if (!mode.json) return { kind: 'decided', input, verdict: d.verdict, text: verdictText(req.from, req.to, protocol, port, d.verdict, d.decidedBy) };
+    if (!mode.json) return { kind: 'decided', input, verdict: d.verdict, result: verdictText(req.from, req.to, protocol, port, d.verdict, d.decidedBy) };
     let by = decidedByJson.get(d);
     if (by === undefined) decidedByJson.set(d, (by = jsonDecidedBy(cluster, d.decidedBy, false)));
-    return { kind: 'decided', input, verdict: d.verdict, text: JSON.stringify({ from: req.from, to: req.to, port, protocol, verdict: d.verdict, decidedBy: by }) };
+    return { kind: 'decided', input, verdict: d.verdict, result: { from: req.from, to: req.to, port, protocol, verdict: d.verdict, decidedBy: by } };
   }
   const e = explainFlow(cluster, f, { fromText: req.from, toText: req.to, withSource: mode.json });
-  return { kind: 'decided', input, verdict: e.verdict, text: mode.json ? JSON.stringify(e) : verdictText(e.from, e.to, e.protocol, e.port, e.verdict, e.decidedBy) };
+  return { kind: 'decided', input, verdict: e.verdict, result: mode.json ? e : verdictText(e.from, e.to, e.protocol, e.port, e.verdict, e.decidedBy) };
 }
 
 /**
@@ -187,8 +191,12 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
     for (const line of next.value) {
       const r = decideLine(cluster, line, ++lineNo, file, mode);
       if (r.kind === 'skip') continue;
-      if (r.kind === 'error') bad++;
-      writer.push(r.text);
+      if (r.kind === 'error') {
+        bad++;
+        writer.push(r.text);
+      } else {
+        writer.push(typeof r.result === 'string' ? r.result : JSON.stringify(r.result));
+      }
       if (writer.full) await writer.flush();
     }
   }
