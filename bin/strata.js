@@ -19,7 +19,7 @@ if (!strips) {
 }
 
 // Node's module compile cache keeps the type-stripped sources and V8's code cache on disk
-// (Node ≥ 23.8 caches TypeScript's transpilation too), so later starts skip most of the parse and
+// (Node 24 caches the type-stripped TypeScript too), so later starts skip most of the parse and
 // compile work. It lives outside the checkout — \$NODE_COMPILE_CACHE, else
 // os.tmpdir()/node-compile-cache — and never throws: an unwritable directory just means no cache.
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off.
