@@ -12,6 +12,9 @@ import type { NetworkPolicyPort } from './port.ts';
 // The union and the entry point.
 export type { BodyByType, Loaded, Resource, ResourceOf, ResourceType } from './resource.ts';
 export { validateDocument } from './validate-document.ts';
+export type { DecidedByFields, PolicyTest, PolicyTestCase } from './policy-test.ts';
+export { POLICY_TEST_API_VERSION, POLICY_TEST_KIND, decidedBySchema, isPolicyTestHeader, policyTestJsonSchema, policyTestSchema } from './policy-test.ts';
+export { parseWithDiagnostics } from './issues.ts';
 export type { FieldPath, Origin } from './origin.ts';
 export { syntheticOrigin } from './origin.ts';
 export type { ListDocument } from './list.ts';

@@ -86,7 +86,10 @@ test('batch results come in input order, each equal to explaining that flow alon
     if (i % 700 === 0) {
       // The same flow explained alone by the command (pretty-printed JSON) is the same object.
       const one = await run(['explain', '-q', '-f', clusterFile, '--from', String(input['from']), '--to', String(input['to']), '--port', String(input['port']), '--protocol', String(input['protocol']), '-o', 'json']);
-      assert.deepEqual(JSON.parse(one.out), r);
+      // (A single denied flow also lists the closest Allow rules; batches do not.)
+      const alone = JSON.parse(one.out) as Record<string, unknown>;
+      delete alone['closestRules'];
+      assert.deepEqual(alone, r);
       singles++;
     }
   }

@@ -81,7 +81,7 @@ describe('kinds Strata does not use are skipped, never errors', () => {
     ['a ConfigMap', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}', 'info'],
     ['an Ingress', 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}', 'info'],
     ['a CRD of another project', 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}', 'info'],
-    ['a near-miss of a known kind warns', 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicyy\nmetadata: {name: g}', 'warning'],
+    ['another Calico kind Strata does not read', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: g}', 'info'],
   ];
   for (const [name, yaml, severity] of cases) {
     test(`${name} is skipped with ${severity} load/skipped-kind`, () => {
@@ -92,6 +92,22 @@ describe('kinds Strata does not use are skipped, never errors', () => {
         o.diagnostics.map((d) => [d.code, d.severity]),
         [['load/skipped-kind', severity]],
       );
+    });
+  }
+});
+
+describe('a kind that would silently drop a policy is an error, not a skip', () => {
+  const cases: readonly [string, string, RegExp][] = [
+    ['a near-miss of a known kind (GlobalNetworkPolicyy)', 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicyy\nmetadata: {name: g}', /did you mean "GlobalNetworkPolicy"\?/],
+    ['a near-miss in another group (NetworkPolcy)', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolcy\nmetadata: {name: g}', /did you mean "NetworkPolicy"\?/],
+    ['a known policy group with an unknown kind', 'apiVersion: projectcalico.org/v3\nkind: ClusterPolicy\nmetadata: {name: g}', /kinds of projectcalico\.org Strata reads: .*"GlobalNetworkPolicy"/],
+    ['the policy API group with an unknown kind', 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: NamespacePolicy\nmetadata: {name: g}', /AdminNetworkPolicy/],
+  ];
+  for (const [name, yaml, help] of cases) {
+    test(name, () => {
+      const o = validateYaml(yaml);
+      assert.deepEqual(o.errors, ['model/unknown-kind@kind']);
+      assert.match(o.diagnostics[0]?.help ?? '', help);
     });
   }
 });

@@ -1,12 +1,16 @@
 // `strata explain`: one flow (`--from/--to/--port`) or a batch (`--flows FILE`, JSON Lines in,
-// one JSON object per input line out, same order). Batches stream: lines are read, decided and
-// written as they come, so a flow log of any length runs in constant memory.
+// one JSON object per input line out, same order).
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { formatDiagnosticLine } from '../../diagnostics/index.ts';
-import type { Cluster, DecidedBy, FlowRequest, Verdict, VerdictDecision } from '../../engine/index.ts';
+import type { Result } from '../../diagnostics/index.ts';
+import { fail, ok } from '../../diagnostics/index.ts';
+import type { Cluster, FlowRequest, VerdictDecision } from '../../engine/index.ts';
 import { evaluateVerdict, makeFlow, protocolName } from '../../engine/index.ts';
-import { explainFlow, jsonDecidedBy, renderExplainText } from '../../analysis/explain.ts';
-import type { ExplainJsonDecidedBy } from '../../analysis/explain.ts';
+import { jsonDecidedBy, renderExplainLine, renderExplainText } from '../../analysis/explain.ts';
+import type { ExplainJson, ExplainJsonDecidedBy } from '../../analysis/explain.ts';
+import { resolveFlowRequest } from '../../analysis/resolve-peer.ts';
+import { explainRequest } from '../../analysis/explain-request.ts';
+import { checkExpectation, expectationOfLine } from '../../analysis/expectations.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -22,6 +26,8 @@ export interface ExplainOptions {
   readonly icmpCode?: string | undefined;
   readonly flows?: string | undefined;
   readonly podCidr?: string | undefined;
+  /** `-n`: the namespace label selectors in --from/--to look in. */
+  readonly namespace?: string | undefined;
   readonly output: string;
   readonly quiet?: boolean | undefined;
   /** With --flows: decide verdicts only (memoised, no traces); JSON results carry no egress/ingress/pending. */
@@ -32,6 +38,15 @@ function intOption(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
   return Number(v);
+}
+
+/** An unreadable file in words, not as a raw `ENOENT: no such file or directory, open '…'`. */
+function readProblem(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory (give a JSON Lines file)';
+  return e instanceof Error ? e.message : String(e);
 }
 
 function requestFromLine(value: unknown): FlowRequest | string {
@@ -79,26 +94,58 @@ function errorLine(lineNo: number, file: string, extra: Record<string, unknown>,
 interface BatchMode {
   readonly json: boolean;
   readonly verdictOnly: boolean;
+  readonly namespace: string | undefined;
 }
 
-/**
- * One input line's outcome: nothing (blank, comment), an error object, or a decided flow whose
- * `result` is the JSON object to print (`-o json`) or the text line. The batch loop renders it:
- * a per-result step (say, checking an expectation in `input`) goes between deciding and rendering.
- */
-type LineOutcome =
-  | { readonly kind: 'skip' }
-  | { readonly kind: 'error'; readonly text: string }
-  | { readonly kind: 'decided'; readonly input: Readonly<Record<string, unknown>>; readonly verdict: Verdict; readonly result: object | string };
+/** The printed outcome of one input line: no output (blank, comment), or its result lines. */
+interface LineOutcome {
+  readonly lines: readonly string[];
+  /** The line could not be evaluated (an error object was printed). */
+  readonly bad: boolean;
+  /** The line had an `expect` that failed for at least one of its results. */
+  readonly failed: boolean;
+}
 
-const SKIP: LineOutcome = { kind: 'skip' };
+const SKIP: LineOutcome = { lines: [], bad: false, failed: false };
+const badLine = (text: string): LineOutcome => ({ lines: [text], bad: true, failed: false });
 
 // A memo hit returns the same decision object: its JSON form is built once.
 const decidedByJson = new WeakMap<VerdictDecision, ExplainJsonDecidedBy>();
 
-function verdictText(from: string, to: string, protocol: string, port: number | null, verdict: Verdict, d: DecidedBy | ExplainJsonDecidedBy): string {
-  const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined || d.namespace === null ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
-  return `${from} -> ${to} ${protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${by.trim()}`;
+function verdictLine(e: { from: string; to: string; protocol: string; port: number | null; verdict: string; decidedBy: ExplainJsonDecidedBy }, suffix: string): string {
+  const d = e.decidedBy;
+  const by = d.policy === null ? d.reason : `${d.direction ?? ''} ${d.tier ?? ''} ${d.kind ?? ''} ${d.namespace === undefined ? '' : `${d.namespace}/`}${d.policy}${d.rule === null ? ` (${d.reason})` : ` rule ${d.rule}`}`;
+  return `${e.from} -> ${e.to} ${e.protocol}${e.port === null ? '' : ` ${e.port}`}: ${e.verdict} by ${by.trim()}${suffix}`;
+}
+
+/**
+ * The verdict-only results of a line: the same resolution as `explainRequest` (Services, sets),
+ * each concrete flow decided by the memoised `evaluateVerdict` instead of a full explanation.
+ */
+function verdictResults(cluster: Cluster, req: FlowRequest, mode: BatchMode): Result<readonly Record<string, unknown>[]> {
+  const resolved = resolveFlowRequest(cluster, req, { namespace: mode.namespace });
+  if (!resolved.ok) return resolved;
+  const out: Record<string, unknown>[] = [];
+  for (const r of resolved.value) {
+    const flow = makeFlow(cluster, r.request);
+    if (!flow.ok) return fail(flow.diagnostics);
+    const d = evaluateVerdict(cluster, flow.value);
+    let by = decidedByJson.get(d);
+    if (by === undefined) decidedByJson.set(d, (by = jsonDecidedBy(cluster, d.decidedBy, false)));
+    out.push({
+      from: req.from,
+      to: req.to,
+      port: flow.value.port ?? null,
+      protocol: protocolName(flow.value.protocol),
+      verdict: d.verdict,
+      decidedBy: by,
+      ...(r.service === undefined ? {} : { service: r.service }),
+      ...(r.fromMembers === undefined ? {} : { fromMembers: r.fromMembers }),
+      ...(r.toMembers === undefined ? {} : { toMembers: r.toMembers }),
+      ...(r.notes.length === 0 ? {} : { notes: r.notes }),
+    });
+  }
+  return ok(out);
 }
 
 function decideLine(cluster: Cluster, line: string, lineNo: number, file: string, mode: BatchMode): LineOutcome {
@@ -109,26 +156,40 @@ function decideLine(cluster: Cluster, line: string, lineNo: number, file: string
   try {
     value = JSON.parse(trimmed);
   } catch (e) {
-    return { kind: 'error', text: errorLine(lineNo, file, {}, [{ code: 'flow/invalid-json', severity: 'error', message: (e as Error).message }]) };
+    return badLine(errorLine(lineNo, file, {}, [{ code: 'flow/invalid-json', severity: 'error', message: (e as Error).message }]));
   }
   const req = requestFromLine(value);
-  if (typeof req === 'string') return { kind: 'error', text: errorLine(lineNo, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]) };
-  const input = value as Readonly<Record<string, unknown>>;
-  const flow = makeFlow(cluster, req);
-  if (!flow.ok) return { kind: 'error', text: errorLine(lineNo, file, { from: req.from, to: req.to, port: req.port ?? null }, flow.diagnostics) };
-  const f = flow.value;
-  if (mode.verdictOnly) {
-    // Text prints only the verdict and its deciding step: the memoised path gives exactly those.
-    const d = evaluateVerdict(cluster, f);
-    const port = f.port ?? null;
-    const protocol = protocolName(f.protocol);
-    if (!mode.json) return { kind: 'decided', input, verdict: d.verdict, result: verdictText(req.from, req.to, protocol, port, d.verdict, d.decidedBy) };
-    let by = decidedByJson.get(d);
-    if (by === undefined) decidedByJson.set(d, (by = jsonDecidedBy(cluster, d.decidedBy, false)));
-    return { kind: 'decided', input, verdict: d.verdict, result: { from: req.from, to: req.to, port, protocol, verdict: d.verdict, decidedBy: by } };
+  if (typeof req === 'string') return badLine(errorLine(lineNo, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: req }]));
+  const want = expectationOfLine(value as Record<string, unknown>);
+  if (typeof want === 'string') return badLine(errorLine(lineNo, file, {}, [{ code: 'flow/invalid-field', severity: 'error', message: want }]));
+  // Verdicts only, memoised — unless an expectation needs the full decision (its pending view).
+  if (mode.verdictOnly && want === undefined) {
+    const results = verdictResults(cluster, req, mode);
+    if (!results.ok) return badLine(errorLine(lineNo, file, { from: req.from, to: req.to, port: req.port ?? null }, results.diagnostics));
+    const lines = results.value.map((r) => (mode.json ? JSON.stringify(r) : verdictLine(r as unknown as ExplainJson, '')));
+    return { lines, bad: false, failed: false };
   }
-  const e = explainFlow(cluster, f, { fromText: req.from, toText: req.to, withSource: mode.json });
-  return { kind: 'decided', input, verdict: e.verdict, result: mode.json ? e : verdictText(e.from, e.to, e.protocol, e.port, e.verdict, e.decidedBy) };
+  const explained = explainRequest(cluster, req, { namespace: mode.namespace, withSource: mode.json && !mode.verdictOnly });
+  if (!explained.ok) return badLine(errorLine(lineNo, file, { from: req.from, to: req.to, port: req.port ?? null }, explained.diagnostics));
+  // A set or a multi-backend Service yields several results for the line, in order.
+  const lines: string[] = [];
+  let failed = false;
+  for (const e of explained.value.results) {
+    // An `expect` on the line (analysis/expectations.ts): each result says whether it held.
+    const judged = want === undefined ? undefined : checkExpectation(want, e);
+    if (judged !== undefined && !judged.pass) failed = true;
+    const result: ExplainJson & { expected?: unknown; pass?: boolean; mismatches?: readonly string[] } =
+      judged === undefined ? e : { ...e, expected: want, pass: judged.pass, ...(judged.pass ? {} : { mismatches: judged.mismatches }) };
+    if (mode.json && mode.verdictOnly) {
+      const { egress: _eg, ingress: _in, pending: _p, ipVersion: _v, srcAddress: _s, dstAddress: _d, icmp: _i, closestRules: _c, ...rest } = result as ExplainJson & { closestRules?: unknown };
+      lines.push(JSON.stringify(rest));
+    } else if (mode.json) {
+      lines.push(JSON.stringify(result));
+    } else {
+      lines.push(verdictLine(e, judged === undefined ? '' : judged.pass ? '  ✓ as expected' : `  ✗ line ${lineNo}: ${judged.mismatches.join('; ')}`));
+    }
+  }
+  return { lines, bad: false, failed };
 }
 
 /**
@@ -175,28 +236,25 @@ export class LineWriter {
 async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise<number> {
   const file = opts.flows!;
   const json = opts.output === 'json';
-  const mode: BatchMode = { json, verdictOnly: !json || opts.verdictOnly === true };
+  const mode: BatchMode = { json, verdictOnly: !json || opts.verdictOnly === true, namespace: opts.namespace };
   const writer = new LineWriter(io);
   const input = io.readLines(file)[Symbol.asyncIterator]();
   let bad = 0;
+  const failed: number[] = [];
   let lineNo = 0;
   for (;;) {
     let next: IteratorResult<readonly string[]>;
     try {
       next = await input.next();
     } catch (e) {
-      throw new UsageError(`cannot read --flows ${file}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read --flows ${file}: ${readProblem(e)}`);
     }
     if (next.done === true) break;
     for (const line of next.value) {
       const r = decideLine(cluster, line, ++lineNo, file, mode);
-      if (r.kind === 'skip') continue;
-      if (r.kind === 'error') {
-        bad++;
-        writer.push(r.text);
-      } else {
-        writer.push(typeof r.result === 'string' ? r.result : JSON.stringify(r.result));
-      }
+      if (r.bad) bad++;
+      if (r.failed) failed.push(lineNo);
+      for (const l of r.lines) writer.push(l);
       if (writer.full) await writer.flush();
     }
   }
@@ -204,6 +262,10 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
   if (bad > 0) {
     io.err(`strata: ${bad} of the flows in ${file} could not be evaluated (see the "error" objects)`);
     return EXIT.USAGE;
+  }
+  if (failed.length > 0) {
+    io.err(`strata: ${failed.length} expectation${failed.length === 1 ? '' : 's'} in ${file} failed: line${failed.length === 1 ? '' : 's'} ${failed.join(', ')}`);
+    return EXIT.FINDINGS;
   }
   return EXIT.OK;
 }
@@ -213,6 +275,9 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (opts.filename.length === 0) throw new UsageError('explain needs at least one -f PATH');
   const single = opts.from !== undefined || opts.to !== undefined;
   if (opts.flows !== undefined && single) throw new UsageError('use either --flows FILE or --from/--to, not both');
+  if (opts.flows === '-' && opts.filename.includes('-')) {
+    throw new UsageError('-f - and --flows - cannot both read stdin: write the manifests or the flows to a file');
+  }
   if (opts.verdictOnly === true && opts.flows === undefined) throw new UsageError('--verdict-only applies to batches (--flows FILE)');
   if (opts.flows === undefined && (opts.from === undefined || opts.to === undefined)) {
     throw new UsageError('explain needs --from SRC and --to DST (or --flows FILE)');
@@ -226,12 +291,24 @@ export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> 
   if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
   if (opts.flows !== undefined) return runBatch(io, ws.cluster, opts);
 
-  const flow = makeFlow(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode });
-  if (!flow.ok) {
-    io.err(flow.diagnostics.map(formatDiagnosticLine).join('\n') + flow.diagnostics.map((d) => (d.help === undefined ? '' : `\n  help: ${d.help}`)).join(''));
+  const explained = explainRequest(ws.cluster, { from: opts.from!, to: opts.to!, port, protocol: opts.protocol, srcPort, icmpType, icmpCode }, { namespace: opts.namespace, whyNot: true });
+  if (!explained.ok) {
+    io.err(explained.diagnostics.map(formatDiagnosticLine).join('\n') + explained.diagnostics.map((d) => (d.help === undefined ? '' : `\n  help: ${d.help}`)).join(''));
     return EXIT.USAGE;
   }
-  const e = explainFlow(ws.cluster, flow.value, { fromText: opts.from!, toText: opts.to! });
-  io.out(opts.output === 'json' ? JSON.stringify(e, null, 2) : renderExplainText(e, io.stdoutColor));
-  return e.verdict === 'allow' ? EXIT.OK : EXIT.FINDINGS;
+  const { results, single: one } = explained.value;
+  if (one) {
+    const e = results[0]!;
+    io.out(opts.output === 'json' ? JSON.stringify(e, null, 2) : renderExplainText(e, io.stdoutColor));
+    return e.verdict === 'allow' ? EXIT.OK : EXIT.FINDINGS;
+  }
+  // A set on either side: one result per class (or Service backend), JSON Lines for machines.
+  if (opts.output === 'json') io.out(results.map((e) => JSON.stringify(e)).join('\n'));
+  else {
+    const denied = results.filter((e) => e.verdict === 'deny').length;
+    const head = `${opts.from!} → ${opts.to!}: ${results.length} flow${results.length === 1 ? '' : 's'} (one per class of alike endpoints${results.some((e) => e.service !== undefined) ? ' or Service backend' : ''}), ${results.length - denied} allowed, ${denied} denied`;
+    const notes = [...new Set(results.flatMap((e) => e.notes ?? []))].map((n) => `  note: ${n}`);
+    io.out([head, ...notes, ...results.map((e) => `  ${renderExplainLine(e, io.stdoutColor)}`)].join('\n'));
+  }
+  return results.every((e) => e.verdict === 'allow') ? EXIT.OK : EXIT.FINDINGS;
 }
