@@ -12,6 +12,7 @@ import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
 import { STRATA_VERSION } from './version.ts';
+import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -58,6 +59,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await (await import('./commands/explain.ts')).runExplain(io, opts)));
 
   program
@@ -73,6 +76,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--pending', 'decide with staged policies enforced (the pending view)')
     .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await (await import('./commands/matrix.ts')).runMatrix(io, opts)));
 
   program
@@ -84,6 +89,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
     .action(async (opts) => setExit(await (await import('./commands/test.ts')).runTest(io, opts)));
+
+  program
+    .command('diff')
+    .description('every connectivity change between two states (--before/--after), or what enforcing the staged policies changes (--staged -f)')
+    .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
+    .option('--after <paths...>', 'manifests of the state after')
+    .addOption(fileOption())
+    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced)')
+    .option('--group', 'fold endpoints by equivalence class (one line per class pair, with member lists)')
+    .option('--no-reattributed', 'leave out flows whose verdict stays but whose deciding rule changes')
+    .option('--fail-on-change', 'exit 1 when a flow opens or closes or an endpoint is added or removed')
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await (await import('./commands/diff.ts')).runDiff(io, opts)));
 
   program
     .command('selector')
@@ -99,6 +119,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts) => setExit(await (await import('./commands/demo.ts')).runDemo(io, opts)));
+
+  program
+    .command('threatfeed')
+    .description('GlobalThreatFeeds: sync pulls each feed once into its GlobalNetworkSet threatfeed.NAME')
+    .command('sync')
+    .description('pull every GlobalThreatFeed in the manifests and print the GlobalNetworkSets; exit 1 if any feed failed')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'yaml or json').default('yaml'))
+    .option('--out <file>', 'write the sets to FILE (atomically) instead of stdout')
+    .option('--timeout <ms>', 'deadline per feed pull', '30000')
+    .option('--max-bytes <n>', 'largest feed accepted', String(16 * 1024 * 1024))
+    .option('-q, --quiet', 'no per-feed summary on stderr')
+    .action(async (opts) => setExit(await (await import('./commands/threatfeed.ts')).runThreatFeedSync(io, opts)));
 
   const lab = program
     .command('lab')
@@ -149,6 +182,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabDown(io, opts)));
+
+  registerServerCommands(program, io, setExit, fileOption);
 
   return program;
 }

@@ -372,11 +372,19 @@ export function derivePolicies(r: Resource, diagnostics: Diagnostic[]): readonly
     case 'AdminNetworkPolicy':
     case 'BaselineAdminNetworkPolicy':
     case 'ClusterNetworkPolicy':
-    case 'GlobalThreatFeed':
       diagnostics.push({
         code: 'engine/semantics-not-implemented',
         severity: 'warning',
         message: `${r.kind} "${r.name}" was loaded and validated, but Strata does not evaluate ${r.kind} yet: it has no effect on verdicts`,
+        span: r.origin.span,
+      });
+      return [];
+    case 'GlobalThreatFeed':
+      // A feed acts only through the network set it is pulled into (src/feeds), never by itself.
+      diagnostics.push({
+        code: 'engine/threatfeed-not-synced',
+        severity: 'warning',
+        message: `GlobalThreatFeed ${r.name} has no effect by itself: run \`strata threatfeed sync\` (or the server) to turn it into GlobalNetworkSet threatfeed.${r.name}`,
         span: r.origin.span,
       });
       return [];

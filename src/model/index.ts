@@ -26,6 +26,8 @@ export { CALICO_API_VERSIONS, KINDS, KNOWN_KINDS, RESOURCE_TYPES, apiVersionsOfK
 export type { AdminNetworkPolicy } from './admin-network-policy.ts';
 export type { BaselineAdminNetworkPolicy } from './baseline-admin-network-policy.ts';
 export type { ClusterNetworkPolicy } from './cluster-network-policy.ts';
+export type { ConnectivityInvariant, ConnectivityInvariantSpec } from './connectivity-invariant.ts';
+export { invariantPortRange } from './connectivity-invariant.ts';
 export type { CronJob } from './cron-job.ts';
 export type { DaemonSet } from './daemon-set.ts';
 export type { Deployment } from './deployment.ts';

@@ -6,6 +6,7 @@ import { formatCidr, parseCidrText } from '../net/index.ts';
 import { adminNetworkPolicySchema } from './admin-network-policy.ts';
 import { baselineAdminNetworkPolicySchema } from './baseline-admin-network-policy.ts';
 import { clusterNetworkPolicySchema } from './cluster-network-policy.ts';
+import { connectivityInvariantSchema } from './connectivity-invariant.ts';
 import { cronJobSchema } from './cron-job.ts';
 import { daemonSetSchema } from './daemon-set.ts';
 import { deploymentSchema } from './deployment.ts';
@@ -150,6 +151,13 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     schema: clusterNetworkPolicySchema,
     warnings: adminNetworkWarnings,
   },
+  ConnectivityInvariant: {
+    type: 'ConnectivityInvariant',
+    kind: 'ConnectivityInvariant',
+    apiVersions: ['strata/v1'],
+    namespaced: false,
+    schema: connectivityInvariantSchema,
+  },
 };
 
 export const RESOURCE_TYPES: readonly ResourceType[] = Object.keys(KINDS) as ResourceType[];
@@ -171,7 +179,7 @@ export function apiVersionsOfKind(kind: string): readonly string[] {
 }
 
 /** API groups Strata reads from, so a known kind under another version there is an error, not a skip. */
-export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io']);
+export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io', 'strata']);
 
 export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');

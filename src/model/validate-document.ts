@@ -33,16 +33,16 @@ export function validateDocument(raw: unknown, origin: Origin): Result<Resource 
   }
   // A test that silently does not run is as bad as a policy that silently disappears.
   const strataGroup = groupOf(apiVersion) === POLICY_TEST_API_VERSION.split('/')[0];
-  if (strataGroup || kind === POLICY_TEST_KIND) {
+  if ((strataGroup || kind === POLICY_TEST_KIND) && resourceTypeOf(apiVersion, kind) === undefined) {
     const wrongKind = kind !== POLICY_TEST_KIND;
     return fail([
       {
         code: wrongKind ? 'model/unknown-kind' : 'model/unsupported-api-version',
         severity: 'error',
-        message: wrongKind ? `${apiVersion} has one kind, ${POLICY_TEST_KIND}; got "${kind}"` : `${POLICY_TEST_KIND} is served as ${POLICY_TEST_API_VERSION}, not ${apiVersion}`,
+        message: wrongKind ? `${apiVersion} has the kinds ${POLICY_TEST_KIND} and ConnectivityInvariant; got "${kind}"` : `${POLICY_TEST_KIND} is served as ${POLICY_TEST_API_VERSION}, not ${apiVersion}`,
         span: origin.spanOf([wrongKind ? 'kind' : 'apiVersion']),
         path: wrongKind ? 'kind' : 'apiVersion',
-        help: wrongKind ? `use kind: ${POLICY_TEST_KIND}` : `use apiVersion: ${POLICY_TEST_API_VERSION}`,
+        help: wrongKind ? (didYouMean(kind, [POLICY_TEST_KIND, 'ConnectivityInvariant']) ?? `use kind: ${POLICY_TEST_KIND} or ConnectivityInvariant`) : `use apiVersion: ${POLICY_TEST_API_VERSION}`,
       },
     ]);
   }

@@ -34,6 +34,7 @@ const MINIMAL: { readonly [T in ResourceType]: string } = {
   AdminNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec: {priority: 1, subject: {namespaces: {}}}',
   BaselineAdminNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec: {subject: {namespaces: {}}}',
   ClusterNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: c}\nspec: {tier: Admin, priority: 1, subject: {namespaces: {}}}',
+  ConnectivityInvariant: "apiVersion: strata/v1\nkind: ConnectivityInvariant\nmetadata: {name: i}\nspec: {from: {namespaceSelector: all()}, to: {nets: [0.0.0.0/0]}, must: deny}",
 };
 
 const CLUSTER_SCOPED: ReadonlySet<ResourceType> = new Set([
@@ -47,6 +48,7 @@ const CLUSTER_SCOPED: ReadonlySet<ResourceType> = new Set([
   'AdminNetworkPolicy',
   'BaselineAdminNetworkPolicy',
   'ClusterNetworkPolicy',
+  'ConnectivityInvariant',
 ]);
 
 describe('every resource type loads from a minimal manifest', () => {

@@ -1,11 +1,14 @@
 // `strata check`: load, validate, build and lint. Prints every finding as
 // `file:line:col: code: message` with the source line; exits 2 on input errors (bad YAML, invalid
-// resources), 1 on lint errors (e.g. a policy in a tier that does not exist), 0 otherwise.
+// resources), 1 on lint errors (e.g. a policy in a tier that does not exist) or a broken
+// ConnectivityInvariant (with the counter-example flow), 0 otherwise.
 import type { Diagnostic } from '../../diagnostics/index.ts';
 import { hasErrors } from '../../diagnostics/index.ts';
 import { lint } from '../../analysis/lint.ts';
 import { loadPolicyTests } from '../../load/index.ts';
 import { diagnosticsToSarif } from '../../report/sarif.ts';
+import { verifyInvariants, violationDiagnostic } from '../../analysis/invariants.ts';
+import type { InvariantResource } from '../../analysis/invariants.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, renderFor } from '../workspace.ts';
 import type { Workspace } from '../workspace.ts';
@@ -35,7 +38,10 @@ export async function runCheck(io: Io, opts: CheckOptions): Promise<number> {
   const loaded = [...ws.diagnostics, ...loadPolicyTests(ws.sources).diagnostics];
   const inputBroken = loaded.some(isInputError);
   // Lint only a cluster that loaded cleanly: findings on half-loaded input would mislead.
-  const findings = inputBroken ? loaded : [...loaded, ...lint(ws)];
+  // ConnectivityInvariants are checked against the state they were loaded with.
+  const invariants = ws.resources.filter((r): r is InvariantResource => r.type === 'ConnectivityInvariant');
+  const violations = inputBroken ? [] : verifyInvariants(ws.cluster, invariants).map(violationDiagnostic);
+  const findings = inputBroken ? loaded : [...loaded, ...lint(ws), ...violations];
   const errors = findings.filter((d) => d.severity === 'error').length;
   const warnings = findings.filter((d) => d.severity === 'warning').length;
   const code = inputBroken ? EXIT.USAGE : hasErrors(findings) || (opts.strict === true && warnings > 0) ? EXIT.FINDINGS : EXIT.OK;

@@ -14,6 +14,8 @@ import { checkExpectation, expectationOfLine } from '../../analysis/expectations
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { analysisTarget } from '../remote.ts';
+import { runRemoteExplain } from './remote-analysis.ts';
 
 export interface ExplainOptions {
   readonly filename: readonly string[];
@@ -32,6 +34,8 @@ export interface ExplainOptions {
   readonly quiet?: boolean | undefined;
   /** With --flows: decide verdicts only (memoised, no traces); JSON results carry no egress/ingress/pending. */
   readonly verdictOnly?: boolean | undefined;
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 function intOption(name: string, v: string | undefined): number | undefined {
@@ -272,7 +276,17 @@ async function runBatch(io: Io, cluster: Cluster, opts: ExplainOptions): Promise
 
 export async function runExplain(io: Io, opts: ExplainOptions): Promise<number> {
   if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`-o ${opts.output}: explain prints text or json`);
-  if (opts.filename.length === 0) throw new UsageError('explain needs at least one -f PATH');
+  const target = await analysisTarget(opts);
+  if (target !== undefined) {
+    return runRemoteExplain(io, target, {
+      ...opts,
+      port: intOption('port', opts.port),
+      srcPort: intOption('src-port', opts.srcPort),
+      icmpType: intOption('icmp-type', opts.icmpType),
+      icmpCode: intOption('icmp-code', opts.icmpCode),
+    });
+  }
+  if (opts.filename.length === 0) throw new UsageError('explain needs at least one -f PATH (or --server URL)');
   const single = opts.from !== undefined || opts.to !== undefined;
   if (opts.flows !== undefined && single) throw new UsageError('use either --flows FILE or --from/--to, not both');
   if (opts.flows === '-' && opts.filename.includes('-')) {

@@ -8,6 +8,8 @@ import { parseFlowProtocol, PROTOCOL, protocolName } from '../../engine/index.ts
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { analysisTarget } from '../remote.ts';
+import { runRemoteMatrix } from './remote-analysis.ts';
 
 export interface MatrixCommandOptions {
   readonly filename: readonly string[];
@@ -20,6 +22,8 @@ export interface MatrixCommandOptions {
   readonly aggregate?: string | undefined;
   readonly allPorts?: boolean | undefined;
   readonly pending?: boolean | undefined;
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 /** `80`, `80/TCP`, `53/udp`, `ICMP`. */
@@ -137,7 +141,9 @@ function viewCells(v: MatrixView): { block: string; from: string; to: string; ve
 export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<number> {
   const formats = ['table', 'json', 'json-pairs', 'csv', 'md', 'dot'];
   if (!formats.includes(opts.output)) throw new UsageError(`-o ${opts.output}: matrix prints ${formats.join(', ')}`);
-  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH');
+  const target = await analysisTarget(opts);
+  if (target !== undefined) return runRemoteMatrix(io, target, opts);
+  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH (or --server URL)');
   if (opts.aggregate !== undefined && opts.aggregate !== 'namespace') throw new UsageError(`--aggregate ${opts.aggregate}: only "namespace" is supported`);
   const reshaped = opts.aggregate !== undefined || opts.allPorts === true;
   if (reshaped && (opts.output === 'json' || opts.output === 'dot')) {
