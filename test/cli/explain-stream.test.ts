@@ -3,7 +3,7 @@
 // length — measured with real Node streams: a lazily generated stdin and a slow stdout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -193,3 +193,32 @@ test('linesOf splits a stream of any chunking exactly as split(/\\r?\\n/) splits
     }
   }
 });
+
+for (const [name, withExpect] of [['with', true], ['without', false]] as const) {
+  test(`--verdict-only on the example flows ${name} their expectations gives the full path's verdicts, deciding steps and pass/fail`, async () => {
+    const source = readFileSync('examples/multi-tenant/flows.jsonl', 'utf8');
+    const file = join(dir, `example-${name}.jsonl`);
+    const strip = (l: string): string => {
+      if (withExpect || !l.trim().startsWith('{')) return l;
+      const o = JSON.parse(l) as Record<string, unknown>;
+      delete o['expect'];
+      return JSON.stringify(o);
+    };
+    writeFileSync(file, source.split('\n').map(strip).join('\n'));
+    const full = await run(['explain', '-q', '-f', 'examples/multi-tenant', '--flows', file, '-o', 'json']);
+    const only = await run(['explain', '-q', '-f', 'examples/multi-tenant', '--flows', file, '-o', 'json', '--verdict-only']);
+    assert.equal(only.code, full.code);
+    const a = full.out.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const b = only.out.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(b.length, a.length);
+    assert.ok(a.length > 5);
+    for (let i = 0; i < a.length; i++) {
+      const decidedBy = { ...(a[i]!['decidedBy'] as Record<string, unknown>) };
+      delete decidedBy['source'];
+      assert.equal(b[i]!['verdict'], a[i]!['verdict'], `line ${i}`);
+      assert.deepEqual(b[i]!['decidedBy'], decidedBy, `line ${i}`);
+      assert.equal(b[i]!['pass'], a[i]!['pass'], `line ${i}`);
+      assert.equal(b[i]!['egress'], undefined, 'no traces');
+    }
+  });
+}
