@@ -74,6 +74,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--aggregate <level>', 'namespace: one cell per namespace pair (allowed, partly, denied)')
     .option('--all-ports', 'one combined table over every port (. all allowed, ~ some, X none)')
     .option('--pending', 'decide with staged policies enforced (the pending view)')
+    .option('--externals', 'also every network set and an outside address as destinations (egress from each source)')
     .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
     .addOption(serverTargetOptions()[0]!)

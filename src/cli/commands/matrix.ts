@@ -2,6 +2,8 @@
 // Graphviz graph. Computed over equivalence classes of endpoints (analysis/matrix.ts).
 import { computeMatrix } from '../../analysis/matrix.ts';
 import { classMatrix, matrixView, parseEndpointFilter } from '../../analysis/matrix-view.ts';
+import { computeExternals } from '../../analysis/matrix-externals.ts';
+import type { ExternalMatrix } from '../../analysis/matrix-externals.ts';
 import type { EndpointFilter, MatrixView } from '../../analysis/matrix-view.ts';
 import type { Matrix, PortSpec } from '../../analysis/matrix.ts';
 import { parseFlowProtocol, PROTOCOL, protocolName } from '../../engine/index.ts';
@@ -22,6 +24,7 @@ export interface MatrixCommandOptions {
   readonly aggregate?: string | undefined;
   readonly allPorts?: boolean | undefined;
   readonly pending?: boolean | undefined;
+  readonly externals?: boolean | undefined;
   readonly server?: string | undefined;
   readonly token?: string | undefined;
 }
@@ -108,6 +111,35 @@ function renderDot(m: Matrix): string {
 
 const SYMBOL = { allow: '.', deny: 'X', partial: '~' } as const;
 
+/** External destinations: one table per port, a column per network set (and `external`). */
+function renderExternals(x: ExternalMatrix, markdown: boolean): string {
+  const cols = x.columns.map((c) => `${c.id} (${c.address})`);
+  return x.ports
+    .map(({ spec, cells }) => {
+      const rows = new Map<string, string[]>();
+      for (const c of cells) {
+        let row = rows.get(c.from);
+        if (row === undefined) rows.set(c.from, (row = x.columns.map(() => '-')));
+        row[x.columns.findIndex((k) => k.id === c.to)] = c.verdict === 'allow' ? '.' : 'X';
+      }
+      const header = ['from \\ to', ...cols];
+      const body = [...rows].map(([from, r]) => [from, ...r]);
+      const label = `${specLabel(spec)} to external destinations`;
+      if (markdown) return [`### ${label}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+      const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+      const fmt = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+      return [`${label}   (. allowed, X denied, - no address of that family)`, fmt(header), ...body.map(fmt)].join('\n');
+    })
+    .join('\n\n');
+}
+
+function externalJson(x: ExternalMatrix): unknown {
+  return {
+    columns: x.columns,
+    results: x.ports.flatMap(({ cells }) => cells.map((c) => ({ from: c.from, to: c.to, address: c.address, port: c.port, protocol: protocolName(c.protocol), verdict: c.verdict }))),
+  };
+}
+
 /** A view (filtered, aggregated or combined) as tables: only the columns a block evaluates. */
 function renderView(v: MatrixView, markdown: boolean): string {
   return v.blocks
@@ -166,10 +198,14 @@ export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<num
     io.err('strata: no ports to evaluate: no container declares a port; pass --port PORT[/PROTOCOL]');
     return EXIT.USAGE;
   }
+  const sources = from === undefined ? m.endpoints : m.endpoints.filter(from);
+  const externals = opts.externals === true ? computeExternals(ws.cluster, m, sources) : undefined;
   if (opts.output === 'json') {
-    io.out(JSON.stringify(classMatrix(m, { from, to })));
+    const classes = classMatrix(m, { from, to });
+    io.out(JSON.stringify(externals === undefined ? classes : { ...classes, externals: externalJson(externals) }));
     return EXIT.OK;
   }
+  if (externals !== undefined && opts.output === 'dot') throw new UsageError('--externals: use -o table, md, csv, json or json-pairs');
   if (reshaped || from !== undefined || to !== undefined) {
     if (opts.output === 'dot') throw new UsageError('-o dot draws the whole matrix; drop --from/--to or use -o table');
     const v = matrixView(m, { from, to, aggregate: opts.aggregate === 'namespace' ? 'namespace' : undefined, allPorts: opts.allPorts === true });
@@ -184,6 +220,7 @@ export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<num
       default:
         io.out(renderView(v, opts.output === 'md'));
     }
+    printExternals(io, externals, opts.output);
     return EXIT.OK;
   }
   switch (opts.output) {
@@ -199,5 +236,21 @@ export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<num
     default:
       io.out(renderTable(m, opts.output === 'md'));
   }
+  printExternals(io, externals, opts.output);
   return EXIT.OK;
+}
+
+/** The external destinations after the endpoint matrix, in the same format. */
+function printExternals(io: Io, x: ExternalMatrix | undefined, output: string): void {
+  if (x === undefined) return;
+  switch (output) {
+    case 'json-pairs':
+      io.out(JSON.stringify({ externals: externalJson(x) }));
+      return;
+    case 'csv':
+      io.out(x.ports.flatMap(({ cells }) => cells.map((c) => `${c.from},${c.to} (${c.address}),${c.port ?? ''},${protocolName(c.protocol)},${c.verdict}`)).join('\n'));
+      return;
+    default:
+      io.out(`\n${renderExternals(x, output === 'md')}`);
+  }
 }
