@@ -6,12 +6,17 @@ import { Command, CommanderError, Option } from 'commander';
 import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
+import { STRATA_VERSION } from './version.ts';
 import { runCheck } from './commands/check.ts';
 import { runExplain } from './commands/explain.ts';
 import { runMatrix } from './commands/matrix.ts';
+import { runDiff } from './commands/diff.ts';
 import { runSelector } from './commands/selector.ts';
+import { runTest } from './commands/test.ts';
 import { runDemo } from './commands/demo.ts';
+import { runThreatFeedSync } from './commands/threatfeed.ts';
 import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
+import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -28,14 +33,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Tiered zero-trust micro-segmentation: Calico and Kubernetes network policy, explained and enforced.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .version(STRATA_VERSION, '-V, --version', 'print the version of strata')
     .exitOverride();
 
   program
     .command('check')
     .description('validate manifests and lint policies; errors as file:line:col: code: message')
     .addOption(fileOption())
-    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .addOption(new Option('-o, --output <format>', 'text, json or sarif (SARIF 2.1.0, for code scanning)').default('text'))
     .addOption(podCidrOption())
+    .option('--strict', 'warnings (shadowed rules, selectors that match nothing, …) fail too: exit 1')
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
     .action(async (opts) => setExit(await runCheck(io, opts)));
 
@@ -43,8 +50,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('explain')
     .description('decide one flow (--from/--to) or a batch (--flows FILE of JSON Lines) and show why')
     .addOption(fileOption())
-    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME or an IP address')
-    .option('--to <dst>', 'destination: NAMESPACE/NAME, hep:NAME, an IP address or a domain name')
+    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME, a Service, a label selector, NAMESPACE/*, an IP address or a CIDR')
+    .option('--to <dst>', 'destination: as --from, or a domain name; a Service (name.ns, ClusterIP) is resolved to its backends as kube-proxy does')
+    .option('-n, --namespace <ns>', 'namespace of bare NAMEs and of label selectors in --from/--to (default for selectors: every namespace)')
     .option('--port <n>', 'destination port')
     .option('--protocol <p>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a protocol number', 'TCP')
     .option('--src-port <n>', 'source port (rules with source ports never match an unknown one)')
@@ -54,6 +62,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runExplain(io, opts)));
 
   program
@@ -62,9 +72,41 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('--port <port>', 'PORT[/PROTOCOL] or ICMP; repeatable (default: each destination\'s declared ports)').argParser(collect).default([]))
     .addOption(podCidrOption())
-    .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
+    .option('--from <filter>', 'only these sources: NS/NAME, NS/* or a label selector (app=web, or Calico syntax)')
+    .option('--to <filter>', 'only these destinations: NS/NAME, NS/* or a label selector')
+    .option('--aggregate <level>', 'namespace: one cell per namespace pair (allowed, partly, denied)')
+    .option('--all-ports', 'one combined table over every port (. all allowed, ~ some, X none)')
+    .option('--pending', 'decide with staged policies enforced (the pending view)')
+    .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
     .action(async (opts) => setExit(await runMatrix(io, opts)));
+
+  program
+    .command('test')
+    .description('run PolicyTest files (strata/v1): every case\'s flow must get its expected decision; exit 1 on a failure')
+    .addOption(fileOption())
+    .addOption(new Option('--tests <path>', 'PolicyTest file or directory (recursive); repeatable; tests among the -f manifests count too').argParser(collect).default([]))
+    .addOption(new Option('-o, --output <format>', 'text, json, junit (JUnit XML) or sarif (SARIF 2.1.0)').default('text'))
+    .addOption(podCidrOption())
+    .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
+    .action(async (opts) => setExit(await runTest(io, opts)));
+
+  program
+    .command('diff')
+    .description('every connectivity change between two states (--before/--after), or what enforcing the staged policies changes (--staged -f)')
+    .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
+    .option('--after <paths...>', 'manifests of the state after')
+    .addOption(fileOption())
+    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced)')
+    .option('--group', 'fold endpoints by equivalence class (one line per class pair, with member lists)')
+    .option('--no-reattributed', 'leave out flows whose verdict stays but whose deciding rule changes')
+    .option('--fail-on-change', 'exit 1 when a flow opens or closes or an endpoint is added or removed')
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await runDiff(io, opts)));
 
   program
     .command('selector')
@@ -80,6 +122,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts) => setExit(await runDemo(io, opts)));
+
+  program
+    .command('threatfeed')
+    .description('GlobalThreatFeeds: sync pulls each feed once into its GlobalNetworkSet threatfeed.NAME')
+    .command('sync')
+    .description('pull every GlobalThreatFeed in the manifests and print the GlobalNetworkSets; exit 1 if any feed failed')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'yaml or json').default('yaml'))
+    .option('--out <file>', 'write the sets to FILE (atomically) instead of stdout')
+    .option('--timeout <ms>', 'deadline per feed pull', '30000')
+    .option('--max-bytes <n>', 'largest feed accepted', String(16 * 1024 * 1024))
+    .option('-q, --quiet', 'no per-feed summary on stderr')
+    .action(async (opts) => setExit(await runThreatFeedSync(io, opts)));
 
   const lab = program
     .command('lab')
@@ -106,9 +161,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts) => setExit(await runLabProbe(io, opts)));
   lab
     .command('apply')
-    .description('replace the running lab\'s policy with the manifests\' (same workloads): one incremental nft transaction per node')
+    .description('upsert the manifests\' resources into the running lab (or, with --prune, make them the whole state); same workloads; one incremental nft transaction per node')
     .addOption(fileOption())
     .addOption(labOption())
+    .option('--prune', 'the manifests are the whole new state: resources not in them are removed')
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await runLabApply(io, opts)));
   lab
@@ -129,6 +185,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
     .action(async (opts) => setExit(await runLabDown(io, opts)));
+
+  registerServerCommands(program, io, setExit, fileOption);
 
   return program;
 }

@@ -205,6 +205,12 @@ export interface ServiceEntry {
     /** Number, or a container port name resolved per endpoint. */
     readonly targetPort: number | string;
   }[];
+  /** spec.clusterIPs (or clusterIP): the virtual addresses kube-proxy translates; empty when headless or unset. */
+  readonly clusterIPs?: readonly IpAddress[];
+  /** `clusterIP: None`: no virtual IP, no port translation; clients reach the pods directly. */
+  readonly headless?: boolean;
+  /** spec.type; `ExternalName` Services are DNS aliases and have no backends. Optional: ClusterIP. */
+  readonly type?: string;
   readonly origin: Origin;
 }
 

@@ -8,6 +8,7 @@ import { baselineAdminNetworkPolicySchema } from './baseline-admin-network-polic
 import { missingSelectorWarnings, namedPortPeerWarnings } from './admin-policy-common.ts';
 import type { AdminPolicyView } from './admin-policy-common.ts';
 import { clusterNetworkPolicySchema } from './cluster-network-policy.ts';
+import { connectivityInvariantSchema } from './connectivity-invariant.ts';
 import { cronJobSchema } from './cron-job.ts';
 import { daemonSetSchema } from './daemon-set.ts';
 import { deploymentSchema } from './deployment.ts';
@@ -163,6 +164,13 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     schema: clusterNetworkPolicySchema,
     warnings: (b) => adminPolicyWarnings(b, true),
   },
+  ConnectivityInvariant: {
+    type: 'ConnectivityInvariant',
+    kind: 'ConnectivityInvariant',
+    apiVersions: ['strata/v1'],
+    namespaced: false,
+    schema: connectivityInvariantSchema,
+  },
 };
 
 export const RESOURCE_TYPES: readonly ResourceType[] = Object.keys(KINDS) as ResourceType[];
@@ -184,9 +192,38 @@ export function apiVersionsOfKind(kind: string): readonly string[] {
 }
 
 /** API groups Strata reads from, so a known kind under another version there is an error, not a skip. */
-export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io']);
+export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io', 'strata']);
 
 export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * The kinds the policy API groups serve that Strata deliberately does not read (from the upstream
+ * API definitions: Calico's api/pkg/apis/projectcalico/v3, Kubernetes' networking/v1 and the
+ * network-policy-api CRDs). Any other kind in these groups is a mistake, not a kind to skip.
+ */
+const OTHER_CALICO_KINDS: readonly string[] = [
+      'BGPConfiguration', 'BGPFilter', 'BGPPeer', 'BlockAffinity', 'CalicoNodeStatus', 'ClusterInformation',
+    'FelixConfiguration', 'IPAMConfiguration', 'IPAMBlock', 'IPAMHandle', 'IPPool', 'IPReservation',
+    'KubeControllersConfiguration', 'Node', 'Profile', 'LicenseKey', 'ManagedCluster', 'PacketCapture',
+    'DeepPacketInspection', 'UISettings', 'UISettingsGroup', 'GlobalAlert', 'GlobalAlertTemplate', 'GlobalReport',
+    'GlobalReportType', 'RemoteClusterConfiguration', 'AlertException', 'EgressGatewayPolicy', 'ExternalNetwork',
+    'BFDConfiguration', 'SecurityEventWebhook', 'PolicyRecommendationScope', 'Tenant', 'StagedAction',
+];
+const OTHER_KINDS_OF_POLICY_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  'networking.k8s.io': ['Ingress', 'IngressClass', 'IPAddress', 'ServiceCIDR'],
+  'policy.networking.k8s.io': [],
+  'projectcalico.org': OTHER_CALICO_KINDS,
+  'crd.projectcalico.org': OTHER_CALICO_KINDS,
+};
+
+/** True when `group` is a policy API group and serves no kind called `kind` (a mistake, not a skip). */
+export function isUnknownKindOfPolicyGroup(group: string, kind: string): boolean {
+  const others = OTHER_KINDS_OF_POLICY_GROUPS[group];
+  if (others === undefined) return false;
+  // `XxxList` documents are handled before this; a list kind of the group is still a real kind.
+  const base = kind.endsWith('List') ? kind.slice(0, -4) : kind;
+  return !others.includes(base) && !KNOWN_KINDS.includes(base);
 }

@@ -24,6 +24,8 @@ export {
   cidrOverlaps,
   cidrSize,
   formatCidr,
+  ipv4Mask,
+  ipv6Mask,
   isCatchAll,
   makeCidr,
   parseCidr,
@@ -32,3 +34,4 @@ export {
   parseCidrText,
 } from './cidr.ts';
 export { allocateAddresses } from './allocate.ts';
+export { AddressPool } from './pool.ts';

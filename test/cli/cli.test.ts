@@ -137,7 +137,7 @@ test('matrix: truth table, CSV and JSON agree', async () => {
   const csv = await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'csv']);
   assert.ok(csv.out.split('\n').includes('prod/web,prod/db,5432,TCP,allow'));
   assert.ok(csv.out.split('\n').includes('prod/db,prod/db,5432,TCP,allow'), 'loopback');
-  const json = JSON.parse((await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'json'])).out) as { results: { from: string; to: string; verdict: string }[] };
+  const json = JSON.parse((await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'json-pairs'])).out) as { results: { from: string; to: string; verdict: string }[] };
   assert.equal(json.results.find((c) => c.from === 'prod/db' && c.to === 'prod/web')?.verdict, 'allow');
 });
 

@@ -1,0 +1,264 @@
+// A snapshot: the cluster as of one generation, read by explain, matrix, lint, diff and the
+// dataplane compiler. It is made of the copy-on-write views the entity index handed out, so it is
+// O(1) to take and stays consistent while the store moves on. What it derives on demand — the
+// sorted lists, the tier plan of a label class, a selector's members — is cached per view (shared
+// by every snapshot holding that view) or per snapshot (LRU-bounded), never without bound; tier
+// plans the last changes did not touch are taken over from the previous snapshot.
+import { LRUCache } from 'lru-cache';
+import { formatIp } from '../net/index.ts';
+import type { IpAddress } from '../net/index.ts';
+import type { Selector } from '../selector/index.ts';
+import type { NetworkSetAddressIndex } from './address-index.ts';
+import { indexNetworkSets } from './address-index.ts';
+import type { Cluster, SelectorMembers } from './cluster.ts';
+import { domainMatches } from './domains.ts';
+import { serviceSelects } from './match.ts';
+import type { MembershipView } from './membership.ts';
+import type { Direction, Endpoint, NamespaceEntry, NetworkSetEntry, Policy, ServiceEntry, Tier } from './model.ts';
+import { comparePolicies, compareTiers } from './ordering.ts';
+import type { TierPlan } from './pipeline.ts';
+import { serviceSelector } from './service-selector.ts';
+
+/** The tier plans of one label class (every endpoint with those labels shares them). */
+export interface Plans {
+  readonly ingress: readonly TierPlan[];
+  readonly egress: readonly TierPlan[];
+  readonly stagedIngress: boolean;
+  readonly stagedEgress: boolean;
+}
+
+/** The views a snapshot is made of (entity-index.ts). */
+export interface SnapshotState {
+  readonly generation: number;
+  /** By entity key, in arrival order. */
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+  readonly byId: ReadonlyMap<string, Endpoint>;
+  /** Formatted address → owning endpoint. */
+  readonly byAddress: ReadonlyMap<string, Endpoint>;
+  readonly policies: ReadonlyMap<string, Policy>;
+  /** Endpoint-selector id → keys of the policies using it. */
+  readonly policiesBySelector: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
+  readonly tiers: ReadonlyMap<string, Tier>;
+  readonly networkSets: ReadonlyMap<string, NetworkSetEntry>;
+  /** `NS/NAME` → Service. */
+  readonly services: ReadonlyMap<string, ServiceEntry>;
+  readonly namespaces: ReadonlyMap<string, NamespaceEntry>;
+  readonly hidden: ReadonlySet<string>;
+  readonly membership: MembershipView;
+  /**
+   * The previous snapshot's tier plans and the classes whose plans changed since: a plan the
+   * changes did not touch is reused instead of recomputed (one generation back only, so no chain
+   * of old snapshots is kept alive).
+   */
+  readonly inherited?: { readonly plans: ReadonlyMap<string, Plans>; readonly invalid: ReadonlySet<string> } | undefined;
+}
+
+const planCaches = new WeakMap<Cluster, ReadonlyMap<string, Plans>>();
+
+/** The tier plans a snapshot computed (or reused), for the next snapshot to inherit. */
+export function planCacheOf(s: Cluster): ReadonlyMap<string, Plans> | undefined {
+  return planCaches.get(s);
+}
+
+/** A cluster as of one generation of the store. */
+export type Snapshot = Cluster;
+
+// Derived lists shared by every snapshot that holds the same view (a view never changes).
+const sortedTiersOf = new WeakMap<ReadonlyMap<string, Tier>, { list: readonly Tier[]; rank: ReadonlyMap<string, number> }>();
+const sortedPoliciesOf = new WeakMap<ReadonlyMap<string, Policy>, WeakMap<ReadonlyMap<string, Tier>, readonly Policy[]>>();
+const netIndexOf = new WeakMap<ReadonlyMap<string, NetworkSetEntry>, { list: readonly NetworkSetEntry[]; index: NetworkSetAddressIndex; domainSets: readonly NetworkSetEntry[] }>();
+const listOf = new WeakMap<ReadonlyMap<string, unknown>, readonly unknown[]>();
+
+function valuesOf<V>(m: ReadonlyMap<string, V>): readonly V[] {
+  let list = listOf.get(m) as readonly V[] | undefined;
+  if (list === undefined) listOf.set(m, (list = [...m.values()]));
+  return list;
+}
+
+function tiersOf(m: ReadonlyMap<string, Tier>): { list: readonly Tier[]; rank: ReadonlyMap<string, number> } {
+  let t = sortedTiersOf.get(m);
+  if (t === undefined) {
+    const list = [...m.values()].sort(compareTiers);
+    t = { list, rank: new Map(list.map((x, i) => [x.name, i])) };
+    sortedTiersOf.set(m, t);
+  }
+  return t;
+}
+
+const EMPTY_SET: ReadonlySet<string> = new Set();
+const NO_SETS: readonly NetworkSetEntry[] = [];
+
+export function createSnapshot(state: SnapshotState): Snapshot {
+  const tiers = (): ReturnType<typeof tiersOf> => tiersOf(state.tiers);
+  const byPolicyOrder = (a: Policy, b: Policy): number => {
+    const rank = tiers().rank;
+    return (rank.get(a.tier) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b.tier) ?? Number.MAX_SAFE_INTEGER) || comparePolicies(a, b);
+  };
+  const sortedPolicies = (): readonly Policy[] => {
+    let byTiers = sortedPoliciesOf.get(state.policies);
+    if (byTiers === undefined) sortedPoliciesOf.set(state.policies, (byTiers = new WeakMap()));
+    let list = byTiers.get(state.tiers);
+    if (list === undefined) byTiers.set(state.tiers, (list = [...state.policies.values()].sort(byPolicyOrder)));
+    return list;
+  };
+  const netIndex = (): { list: readonly NetworkSetEntry[]; index: NetworkSetAddressIndex; domainSets: readonly NetworkSetEntry[] } => {
+    let n = netIndexOf.get(state.networkSets);
+    if (n === undefined) {
+      const list = [...state.networkSets.values()];
+      n = { list, index: indexNetworkSets(list), domainSets: list.filter((s) => s.allowedEgressDomains.length > 0) };
+      netIndexOf.set(state.networkSets, n);
+    }
+    return n;
+  };
+
+  function computePlans(classKey: string): Plans {
+    const selected: Policy[] = [];
+    for (const selId of state.membership.classSelectors.get(classKey)?.set ?? EMPTY_SET) {
+      for (const key of state.policiesBySelector.get(selId)?.set ?? EMPTY_SET) {
+        const p = state.policies.get(key);
+        // Untracked and preDNAT policies never apply to workload endpoints (docs/semantics.md §5.3).
+        if (p !== undefined && !p.doNotTrack && !p.preDNAT) selected.push(p);
+      }
+    }
+    selected.sort(byPolicyOrder);
+    const ingress: { tier: Tier; policies: Policy[] }[] = [];
+    const egress: { tier: Tier; policies: Policy[] }[] = [];
+    let stagedIngress = false;
+    let stagedEgress = false;
+    for (const p of selected) {
+      const tier = state.tiers.get(p.tier);
+      if (tier === undefined) continue;
+      const involvesStaged = p.staged || state.hidden.has(p.key);
+      if (p.types.ingress) {
+        appendToPlan(ingress, tier, p);
+        stagedIngress ||= involvesStaged;
+      }
+      if (p.types.egress) {
+        appendToPlan(egress, tier, p);
+        stagedEgress ||= involvesStaged;
+      }
+    }
+    return { ingress, egress, stagedIngress, stagedEgress };
+  }
+
+  // In front of the class cache, one by endpoint identity: a pointer hash instead of hashing the
+  // long label key (this runs twice or more per evaluated flow).
+  const planByEndpoint = new WeakMap<Endpoint, Plans>();
+  // Per generation: bounded by the label classes of this snapshot, gone with it.
+  const planByClass = new Map<string, Plans>();
+  function plansOf(ep: Endpoint): Plans {
+    let plans = planByEndpoint.get(ep);
+    if (plans !== undefined) return plans;
+    plans = planByClass.get(ep.labelKey);
+    if (plans === undefined) {
+      const inherited = state.inherited;
+      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? inherited.plans.get(ep.labelKey) : undefined;
+      plans ??= computePlans(ep.labelKey);
+      planByClass.set(ep.labelKey, plans);
+    }
+    planByEndpoint.set(ep, plans);
+    return plans;
+  }
+
+  let classCache: LRUCache<string, ReadonlySet<string>> | undefined;
+  function selectorClasses(sel: Selector): ReadonlySet<string> {
+    if (state.membership.selectors.has(sel.id)) return state.membership.selectorClasses.get(sel.id)?.set ?? EMPTY_SET;
+    classCache ??= new LRUCache({ max: 4096 });
+    let hit = classCache.get(sel.id);
+    if (hit === undefined) {
+      const out = new Set<string>();
+      for (const c of state.membership.classes.values()) if (sel.matches(c.labels)) out.add(c.key);
+      classCache.set(sel.id, (hit = out));
+    }
+    return hit;
+  }
+
+  let memberCache: LRUCache<string, SelectorMembers> | undefined;
+  function selectorMembers(sel: Selector): SelectorMembers {
+    memberCache ??= new LRUCache({ max: 4096 });
+    let hit = memberCache.get(sel.id);
+    if (hit === undefined) {
+      const endpoints: Endpoint[] = [];
+      for (const c of selectorClasses(sel)) {
+        for (const key of state.membership.members.get(c)?.set ?? EMPTY_SET) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined) endpoints.push(ep);
+        }
+      }
+      const networkSets = netIndex().list.filter((s) => sel.matches(s.labels));
+      memberCache.set(sel.id, (hit = { endpoints, networkSets }));
+    }
+    return hit;
+  }
+
+  let backendCache: LRUCache<string, readonly Endpoint[]> | undefined;
+  function serviceBackends(namespace: string, name: string): readonly Endpoint[] {
+    const key = `${namespace}/${name}`;
+    backendCache ??= new LRUCache({ max: 4096 });
+    let hit = backendCache.get(key);
+    if (hit === undefined) {
+      const svc = state.services.get(key);
+      if (svc === undefined || svc.selector === undefined) hit = [];
+      else {
+        const sel = serviceSelector(svc);
+        hit = sel === undefined ? valuesOf(state.endpoints).filter((ep) => serviceSelects(svc, ep)) : selectorMembers(sel).endpoints;
+      }
+      backendCache.set(key, hit);
+    }
+    return hit;
+  }
+
+  let domainCache: LRUCache<string, readonly NetworkSetEntry[]> | undefined;
+  const hidden = state.hidden;
+
+  const snapshot: Cluster = {
+    generation: state.generation,
+    get tiers() {
+      return tiers().list;
+    },
+    get policies() {
+      return sortedPolicies();
+    },
+    get endpoints() {
+      return valuesOf(state.endpoints);
+    },
+    get networkSets() {
+      return netIndex().list;
+    },
+    get namespaces() {
+      return valuesOf(state.namespaces);
+    },
+    get services() {
+      return valuesOf(state.services);
+    },
+    pendingMode: { stagedAsEnforced: true, hidden },
+    endpoint: (id) => state.byId.get(id),
+    policy: (key) => state.policies.get(key),
+    endpointByAddress: (a: IpAddress) => state.byAddress.get(formatIp(a)),
+    namespace: (name) => state.namespaces.get(name),
+    service: (ns, name) => state.services.get(`${ns}/${name}`),
+    plan: (ep: Endpoint, dir: Direction) => (dir === 'ingress' ? plansOf(ep).ingress : plansOf(ep).egress),
+    hasStaged: (ep: Endpoint, dir: Direction) => (dir === 'ingress' ? plansOf(ep).stagedIngress : plansOf(ep).stagedEgress),
+    networkSetsContaining: (address) => netIndex().index.containing(address),
+    networkSetsForDomain(domain) {
+      const sets = netIndex().domainSets;
+      if (sets.length === 0) return NO_SETS;
+      const key = domain.toLowerCase().replace(/\.$/, '');
+      domainCache ??= new LRUCache({ max: 4096 });
+      let hit = domainCache.get(key);
+      if (hit === undefined) domainCache.set(key, (hit = sets.filter((s) => s.allowedEgressDomains.some((d) => domainMatches(d, key)))));
+      return hit;
+    },
+    selectorMembers,
+    selectorClasses,
+    serviceBackends,
+  };
+  planCaches.set(snapshot, planByClass);
+  return snapshot;
+}
+
+function appendToPlan(plan: { tier: Tier; policies: Policy[] }[], tier: Tier, p: Policy): void {
+  const last = plan[plan.length - 1];
+  if (last !== undefined && last.tier === tier) last.policies.push(p);
+  else plan.push({ tier, policies: [p] });
+}
