@@ -388,7 +388,7 @@ function build(policies: string): { cluster: Cluster; codes: string[] } {
   assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === 'error'), [], 'the case must load cleanly');
   const built = buildCluster(loaded.resources);
   assert.deepEqual(built.diagnostics.filter((d) => d.severity === 'error'), []);
-  return { cluster: built.cluster, codes: built.diagnostics.filter((d) => d.code.startsWith('engine/admin') || d.code === 'engine/semantics-not-implemented').map((d) => d.code) };
+  return { cluster: built.cluster, codes: built.diagnostics.filter((d) => d.code.startsWith('engine/admin')).map((d) => d.code) };
 }
 
 for (const c of cases) {
