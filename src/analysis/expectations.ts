@@ -119,14 +119,13 @@ function fromDecisionObject(o: DecisionObject): { verdict: ExpectedVerdict; deci
  * undefined when there is none, a sentence when it is malformed.
  */
 export function expectationOfLine(line: Readonly<Record<string, unknown>>): Expectation | undefined | string {
-  if (line['expect'] === undefined || line['expect'] === null) {
-    return line['decidedBy'] === undefined ? undefined : 'field "decidedBy" needs an "expect" ("allow" or "deny") beside it';
-  }
+  // Without `expect` a line states no expectation: other fields (a corpus's `verdict` and
+  // `decidedBy`, notes) are the caller's and are ignored, as explain always has.
+  if (line['expect'] === undefined || line['expect'] === null) return undefined;
   const e = lineExpectSchema.safeParse(line['expect']);
   if (!e.success) return `field "expect" must be "allow", "deny" or {"verdict": "allow"|"deny", "tier", "policy", ...}: ${z.prettifyError(e.error).replace(/\s+/g, ' ')}`;
   let decidedBy: DecidedByExpectation | undefined;
-  if (line['decidedBy'] !== undefined) {
-    if (typeof e.data !== 'string') return 'give the deciding step either inside "expect" or as "decidedBy", not both';
+  if (line['decidedBy'] !== undefined && typeof e.data === 'string') {
     const d = decidedBySchema.safeParse(line['decidedBy']);
     if (!d.success) return `field "decidedBy": ${z.prettifyError(d.error).replace(/\s+/g, ' ')}`;
     decidedBy = d.data;

@@ -2,20 +2,16 @@
 // 0 ok / 1 findings / 2 usage or input errors). Each command's logic lives in commands/ and in the
 // library; this file only wires flags to them and turns failures into exit codes — never a stack
 // trace.
+//
+// Each command's module is imported only when that command runs (`await import(...)` in its
+// action): loading and type-stripping every command's dependency tree (YAML, zod, the engine, the
+// lab) on every start cost most of a `strata selector` run. Keep one action per command in the
+// form `action(async (opts) => setExit(await (await import('./commands/x.ts')).runX(io, opts)))`.
 import { Command, CommanderError, Option } from 'commander';
 import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
 import { STRATA_VERSION } from './version.ts';
-import { runCheck } from './commands/check.ts';
-import { runExplain } from './commands/explain.ts';
-import { runMatrix } from './commands/matrix.ts';
-import { runDiff } from './commands/diff.ts';
-import { runSelector } from './commands/selector.ts';
-import { runTest } from './commands/test.ts';
-import { runDemo } from './commands/demo.ts';
-import { runThreatFeedSync } from './commands/threatfeed.ts';
-import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
 import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -44,7 +40,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .option('--strict', 'warnings (shadowed rules, selectors that match nothing, …) fail too: exit 1')
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
-    .action(async (opts) => setExit(await runCheck(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/check.ts')).runCheck(io, opts)));
 
   program
     .command('explain')
@@ -59,12 +55,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--icmp-type <n>', 'ICMP type (default echo request)')
     .option('--icmp-code <n>', 'ICMP code (default 0)')
     .option('--flows <file>', 'JSON Lines of {from,to,port,protocol}; one JSON result per line, same order')
+    .option('--verdict-only', 'with --flows -o json: only each flow\'s verdict and deciding step (memoised; no traces)')
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
     .addOption(serverTargetOptions()[0]!)
     .addOption(serverTargetOptions()[1]!)
-    .action(async (opts) => setExit(await runExplain(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/explain.ts')).runExplain(io, opts)));
 
   program
     .command('matrix')
@@ -81,7 +78,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-q, --quiet', 'do not print warnings about the input')
     .addOption(serverTargetOptions()[0]!)
     .addOption(serverTargetOptions()[1]!)
-    .action(async (opts) => setExit(await runMatrix(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/matrix.ts')).runMatrix(io, opts)));
 
   program
     .command('test')
@@ -91,7 +88,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('-o, --output <format>', 'text, json, junit (JUnit XML) or sarif (SARIF 2.1.0)').default('text'))
     .addOption(podCidrOption())
     .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
-    .action(async (opts) => setExit(await runTest(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/test.ts')).runTest(io, opts)));
 
   program
     .command('diff')
@@ -106,7 +103,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runDiff(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/diff.ts')).runDiff(io, opts)));
 
   program
     .command('selector')
@@ -115,13 +112,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--labels <k=v,...>', 'labels to match against')
     .option('--labels-json <json>', 'labels as a JSON object')
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
-    .action((expression: string, opts) => setExit(runSelector(io, expression, opts)));
+    .action(async (expression: string, opts) => setExit((await import('./commands/selector.ts')).runSelector(io, expression, opts)));
 
   program
     .command('demo')
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (opts) => setExit(await runDemo(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/demo.ts')).runDemo(io, opts)));
 
   program
     .command('threatfeed')
@@ -134,7 +131,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--timeout <ms>', 'deadline per feed pull', '30000')
     .option('--max-bytes <n>', 'largest feed accepted', String(16 * 1024 * 1024))
     .option('-q, --quiet', 'no per-feed summary on stderr')
-    .action(async (opts) => setExit(await runThreatFeedSync(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/threatfeed.ts')).runThreatFeedSync(io, opts)));
 
   const lab = program
     .command('lab')
@@ -149,7 +146,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--pod-cidr <cidr>', 'addresses for workloads without one (the engine gets the same)', '10.244.0.0/16')
     .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runLabUp(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabUp(io, opts)));
   lab
     .command('probe')
     .description('send real packets and compare the kernel\'s verdict with the engine\'s; exit 1 on any disagreement')
@@ -158,7 +155,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--timeout <ms>', 'first-pass timeout per probe (a suspected disagreement is probed again with 2500 ms)')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
     .option('-q, --quiet', 'no summary on stderr with -o json')
-    .action(async (opts) => setExit(await runLabProbe(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabProbe(io, opts)));
   lab
     .command('apply')
     .description('upsert the manifests\' resources into the running lab (or, with --prune, make them the whole state); same workloads; one incremental nft transaction per node')
@@ -166,25 +163,25 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(labOption())
     .option('--prune', 'the manifests are the whole new state: resources not in them are removed')
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runLabApply(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabApply(io, opts)));
   lab
     .command('counters')
     .description('packets and bytes per policy rule, summed over nodes')
     .addOption(labOption())
     .option('--all', 'also rules that counted nothing')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
-    .action(async (opts) => setExit(await runLabCounters(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabCounters(io, opts)));
   lab
     .command('status')
     .description('labs on this machine, their phase, agents and programmed policy')
     .addOption(labOption())
     .addOption(new Option('-o, --output <format>', 'text or json (JSON Lines)').default('text'))
-    .action((opts) => setExit(runLabStatus(io, opts)));
+    .action(async (opts) => setExit((await import('./commands/lab.ts')).runLabStatus(io, opts)));
   lab
     .command('down')
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
-    .action(async (opts) => setExit(await runLabDown(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabDown(io, opts)));
 
   registerServerCommands(program, io, setExit, fileOption);
 

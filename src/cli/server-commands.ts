@@ -2,9 +2,8 @@
 // config, audit), kept out of main.ts so that file only gains one call.
 import { Command, Option } from 'commander';
 import type { Io } from './io.ts';
-import { runServer } from './commands/server.ts';
-import { runApply, runAudit, runDelete, runGet } from './commands/remote-resources.ts';
-import { runCurrentContext, runGetContexts, runSetContext, runUseContext } from './commands/config.ts';
+// Each command's module is imported when it runs, as in main.ts (the server and its datastores
+// must not be loaded by every `strata` start).
 
 /** `--server URL` and `--token T` (also STRATA_SERVER / STRATA_TOKEN, or the current context). */
 export function serverTargetOptions(): Option[] {
@@ -30,7 +29,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .option('--tls-cert-file <pem>', 'serve HTTPS with this certificate (kubectl sends tokens only over TLS)')
     .option('--tls-private-key-file <pem>', 'the certificate\'s private key')
     .option('--allow-non-loopback', 'listen on a non-loopback address without TLS (plain HTTP!)')
-    .action(async (opts) => setExit(await runServer(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/server.ts')).runServer(io, opts)));
 
   withTarget(
     program
@@ -38,7 +37,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .description('create or update the manifests\' resources on the server, all or nothing')
       .addOption(fileOption())
       .addOption(new Option('-o, --output <format>', 'text or json').default('text')),
-  ).action(async (opts) => setExit(await runApply(io, opts)));
+  ).action(async (opts) => setExit(await (await import('./commands/remote-resources.ts')).runApply(io, opts)));
 
   withTarget(
     program
@@ -51,7 +50,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .option('-l, --selector <selector>', 'label selector (k=v, k!=v, k in (a,b), k, !k)')
       .option('--field-selector <selector>', 'field selector (metadata.name, metadata.namespace, spec.tier)')
       .addOption(new Option('-o, --output <format>', 'table, wide, json, yaml or name').default('table')),
-  ).action(async (kind: string, name: string | undefined, opts) => setExit(await runGet(io, kind, name, opts)));
+  ).action(async (kind: string, name: string | undefined, opts) => setExit(await (await import('./commands/remote-resources.ts')).runGet(io, kind, name, opts)));
 
   withTarget(
     program
@@ -62,7 +61,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .addOption(fileOption())
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--ignore-not-found', 'a missing object is not an error'),
-  ).action(async (kind: string | undefined, names: string[], opts) => setExit(await runDelete(io, kind, names, opts)));
+  ).action(async (kind: string | undefined, names: string[], opts) => setExit(await (await import('./commands/remote-resources.ts')).runDelete(io, kind, names, opts)));
 
   withTarget(
     program
@@ -70,7 +69,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .description('audit events from the server: writes and refusals, who, what, tier, decision')
       .option('--since <when>', 'a duration (30s, 15m, 1h, 2d) or an RFC 3339 time')
       .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table')),
-  ).action(async (opts) => setExit(await runAudit(io, opts)));
+  ).action(async (opts) => setExit(await (await import('./commands/remote-resources.ts')).runAudit(io, opts)));
 
   const config = program.command('config').description('contexts: named server URL and token pairs ($XDG_CONFIG_HOME/strata/config)');
   config
@@ -79,12 +78,12 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .argument('<name>')
     .option('--server <url>', 'API server URL')
     .option('--token <token>', 'bearer token')
-    .action(async (name: string, opts) => setExit(await runSetContext(io, name, opts)));
+    .action(async (name: string, opts) => setExit(await (await import('./commands/config.ts')).runSetContext(io, name, opts)));
   config
     .command('use-context')
     .description('make a context the current one')
     .argument('<name>')
-    .action(async (name: string) => setExit(await runUseContext(io, name)));
-  config.command('current-context').description('print the current context').action(async () => setExit(await runCurrentContext(io)));
-  config.command('get-contexts').description('list the contexts').action(async () => setExit(await runGetContexts(io)));
+    .action(async (name: string) => setExit(await (await import('./commands/config.ts')).runUseContext(io, name)));
+  config.command('current-context').description('print the current context').action(async () => setExit(await (await import('./commands/config.ts')).runCurrentContext(io)));
+  config.command('get-contexts').description('list the contexts').action(async () => setExit(await (await import('./commands/config.ts')).runGetContexts(io)));
 }

@@ -374,6 +374,7 @@ export function derivePolicies(r: Resource, diagnostics: Diagnostic[]): readonly
     case 'AdminNetworkPolicy':
     case 'BaselineAdminNetworkPolicy':
     case 'ClusterNetworkPolicy': {
+      // Upstream admin policies, in the kube-admin / kube-baseline tiers (convert-admin.ts).
       const converted = convertAdminPolicy({ kind: r.type, name: r.name, spec: r.body.spec as AdminPolicySpec, origin: r.origin });
       diagnostics.push(...converted.diagnostics);
       return converted.policy === undefined ? [] : [converted.policy];
