@@ -491,7 +491,10 @@ test('lint points into admin policies: subject, peers, shadowed rules', () => {
   )}`;
   const loaded = loadText(text, 'case.yaml');
   const { cluster } = buildCluster(loaded.resources);
-  const found = lint({ resources: loaded.resources, cluster })
+  const all = lint({ resources: loaded.resources, cluster });
+  const nothing = all.find((d) => d.code === 'lint/policy-selects-nothing' && d.message.includes('lint-me'));
+  assert.match(nothing?.message ?? '', /selector \(\(projectcalico\.org\/orchestrator == "k8s" && conformance-house == "nowhere"\) && pcns\.conformance-house == "nowhere"\)/, 'the composed subject selector, not a selector the policy does not have');
+  const found = all
     .filter((d) => d.message.includes('lint-me') || d.code === 'lint/namespace-label-unknown')
     .map((d) => [d.code, d.path]);
   // The subject's namespace selector tests conformance-house, which namespaces have: no warning there.
