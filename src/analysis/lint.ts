@@ -274,6 +274,8 @@ function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[
  */
 export function writtenSelector(r: Resource | undefined): string | undefined {
   if (r === undefined) return undefined;
+  // Admin policies have a subject, not a selector: the composed selector says it best.
+  if (r.type === 'AdminNetworkPolicy' || r.type === 'BaselineAdminNetworkPolicy' || r.type === 'ClusterNetworkPolicy') return undefined;
   const spec = (r.body as { spec?: Record<string, unknown> }).spec ?? {};
   if (r.type === 'KubernetesNetworkPolicy' || r.type === 'StagedKubernetesNetworkPolicy') {
     const ps = spec['podSelector'] as { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined;
