@@ -478,7 +478,16 @@ class Compilation {
     if (!this.sets.has(name)) {
       const wanted = new Set(sorted);
       const elements: Triple[] = [];
-      for (const ep of filter === undefined ? this.cluster.endpoints : this.cluster.selectorMembers(filter).endpoints) {
+      // From the engine's indexes: the endpoints declaring one of the names, or the side selector's members.
+      const named = [...new Set(sorted.flatMap((n) => this.cluster.endpointsWithPortName(n)))];
+      let owners: readonly Endpoint[] = named;
+      if (filter !== undefined) {
+        // The smaller side, tested against the other: the label classes the filter matches.
+        const classes = this.cluster.selectorClasses(filter);
+        const members = this.cluster.selectorMembers(filter).endpoints;
+        owners = named.length <= members.length ? named.filter((ep) => classes.has(ep.labelKey)) : members;
+      }
+      for (const ep of owners) {
         for (const p of ep.ports) {
           if (p.name === undefined || !wanted.has(p.name)) continue;
           for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });

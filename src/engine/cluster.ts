@@ -49,6 +49,8 @@ export interface Cluster extends MatchIndex, ClusterData {
   selectorClasses(sel: Selector): ReadonlySet<string>;
   /** The endpoints a Service selects (same namespace, labels include its selector). */
   serviceBackends(namespace: string, name: string): readonly Endpoint[];
+  /** The endpoints declaring a container port of that name (any protocol). */
+  endpointsWithPortName(name: string): readonly Endpoint[];
 }
 
 /** Who a selector selects, as of a snapshot. */

@@ -71,6 +71,8 @@ export class EntityIndex {
   readonly #addressOwners = new Map<string, string[]>();
   readonly #byAddress = new CowMap<Endpoint>(this.#clock);
 
+  /** Container-port name → keys of the endpoints that declare it (named-port sets, as Felix keeps them). */
+  readonly #namedPorts = new CowSetMap<string>(this.#clock);
   readonly #policies = new CowMap<Policy>(this.#clock);
   readonly #policiesBySelector = new CowSetMap<string>(this.#clock);
   readonly #tiers = new CowMap<Tier>(this.#clock);
@@ -132,6 +134,8 @@ export class EntityIndex {
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
+    if (old !== undefined) for (const p of old.ports) if (p.name !== undefined) this.#namedPorts.remove(p.name, key);
+    for (const p of ep.ports) if (p.name !== undefined) this.#namedPorts.add(p.name, key);
     // A class may have gone and come back since the last snapshot, missing the invalidations of
     // policy changes in between: its inherited plan is not trusted.
     this.#invalidSinceSnapshot.add(ep.labelKey);
@@ -144,6 +148,7 @@ export class EntityIndex {
     this.#leaveClass(old.labelKey, key);
     this.#removeId(old.id, key);
     for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
+    for (const p of old.ports) if (p.name !== undefined) this.#namedPorts.remove(p.name, key);
     this.#removed.add(old.id);
     this.#added.delete(old.id);
     this.#updated.delete(old.id);
@@ -408,6 +413,7 @@ export class EntityIndex {
       namespaces: this.#namespaces.view,
       hidden: this.#hidden,
       membership: this.#membership.view,
+      namedPorts: this.#namedPorts.view,
       inherited: this.#last === undefined ? undefined : { plans: planCacheOf(this.#last) ?? new Map(), invalid: this.#invalidSinceSnapshot },
     };
     this.#invalidSinceSnapshot = new Set();

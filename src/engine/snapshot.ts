@@ -45,6 +45,8 @@ export interface SnapshotState {
   readonly namespaces: ReadonlyMap<string, NamespaceEntry>;
   readonly hidden: ReadonlySet<string>;
   readonly membership: MembershipView;
+  /** Container-port name → keys of the endpoints declaring it. */
+  readonly namedPorts: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
   /**
    * The previous snapshot's tier plans and the classes whose plans changed since: a plan the
    * changes did not touch is reused instead of recomputed (one generation back only, so no chain
@@ -210,6 +212,7 @@ export function createSnapshot(state: SnapshotState): Snapshot {
 
   let domainCache: LRUCache<string, readonly NetworkSetEntry[]> | undefined;
   const hidden = state.hidden;
+  let portCache: LRUCache<string, readonly Endpoint[]> | undefined;
 
   const snapshot: Cluster = {
     generation: state.generation,
@@ -252,6 +255,19 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     selectorMembers,
     selectorClasses,
     serviceBackends,
+    endpointsWithPortName(name: string): readonly Endpoint[] {
+      portCache ??= new LRUCache({ max: 4096 });
+      let hit = portCache.get(name);
+      if (hit === undefined) {
+        const out: Endpoint[] = [];
+        for (const key of state.namedPorts.get(name)?.set ?? EMPTY_SET) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined) out.push(ep);
+        }
+        portCache.set(name, (hit = out));
+      }
+      return hit;
+    },
   };
   planCaches.set(snapshot, planByClass);
   return snapshot;

@@ -1,6 +1,7 @@
 // The table of accepted kinds: which apiVersion/kind pairs map to which resource type, whether the
 // type is namespaced, its schema, and its non-fatal findings. One row per type; see
 // docs/resources.md for the user-facing list.
+import { controllerWarnings } from './workload-spec.ts';
 import type { z } from 'zod';
 import { formatCidr, parseCidrText } from '../net/index.ts';
 import { adminNetworkPolicySchema } from './admin-network-policy.ts';
@@ -88,10 +89,10 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
   Pod: { type: 'Pod', kind: 'Pod', apiVersions: CORE, namespaced: true, schema: podSchema },
   Service: { type: 'Service', kind: 'Service', apiVersions: CORE, namespaced: true, schema: serviceSchema },
   ServiceAccount: { type: 'ServiceAccount', kind: 'ServiceAccount', apiVersions: CORE, namespaced: true, schema: serviceAccountSchema },
-  Deployment: { type: 'Deployment', kind: 'Deployment', apiVersions: APPS, namespaced: true, schema: deploymentSchema },
-  StatefulSet: { type: 'StatefulSet', kind: 'StatefulSet', apiVersions: APPS, namespaced: true, schema: statefulSetSchema },
-  DaemonSet: { type: 'DaemonSet', kind: 'DaemonSet', apiVersions: APPS, namespaced: true, schema: daemonSetSchema },
-  ReplicaSet: { type: 'ReplicaSet', kind: 'ReplicaSet', apiVersions: APPS, namespaced: true, schema: replicaSetSchema },
+  Deployment: { type: 'Deployment', kind: 'Deployment', apiVersions: APPS, namespaced: true, schema: deploymentSchema, warnings: controllerWarnings },
+  StatefulSet: { type: 'StatefulSet', kind: 'StatefulSet', apiVersions: APPS, namespaced: true, schema: statefulSetSchema, warnings: controllerWarnings },
+  DaemonSet: { type: 'DaemonSet', kind: 'DaemonSet', apiVersions: APPS, namespaced: true, schema: daemonSetSchema, warnings: controllerWarnings },
+  ReplicaSet: { type: 'ReplicaSet', kind: 'ReplicaSet', apiVersions: APPS, namespaced: true, schema: replicaSetSchema, warnings: controllerWarnings },
   Job: { type: 'Job', kind: 'Job', apiVersions: BATCH, namespaced: true, schema: jobSchema },
   CronJob: { type: 'CronJob', kind: 'CronJob', apiVersions: BATCH, namespaced: true, schema: cronJobSchema },
   KubernetesNetworkPolicy: {

@@ -48,12 +48,10 @@ export const controllerSpecSchema = controllerSpecShape.check(
       if (selector === undefined || labels === undefined) return;
       if (isEmptyLabelSelector(selector)) {
         report(ctx, ['selector'], 'selector must not be empty: it has to select the pods of the template', { code: 'model/invalid-selector' });
-      } else if (!labelSelectorMatches(selector, labels)) {
-        report(ctx, ['template', 'metadata', 'labels'], 'selector does not match the template labels', {
-          code: 'model/invalid-selector',
-          help: 'give the template every label the selector requires',
-        });
       }
+      // A selector that misses the template's labels is refused by the API server, but it does not
+      // change what policy sees (the pods carry the template's labels): a warning (controllerWarnings),
+      // so inputs written for other analysers (np-guard's, say) still load.
     },
     // Runs even when other parts of the spec are broken: it reads only what it checks.
     { when: () => true },
@@ -61,6 +59,23 @@ export const controllerSpecSchema = controllerSpecShape.check(
 );
 
 export type ControllerSpec = z.output<typeof controllerSpecSchema>;
+
+/** What kube-apiserver would refuse but the analysis can still read: the selector missing the template's labels. */
+export function controllerWarnings(body: { readonly spec: unknown }): { path: (string | number)[]; code: string; message: string; help?: string }[] {
+  const spec = body.spec;
+  if (!isRecord(spec)) return [];
+  const selector = wellFormedSelector(spec['selector']);
+  const labels = templateLabels(spec);
+  if (selector === undefined || labels === undefined || isEmptyLabelSelector(selector) || labelSelectorMatches(selector, labels)) return [];
+  return [
+    {
+      path: ['spec', 'template', 'metadata', 'labels'],
+      code: 'model/selector-template-mismatch',
+      message: 'spec.selector does not match the template labels: the API server would refuse this object; Strata reads the template labels as the pods\' labels',
+      help: 'give the template every label the selector requires',
+    },
+  ];
+}
 
 /** Shared wording of the apps/v1 kinds' top-level shape. */
 export const controllerShape = {
