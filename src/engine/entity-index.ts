@@ -69,6 +69,13 @@ export class EntityIndex {
   readonly #idOwners = new Map<string, string[]>();
   readonly #byId = new CowMap<string, Endpoint>(this.#clock);
   readonly #addressOwners = new Map<string, string[]>();
+  /**
+   * Endpoint key → when it arrived. Claimants of an id or address are kept in arrival order, so
+   * the owner is the latest-arrived resource however often the others were upserted since — the
+   * same owner a batch build of the same resources picks.
+   */
+  readonly #arrival = new Map<string, number>();
+  #arrivals = 0;
   readonly #byAddress = new CowMap<string, Endpoint>(this.#clock);
 
   readonly #policies = new CowMap<string, Policy>(this.#clock);
@@ -105,6 +112,7 @@ export class EntityIndex {
     const old = this.#endpoints.get(key);
     if (old === ep) return;
     this.#endpoints.set(key, ep);
+    if (old === undefined) this.#arrival.set(key, this.#arrivals++);
     if (old === undefined) {
       this.#added.add(ep.id);
       this.#membership.addMember(ep.labelKey, ep.labels, key);
@@ -126,7 +134,11 @@ export class EntityIndex {
       } else if (old.profiles !== ep.profiles) {
         this.#planEndpoints.add(ep.id); // profile rules are part of what the endpoint runs
       }
-      for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
+      // Only addresses the endpoint no longer has are given up: an address it keeps keeps its
+      // place among the claimants, so a re-upsert does not take a shared address over from a
+      // later resource (the batch build gives it to the later one).
+      const kept = new Set(ep.addresses.map(formatIp));
+      for (const a of old.addresses) if (!kept.has(formatIp(a))) this.#removeAddress(formatIp(a), key);
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
@@ -137,6 +149,7 @@ export class EntityIndex {
     if (old === undefined) return;
     this.#endpoints.delete(key);
     this.#leaveClass(old.labelKey, key);
+    this.#arrival.delete(key);
     this.#removeId(old.id, key);
     for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
     this.#removed.add(old.id);
@@ -161,7 +174,7 @@ export class EntityIndex {
   #addId(id: string, key: string): void {
     let owners = this.#idOwners.get(id);
     if (owners === undefined) this.#idOwners.set(id, (owners = []));
-    if (!owners.includes(key)) owners.push(key);
+    this.#claim(owners, key);
     this.#byId.set(id, this.#endpoints.get(owners[owners.length - 1]!)!);
   }
 
@@ -178,10 +191,19 @@ export class EntityIndex {
     }
   }
 
+  /** Adds a claimant in arrival order (lists are short: claims of one id or address). */
+  #claim(owners: string[], key: string): void {
+    if (owners.includes(key)) return;
+    const at = this.#arrival.get(key) ?? Number.MAX_SAFE_INTEGER;
+    let i = owners.length;
+    while (i > 0 && (this.#arrival.get(owners[i - 1]!) ?? Number.MAX_SAFE_INTEGER) > at) i--;
+    owners.splice(i, 0, key);
+  }
+
   #addAddress(address: string, key: string): void {
     let owners = this.#addressOwners.get(address);
     if (owners === undefined) this.#addressOwners.set(address, (owners = []));
-    if (!owners.includes(key)) owners.push(key);
+    this.#claim(owners, key);
     this.#byAddress.set(address, this.#endpoints.get(owners[owners.length - 1]!)!);
   }
 

@@ -301,6 +301,15 @@ class Stage {
         this.diagnostics.push({ code: 'store/not-found', severity: 'error', message: `${key} cannot be removed: it does not exist` });
         continue;
       }
+      if (c.op === 'remove' && !this.#s.resources.has(key)) {
+        // Created earlier in this very batch and removed again (a duplicate, reported above): the
+        // net change is nothing. Keeping it staged as "removed" would leave a key whose type no
+        // one knows, and the derivation below would crash on it instead of reporting.
+        this.#resources.delete(key);
+        const at = this.#order.indexOf(key);
+        if (at >= 0) this.#order.splice(at, 1);
+        continue;
+      }
       if (!this.#resources.has(key)) this.#order.push(key);
       this.#resources.set(key, c.op === 'upsert' ? c.resource : null);
     }
