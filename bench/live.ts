@@ -165,7 +165,7 @@ interface Case {
 }
 
 const pod = rng.pick(podResources);
-const podNode = (pod.body.spec as { nodeName?: string }).nodeName;
+const podNode = (pod.body as { spec?: { nodeName?: string } }).spec?.nodeName;
 const ns = rng.pick(namespaceResources);
 const policy = rng.pick(calicoPolicies);
 const policyNs = policy.namespace;
