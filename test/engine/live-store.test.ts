@@ -9,7 +9,7 @@
 // whose members changed.
 //
 // Seeds are fixed; fast-check prints the seed and the (shrunk) failing step sequence on failure.
-//   STRATA_SEED=N     another seed            STRATA_STEPS=N   total steps (default 1500)
+//   STRATA_SEED=N     another seed            STRATA_STEPS=N   total steps (default 1000)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -27,7 +27,7 @@ import type { Selector } from '../../src/selector/index.ts';
 import { interfacesOf } from '../dataplane/fixtures.ts';
 
 const SEED = Number(process.env['STRATA_SEED'] ?? 20261201);
-const TOTAL_STEPS = Number(process.env['STRATA_STEPS'] ?? 1500);
+const TOTAL_STEPS = Number(process.env['STRATA_STEPS'] ?? 1000);
 const STEPS_PER_RUN = 50;
 
 // ---- the universe: slots of resources, each a function of a small variant number
@@ -261,7 +261,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof({ weight: 9, arbitrary: changeArb.m
 // ---- what a cluster answers
 
 interface Observation {
-  readonly lists: { endpoints: string[]; policies: string[]; tiers: string[]; namespaces: string[]; networkSets: string[]; owners: string[] };
+  readonly lists: { endpoints: string[]; policies: string[]; tiers: string[]; namespaces: string[]; networkSets: string[]; owners: string[]; backends: string[] };
   /** Flow → verdict and deciding step. */
   readonly verdicts: Map<string, string>;
   /** `endpoint direction flow` → that direction's decision (for the change-report check). */
@@ -300,6 +300,7 @@ function observe(c: Cluster): Observation {
     networkSets: c.networkSets.map((s) => `${s.id} ${[...s.labels].sort().join(',')} ${[...s.nets].map(formatCidr).join(',')}`).sort(),
     // Who owns each address (two pods may claim one: the later resource wins, as in a batch).
     owners: ADDRESS_IPS.map((a) => `${formatIp(a)} ${c.endpointByAddress(a)?.id ?? '-'}`),
+    backends: c.services.map((s) => `${s.namespace}/${s.name}: ${c.serviceBackends(s.namespace, s.name).map((e) => e.id).sort().join(' ')}`),
   };
   const verdicts = new Map<string, string>();
   const directions = new Map<string, string>();
