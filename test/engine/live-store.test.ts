@@ -359,14 +359,25 @@ function observe(c: Cluster): Observation {
   return { lists, verdicts, directions, matrix, nodes, members };
 }
 
-function assertSameObservation(got: Observation, want: Observation, what: string): void {
-  assert.deepEqual(got.lists, want.lists, `${what}: snapshot lists differ`);
-  for (const [k, v] of want.verdicts) assert.equal(got.verdicts.get(k), v, `${what}: flow ${k}`);
-  assert.equal(got.verdicts.size, want.verdicts.size, `${what}: number of flows`);
-  assert.deepEqual(got.matrix, want.matrix, `${what}: matrix differs`);
-  assert.deepEqual([...got.nodes.keys()], [...want.nodes.keys()], `${what}: nodes differ`);
-  for (const [n, text] of want.nodes) assert.equal(got.nodes.get(n), text, `${what}: compiled rules of node ${n} differ`);
-  assert.deepEqual(got.members, want.members, `${what}: selector members differ`);
+function assertSameObservation(got: Observation, want: Observation, what: () => string): void {
+  // `what` is made only on failure: it lists every step so far, too slow to build at every step.
+  try {
+    assert.deepEqual(got.lists, want.lists, 'snapshot lists differ');
+    for (const [k, v] of want.verdicts) if (got.verdicts.get(k) !== v) assert.equal(got.verdicts.get(k), v, `flow ${k}`);
+    assert.equal(got.verdicts.size, want.verdicts.size, 'number of flows');
+    assert.deepEqual(got.matrix, want.matrix, 'matrix differs');
+    assert.deepEqual([...got.nodes.keys()], [...want.nodes.keys()], 'nodes differ');
+    for (const [n, text] of want.nodes) if (got.nodes.get(n) !== text) assert.equal(got.nodes.get(n), text, `compiled rules of node ${n} differ`);
+    assert.deepEqual(got.members, want.members, 'selector members differ');
+  } catch (e) {
+    if (e instanceof assert.AssertionError) e.message = `${what()}: ${e.message}`;
+    throw e;
+  }
+}
+
+/** `assert.ok` with a message made only on failure. */
+function check(ok: boolean, message: () => string): void {
+  if (!ok) assert.fail(message());
 }
 
 // ---- the model: the resources the store should hold, in arrival order (a Map keeps it)
@@ -426,22 +437,22 @@ function runSequence(steps: readonly Step[]): void {
     const generation = store.generation;
     const before = i % 5 === 0 ? store.snapshot() : undefined;
     const result = store.apply(changes);
-    assert.equal(result.ok, !expectReject, `${where()}\nstore ${result.ok ? 'accepted' : 'rejected'} the step; batch build errors: ${nextBuild.errors.join('; ') || 'none'}${malformed ? ' (malformed batch)' : ''}\nstore diagnostics: ${result.diagnostics.map((d) => d.message).join('; ')}`);
+    check(result.ok === !expectReject, () => `${where()}\nstore ${result.ok ? 'accepted' : 'rejected'} the step; batch build errors: ${nextBuild.errors.join('; ') || 'none'}${malformed ? ' (malformed batch)' : ''}\nstore diagnostics: ${result.diagnostics.map((d) => d.message).join('; ')}`);
     if (!result.ok) {
-      assert.equal(store.generation, generation, `${where()}: a rejected step moved the generation`);
+      check(store.generation === generation, () => `${where()}: a rejected step moved the generation`);
       assert.equal(result.generation, generation);
-      assert.ok(result.diagnostics.some((d) => d.severity === 'error'), `${where()}: a rejected step without an error diagnostic`);
-      assertSameObservation(observe(store.snapshot()), want, `${where()}\nafter a rejected step`);
-      if (before !== undefined) assertSameObservation(observe(before), want, `${where()}\nsnapshot taken before a rejected step`);
+      check(result.diagnostics.some((d) => d.severity === 'error'), () => `${where()}: a rejected step without an error diagnostic`);
+      assertSameObservation(observe(store.snapshot()), want, () => `${where()}\nafter a rejected step`);
+      if (before !== undefined) assertSameObservation(observe(before), want, () => `${where()}\nsnapshot taken before a rejected step`);
       continue;
     }
-    assert.equal(store.generation, generation + 1, `${where()}: generation`);
-    assert.deepEqual([...store.resources()].map(resourceKey).sort(), [...next.keys()].sort(), `${where()}: store resources`);
+    check(store.generation === generation + 1, () => `${where()}: generation`);
+    check([...store.resources()].map(resourceKey).sort().join('\n') === [...next.keys()].sort().join('\n'), () => `${where()}: store resources`);
     const snap = store.snapshot();
     const hold = i % 7 === 3 ? store.snapshot() : undefined; // taken, not read until much later
     const got = observe(snap);
     const nowWant = observe(nextBuild.cluster);
-    assertSameObservation(got, nowWant, `${where()}\nlive snapshot vs fresh build`);
+    assertSameObservation(got, nowWant, () => `${where()}\nlive snapshot vs fresh build`);
 
     // The change report: a policy or tier edit names every endpoint whose decisions changed.
     const report = result.report;
@@ -451,7 +462,7 @@ function runSequence(steps: readonly Step[]): void {
       for (const [k, v] of nowWant.directions) {
         if (want.directions.has(k) && want.directions.get(k) !== v) {
           const ep = k.split('\t')[0]!;
-          assert.ok(affected.has(ep), `${where()}\nthe decision ${k} changed (${want.directions.get(k)} → ${v}) but the report does not name ${ep}: ${JSON.stringify(report)}`);
+          check(affected.has(ep), () => `${where()}\nthe decision ${k} changed (${want.directions.get(k)} → ${v}) but the report does not name ${ep}: ${JSON.stringify(report)}`);
         }
       }
     }
@@ -460,7 +471,7 @@ function runSequence(steps: readonly Step[]): void {
     for (const [canonical, members] of nowWant.members) {
       const was = want.members.get(canonical);
       if (was !== undefined && was !== members) {
-        assert.ok(reported.has(canonical), `${where()}\nmembers of ${canonical} changed (${was} → ${members}) but the report's selectors are ${JSON.stringify(report.selectors)}`);
+        check(reported.has(canonical), () => `${where()}\nmembers of ${canonical} changed (${was} → ${members}) but the report's selectors are ${JSON.stringify(report.selectors)}`);
       }
     }
     want = nowWant;
@@ -470,7 +481,7 @@ function runSequence(steps: readonly Step[]): void {
     if (hold !== undefined) held.push({ step: i, snapshot: hold, want });
     if (held.length > 4 || i === steps.length - 1) {
       for (const h of held.splice(0, i === steps.length - 1 ? held.length : 1)) {
-        assertSameObservation(observe(h.snapshot), h.want, `${where()}\nsnapshot held since step ${h.step}`);
+        assertSameObservation(observe(h.snapshot), h.want, () => `${where()}\nsnapshot held since step ${h.step}`);
       }
     }
   }
@@ -592,8 +603,8 @@ test('a rejected batch changes nothing and says why', async (t) => {
       assert.equal(r.ok, false);
       assert.ok(r.diagnostics.some((d) => d.code === c.code && d.severity === 'error'), r.diagnostics.map((d) => d.code).join(', '));
       assert.equal(store.generation, generation);
-      assertSameObservation(observe(store.snapshot()), want, 'after');
-      assertSameObservation(observe(before), want, 'held');
+      assertSameObservation(observe(store.snapshot()), want, () => 'after');
+      assertSameObservation(observe(before), want, () => 'held');
     });
   }
 });
