@@ -8,7 +8,7 @@
 // report names every endpoint whose decisions a policy or tier edit changed, and every selector
 // whose members changed.
 //
-// Seeds are fixed; fast-check prints the seed and the (shrunk) failing step sequence on failure.
+// Verdicts include the pending (staged) view. Seeds are fixed; fast-check prints the seed and the (shrunk) failing step sequence on failure.
 //   STRATA_SEED=N     another seed            STRATA_STEPS=N   total steps (default 1000)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -313,7 +313,9 @@ function observe(c: Cluster): Observation {
       return;
     }
     const d = evaluateFlow(c, f.value);
-    verdicts.set(name, `${d.verdict} ${JSON.stringify(d.decidedBy)}`);
+    // The pending view too (staged policies enforced, staged Deletes hiding their targets).
+    const pending = d.pending === null ? 'no staged' : `${d.pending.verdict} ${JSON.stringify(d.pending.decidedBy)}`;
+    verdicts.set(name, `${d.verdict} ${JSON.stringify(d.decidedBy)} | pending ${pending}`);
     const idOf = (peer: typeof f.value.src): string => (peer.kind === 'endpoint' ? peer.endpoint.id : '(outside)');
     if (d.egress !== null) directions.set(`${idOf(f.value.src)}\tegress\t${name}`, `${d.egress.verdict} ${JSON.stringify(d.egress.decidedBy)}`);
     if (d.ingress !== null) directions.set(`${idOf(f.value.dst)}\tingress\t${name}`, `${d.ingress.verdict} ${JSON.stringify(d.ingress.decidedBy)}`);
@@ -473,6 +475,12 @@ function runSequence(steps: readonly Step[]): void {
       if (was !== undefined && was !== members) {
         check(reported.has(canonical), () => `${where()}\nmembers of ${canonical} changed (${was} → ${members}) but the report's selectors are ${JSON.stringify(report.selectors)}`);
       }
+    }
+    // …and every network set whose labels or nets changed (added and removed ones included).
+    const setsOf = (o: Observation): Map<string, string> => new Map(o.lists.networkSets.map((line) => [line.split(' ')[0]!, line]));
+    const [setsBefore, setsAfter] = [setsOf(want), setsOf(nowWant)];
+    for (const id of new Set([...setsBefore.keys(), ...setsAfter.keys()])) {
+      if (setsBefore.get(id) !== setsAfter.get(id)) check(report.networkSets.includes(id), () => `${where()}\nnetwork set ${id} changed but the report's sets are ${JSON.stringify(report.networkSets)}`);
     }
     want = nowWant;
     model.clear();
