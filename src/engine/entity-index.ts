@@ -76,6 +76,8 @@ export class EntityIndex {
    */
   readonly #arrival = new Map<string, number>();
   #arrivals = 0;
+  /** Highest arrival among the endpoints present: an endpoint arriving below it is placed, not appended. */
+  #lastArrival = -1;
   readonly #byAddress = new CowMap<string, Endpoint>(this.#clock);
 
   readonly #policies = new CowMap<string, Policy>(this.#clock);
@@ -108,11 +110,24 @@ export class EntityIndex {
 
   // ---- endpoints
 
-  setEndpoint(key: string, ep: Endpoint): void {
+  /**
+   * `arrival` orders endpoints as their resources arrived (the store passes it): a resource that
+   * had no endpoint (a host-network pod) and now has one takes its resource's place in the list
+   * and among the claimants of an address, as it has in a batch build — not the last place.
+   */
+  setEndpoint(key: string, ep: Endpoint, arrival?: number): void {
     const old = this.#endpoints.get(key);
     if (old === ep) return;
-    this.#endpoints.set(key, ep);
-    if (old === undefined) this.#arrival.set(key, this.#arrivals++);
+    if (old === undefined) {
+      const at = arrival ?? this.#arrivals;
+      this.#arrivals = Math.max(this.#arrivals, at + 1);
+      this.#arrival.set(key, at);
+      if (at < this.#lastArrival) this.#placeEndpoint(key, ep, at);
+      else {
+        this.#lastArrival = at;
+        this.#endpoints.set(key, ep);
+      }
+    } else this.#endpoints.set(key, ep);
     if (old === undefined) {
       this.#added.add(ep.id);
       this.#membership.addMember(ep.labelKey, ep.labels, key);
@@ -155,6 +170,15 @@ export class EntityIndex {
     this.#removed.add(old.id);
     this.#added.delete(old.id);
     this.#updated.delete(old.id);
+  }
+
+  /** Inserts an endpoint before those that arrived after it: O(endpoints), and rare. */
+  #placeEndpoint(key: string, ep: Endpoint, at: number): void {
+    const later: [string, Endpoint][] = [];
+    for (const [k, e] of this.#endpoints.entries()) if ((this.#arrival.get(k) ?? Number.MAX_SAFE_INTEGER) > at) later.push([k, e]);
+    for (const [k] of later) this.#endpoints.delete(k);
+    this.#endpoints.set(key, ep);
+    for (const [k, e] of later) this.#endpoints.set(k, e);
   }
 
   /** A class that loses its last member goes, and its plan with it (no change could reach it). */

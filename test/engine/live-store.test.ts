@@ -77,11 +77,14 @@ function podDoc(namespace: string, name: string, sa: string | undefined) {
     kind: 'Pod',
     metadata: { name, namespace, labels: pick(v, 0, POD_LABELS) },
     spec: compact({
+      // Now and then a host-network pod: a resource without a workload endpoint.
+      hostNetwork: pick(v, 5, [undefined, undefined, undefined, undefined, undefined, true]),
       nodeName: pick(v, 1, ['n1', 'n2']),
       serviceAccountName: sa === undefined ? undefined : pick(v, 2, [sa, undefined]),
       containers: [{ name: 'c', ports: pick(v, 3, CONTAINER_PORTS) }],
     }),
-    status: { podIP: pick(v, 4, ADDRESSES) },
+    // Now and then a finished pod: an endpoint without addresses.
+    status: compact({ podIP: pick(v, 4, ADDRESSES), phase: pick(v, 6, [undefined, undefined, undefined, undefined, 'Succeeded']) }),
   });
 }
 
@@ -253,7 +256,7 @@ type Change = { readonly op: 'upsert'; readonly slot: number; readonly v: number
 type Step = readonly Change[];
 
 const changeArb: fc.Arbitrary<Change> = fc.oneof(
-  { weight: 7, arbitrary: fc.record({ op: fc.constant('upsert' as const), slot: fc.nat(SLOTS.length - 1), v: fc.nat(1 << 20) }) },
+  { weight: 7, arbitrary: fc.record({ op: fc.constant('upsert' as const), slot: fc.nat(SLOTS.length - 1), v: fc.noBias(fc.nat(1 << 20)) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('remove' as const), slot: fc.nat(SLOTS.length - 1) }) },
 );
 const stepArb: fc.Arbitrary<Step> = fc.oneof({ weight: 9, arbitrary: changeArb.map((c) => [c]) }, { weight: 1, arbitrary: fc.array(changeArb, { minLength: 2, maxLength: 4 }) });
@@ -671,4 +674,15 @@ test('a batch that creates and removes the same resource is rejected with a diag
   assert.ok(kept.ok);
   assert.equal(store.resource(resourceKey(ns)), undefined);
   assert.deepEqual(store.snapshot().namespaces.map((n) => n.name), []);
+});
+
+test('a pod that had no endpoint (host network) and gets one keeps its place in the endpoint list', () => {
+  const hostNetwork = Array.from({ length: 200 }, (_, v) => v).find((v) => (SLOTS[5]!(v)['spec'] as { hostNetwork?: boolean }).hostNetwork === true)!;
+  const normal = Array.from({ length: 200 }, (_, v) => v).find((v) => (SLOTS[5]!(v)['spec'] as { hostNetwork?: boolean }).hostNetwork === undefined)!;
+  assert.equal(keyOfSlot(5), 'Pod/ns-a/p0');
+  runSequence([
+    [{ op: 'upsert', slot: 5, v: hostNetwork }],
+    [{ op: 'upsert', slot: 6, v: normal }],
+    [{ op: 'upsert', slot: 5, v: normal }],
+  ]);
 });
