@@ -102,7 +102,21 @@ const wepDoc = (v: number): Doc => ({
   apiVersion: CALICO,
   kind: 'WorkloadEndpoint',
   metadata: { name: 'w0', namespace: 'ns-c', labels: pick(v, 0, POD_LABELS) },
-  spec: { node: pick(v, 1, ['n1', 'n2']), interfaceName: 'cali0', ipNetworks: [`${pick(v, 2, ADDRESSES)}/32`], ports: [{ name: 'http', port: pick(v, 3, [8080, 80]), protocol: 'TCP' }] },
+  spec: compact({
+    node: pick(v, 1, ['n1', 'n2']),
+    interfaceName: 'cali0',
+    ipNetworks: [`${pick(v, 2, ADDRESSES)}/32`],
+    ports: [{ name: 'http', port: pick(v, 3, [8080, 80]), protocol: 'TCP' }],
+    // Profiles of other namespaces: the endpoint inherits their labels and re-derives when they change.
+    profiles: pick(v, 4, [undefined, ['kns.ns-c'], ['kns.ns-a'], ['kns.ns-c', 'ksa.ns-b.sa2']]),
+  }),
+});
+
+const hostEndpointDoc = (v: number): Doc => ({
+  apiVersion: CALICO,
+  kind: 'HostEndpoint',
+  metadata: { name: 'h0', labels: pick(v, 0, [{ app: 'web' }, { role: 'host' }, {}]) },
+  spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: [pick(v, 1, ['192.168.0.1', '10.0.0.5'])] },
 });
 
 const serviceDoc = (v: number): Doc => ({
@@ -123,7 +137,7 @@ const globalNetworkSetDoc = (v: number): Doc => ({
   apiVersion: CALICO,
   kind: 'GlobalNetworkSet',
   metadata: { name: 'gset0', labels: { kind: pick(v, 0, ['partner', 'threat']) } },
-  spec: { nets: pick(v, 1, NETS) },
+  spec: compact({ nets: pick(v, 1, NETS), allowedEgressDomains: pick(v, 2, [undefined, ['example.com'], ['*.example.org', 'example.com']]) }),
 });
 
 function tierDoc(name: string) {
@@ -218,6 +232,7 @@ const SLOTS: readonly ((v: number) => Doc)[] = [
   deploymentDoc,
   wepDoc,
   serviceDoc,
+  hostEndpointDoc,
   networkSetDoc,
   globalNetworkSetDoc,
   tierDoc('t1'),
@@ -328,6 +343,7 @@ function observe(c: Cluster): Observation {
     flow(a, x, 'TCP', 8080);
     flow(x, a, 'TCP', 8080);
   }
+  for (const a of ids) for (const domain of ['example.com', 'api.example.org', 'example.net']) flow(a, domain, 'TCP', 8080);
 
   const m = computeMatrix(c, { ports: [{ protocol: PROTOCOL.TCP, port: 8080 }, { protocol: PROTOCOL.UDP, port: 53 }] });
   const matrix = [`endpoints ${m.endpoints.map((e) => e.id).join(' ')}`];
