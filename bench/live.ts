@@ -9,8 +9,9 @@
 //   node bench/live.ts [--pods N] [--seed N] [--runs N] [--changes N] [--snapshot-every N] [--no-matrix]
 //
 //   --pods      pods (default 10,000; namespaces = pods/10, policies = pods/5); 100000 for the big run
-//   --runs      repetitions of each change timing, the median is reported (default 5)
-//   --changes   random changes for the memory check (default 100,000)
+//   --runs      repetitions of each change timing, the median is reported (default 3)
+//   --changes   random changes for the memory check (default 20,000, so that a default run stays
+//               near two minutes; the figure is --changes 100000)
 //   --snapshot-every  take (and read) a snapshot after every N of those changes (default 100; 1 is
 //               an agent reading every generation — then each change pays the copy-on-write copies)
 //   --no-matrix skip the matrix timing (at 100k pods it is the slowest step by far)
@@ -35,9 +36,9 @@ const { values: args } = parseArgs({
   options: {
     pods: { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
-    runs: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
     'snapshot-every': { type: 'string', default: '100' },
-    changes: { type: 'string', default: '100000' },
+    changes: { type: 'string', default: '20000' },
     'no-matrix': { type: 'boolean', default: false },
   },
   strict: true,
