@@ -4,6 +4,7 @@
 // Node 24 that `npm ci` installed with the project, so the command works however it is started.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const strips = process.features?.typescript !== undefined && process.features.typescript !== false;
@@ -16,6 +17,13 @@ if (!strips) {
   const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 3);
 }
+
+// Node's module compile cache keeps the type-stripped sources and V8's code cache on disk
+// (Node 24 caches the type-stripped TypeScript too), so later starts skip most of the parse and
+// compile work. It lives outside the checkout — \$NODE_COMPILE_CACHE, else
+// os.tmpdir()/node-compile-cache — and never throws: an unwritable directory just means no cache.
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+module.enableCompileCache?.();
 
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -10,6 +10,7 @@
 #   ping      iputils-ping   ICMP probes (Node has no ICMP sockets)
 #   socat     socat          SCTP listeners and probes (Node has no SCTP sockets)
 #   modprobe  kmod           loading the sctp module where the kernel has it as a module
+#   etcd      etcd-server    the etcd v3 datastore the store and server tests run against
 #
 # Set STRATA_SKIP_SYSTEM_DEPS=1 to skip entirely.
 set -euo pipefail
@@ -30,6 +31,7 @@ declare -A PACKAGE_OF=(
   [ping]=iputils-ping
   [socat]=socat
   [modprobe]=kmod
+  [etcd]=etcd-server
 )
 
 has() {
@@ -37,14 +39,14 @@ has() {
 }
 
 missing=()
-for prog in ip nft ping socat modprobe; do
+for prog in ip nft ping socat modprobe etcd; do
   if ! has "$prog"; then
     missing+=("${PACKAGE_OF[$prog]}")
   fi
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "ensure-system-deps: ip, nft, ping, socat, modprobe present; nothing to install"
+  echo "ensure-system-deps: ip, nft, ping, socat, modprobe, etcd present; nothing to install"
   exit 0
 fi
 

@@ -4,55 +4,16 @@
 import type { Span } from '../diagnostics/index.ts';
 import type { Cluster, DecidedBy, DirectionDecision, Evaluation, Flow, FlowDecision, Policy, TraceStep } from '../engine/index.ts';
 import { describePeer, evaluateFlow, protocolName } from '../engine/index.ts';
+import { isAbsolute, relative } from 'node:path';
 import { formatIp } from '../net/index.ts';
+import { closestMisses } from './why-not.ts';
+import type { RuleMiss } from './why-not.ts';
+import { describeHop } from './resolve-peer.ts';
 
-export interface ExplainJsonStep {
-  readonly tier: string | null;
-  readonly policy: string | null;
-  readonly namespace?: string;
-  readonly kind: string | null;
-  readonly rule: number | null;
-  readonly action: string;
-  readonly reason: string;
-  readonly staged?: true;
-  /** `file:line:col` of the rule (or policy) in the user's manifests. */
-  readonly source?: string;
-}
-
-export interface ExplainJsonDirection {
-  readonly endpoint: string;
-  readonly verdict: 'allow' | 'deny';
-  readonly trace: readonly ExplainJsonStep[];
-}
-
-export interface ExplainJsonDecidedBy {
-  readonly direction: 'egress' | 'ingress' | null;
-  readonly tier: string | null;
-  readonly policy: string | null;
-  readonly namespace?: string;
-  readonly kind: string | null;
-  readonly rule: number | null;
-  readonly action: 'allow' | 'deny';
-  readonly reason: string;
-  readonly source?: string;
-}
-
-export interface ExplainJson {
-  readonly from: string;
-  readonly to: string;
-  readonly port: number | null;
-  readonly protocol: string;
-  readonly verdict: 'allow' | 'deny';
-  readonly decidedBy: ExplainJsonDecidedBy;
-  readonly egress: ExplainJsonDirection | null;
-  readonly ingress: ExplainJsonDirection | null;
-  /** The verdict with staged policies enforced; null when no staged policy is involved. */
-  readonly pending: { readonly verdict: 'allow' | 'deny'; readonly decidedBy: ExplainJsonDecidedBy } | null;
-  readonly ipVersion: 4 | 6;
-  readonly srcAddress: string | null;
-  readonly dstAddress: string | null;
-  readonly icmp?: { readonly type: number; readonly code: number };
-}
+// The wire format lives with the engine (engine/wire.ts: zod schemas and their types), shared by
+// the CLI, the server, the agent and the console.
+import type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep } from '../engine/wire.ts';
+export type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep } from '../engine/wire.ts';
 
 function formatSpan(s: Span): string {
   return `${s.file}:${s.line}:${s.col}`;
@@ -124,6 +85,8 @@ export interface ExplainOptions {
   /** The endpoint/address texts as the user wrote them, echoed in `from`/`to`. */
   readonly fromText?: string;
   readonly toText?: string;
+  /** For denied flows, add `closestRules` (why the nearest Allow rules did not match). */
+  readonly whyNot?: boolean;
 }
 
 export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision, opts: ExplainOptions = {}): ExplainJson {
@@ -144,6 +107,21 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
     srcAddress: addr(flow.src),
     dstAddress: addr(flow.dst),
     ...(flow.icmp === undefined ? {} : { icmp: flow.icmp }),
+    ...(opts.whyNot === true && decision.verdict === 'deny' ? { closestRules: closestMisses(cluster, flow, decision).map((m) => jsonMiss(m, withSource)) } : {}),
+  };
+}
+
+function jsonMiss(m: RuleMiss, withSource: boolean): ExplainJsonMiss {
+  const src = withSource ? formatSpan(m.policy.origin.spanOf(m.rule.path)) : undefined;
+  return {
+    direction: m.direction,
+    tier: m.policy.tier,
+    policy: m.policy.name,
+    ...(m.policy.namespace === undefined ? {} : { namespace: m.policy.namespace }),
+    kind: m.policy.kind,
+    rule: m.rule.index,
+    failed: m.failed,
+    ...(src === undefined ? {} : { source: src }),
   };
 }
 
@@ -161,32 +139,78 @@ const ACTION_WORD: Readonly<Record<string, string>> = {
   'no-match': 'no rule matched',
 };
 
-function describeStep(s: ExplainJsonStep | ExplainJsonDecidedBy): string {
+/** Kinds as the user wrote them: a Kubernetes NetworkPolicy is `NetworkPolicy`, Calico's is qualified. */
+export function kindLabel(kind: string | null): string {
+  switch (kind) {
+    case 'KubernetesNetworkPolicy':
+      return 'NetworkPolicy';
+    case 'NetworkPolicy':
+      return 'Calico NetworkPolicy';
+    default:
+      return kind ?? '';
+  }
+}
+
+function policyLabel(s: { kind: string | null; namespace?: string; policy: string | null }): string {
+  return `${kindLabel(s.kind)} ${s.namespace === undefined ? '' : `${s.namespace}/`}${s.policy ?? ''}`;
+}
+
+/** A namespace profile `kns.<ns>`: Calico's stand-in for "no policy, the namespace allows". */
+function namespaceOfProfile(name: string | null): string | undefined {
+  return name !== null && name.startsWith('kns.') ? name.slice(4) : undefined;
+}
+
+function describeStep(s: ExplainJsonStep | ExplainJsonDecidedBy, endpoint = 'the endpoint'): string {
   if (s.reason === 'loopback') return 'an endpoint talking to itself (always allowed)';
   if (s.reason === 'no-endpoint') return 'no endpoint of the cluster on either side (nothing enforces policy)';
-  if (s.kind === 'Profile') return `profile ${s.policy}${s.rule === null ? '' : ` rule ${s.rule}`}`;
-  if (s.kind === null) return 'no profile allowed it (final default deny)';
-  const ns = s.namespace === undefined ? '' : `${s.namespace}/`;
-  const where = `${s.kind} ${ns}${s.policy ?? ''} in tier ${s.tier ?? ''}`;
-  if (s.reason === 'end-of-tier') return `end of tier ${s.tier ?? ''} (last policy applying: ${s.kind} ${ns}${s.policy ?? ''})`;
+  if (s.kind === 'Profile') {
+    const ns = namespaceOfProfile(s.policy);
+    if (ns !== undefined) return `no policy selects ${endpoint}; namespace ${ns} allows by default (Calico profile ${s.policy ?? ''})`;
+    return `profile ${s.policy ?? ''}${s.rule === null ? '' : ` rule ${s.rule}`}`;
+  }
+  if (s.kind === null) return `no policy allowed it and ${endpoint} has no profile: denied by default`;
+  if (s.reason === 'end-of-tier') {
+    return `end of tier ${s.tier ?? ''}: its policies select ${endpoint} but none of their rules matched, so the tier denies (last policy: ${policyLabel(s)})`;
+  }
+  const where = `${policyLabel(s)} in tier ${s.tier ?? ''}`;
   return s.rule === null ? where : `${where}, rule ${s.rule}`;
+}
+
+/** `file:line:col` relative to the working directory when the file is under it (as the user would type it). */
+export function relativeSource(source: string, cwd: string = process.cwd()): string {
+  if (!isAbsolute(source)) return source;
+  const m = source.match(/^(.*?)(:\d+:\d+)$/);
+  const file = m?.[1] ?? source;
+  const rel = relative(cwd, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? source : `${rel}${m?.[2] ?? ''}`;
 }
 
 export function renderExplainText(e: ExplainJson, color = false): string {
   const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
-  const what = e.port === null ? e.protocol : `${e.protocol} ${e.port}`;
+  const what = e.service !== undefined ? `${e.protocol} ${e.service.port}` : e.port === null ? e.protocol : `${e.protocol} ${e.port}`;
   const lines: string[] = [];
   lines.push(`${e.from} → ${e.to}  ${what}: ${verdict}`);
+  for (const n of e.notes ?? []) lines.push(`  note: ${n}`);
+  if (e.service !== undefined) lines.push(`  via ${describeHop(e.service)}`);
   const d = e.decidedBy;
-  const dir = d.direction === null ? '' : `${d.direction} at ${d.direction === 'egress' ? e.from : e.to}: `;
-  lines.push(`  decided by ${dir}${describeStep(d)}${d.source === undefined ? '' : `  (${d.source})`}`);
+  const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);
+  const dir = d.direction === null ? '' : `${d.direction} at ${at}: `;
+  lines.push(`  decided by ${dir}${describeStep(d, at)}${d.source === undefined ? '' : `  (${relativeSource(d.source)})`}`);
   if (e.pending !== null && (e.pending.verdict !== e.verdict || e.pending.decidedBy.policy !== d.policy)) {
-    lines.push(`  pending (staged policies enforced): ${e.pending.verdict.toUpperCase()} by ${describeStep(e.pending.decidedBy)}`);
+    lines.push(`  pending (staged policies enforced): ${e.pending.verdict.toUpperCase()} by ${describeStep(e.pending.decidedBy, at)}`);
+  }
+  if (e.closestRules !== undefined && e.closestRules.length > 0) {
+    lines.push('  closest Allow rules, and why they did not match:');
+    for (const m of e.closestRules) {
+      const why = m.failed.length === 0 ? 'it matches, but an earlier rule or tier decided first' : m.failed.join('; ');
+      lines.push(`    ${policyLabel(m)} ${m.direction} rule ${m.rule}: ${why}${m.source === undefined ? '' : `  ${paint('2', relativeSource(m.source))}`}`);
+    }
   }
   for (const [name, dirn] of [['egress', e.egress], ['ingress', e.ingress]] as const) {
     if (dirn === null) {
-      lines.push(`  ${name}: not evaluated (${name === 'egress' ? 'source' : 'destination'} is not a cluster endpoint)`);
+      const why = d.reason === 'loopback' ? 'an endpoint talking to itself: no policy applies' : `${name === 'egress' ? 'source' : 'destination'} is not a cluster endpoint`;
+      lines.push(`  ${name}: not evaluated (${why})`);
       continue;
     }
     lines.push(`  ${name} at ${dirn.endpoint}: ${dirn.verdict}`);
@@ -194,16 +218,41 @@ export function renderExplainText(e: ExplainJson, color = false): string {
     for (const s of dirn.trace) {
       if (s.tier !== tier) {
         tier = s.tier;
-        lines.push(tier === null ? '    profiles' : `    tier ${tier}`);
+        lines.push(tier === null ? '    no policy decided (profiles)' : `    tier ${tier}`);
       }
       const ns = s.namespace === undefined ? '' : `${s.namespace}/`;
-      const who = s.kind === null ? '(no profile)' : `${s.kind === 'Profile' ? 'profile' : s.kind} ${ns}${s.policy ?? ''}`;
-      const rule = s.rule === null ? '' : ` rule ${s.rule}`;
-      const action = s.reason === 'end-of-tier' ? `end of tier: ${ACTION_WORD[s.action] ?? s.action}` : ACTION_WORD[s.action] ?? s.action;
+      const nsOfProfile = s.kind === 'Profile' ? namespaceOfProfile(s.policy) : undefined;
+      const who =
+        s.kind === null ? '(no profile)' : nsOfProfile !== undefined ? `namespace ${nsOfProfile} default (profile ${s.policy ?? ''})` : `${s.kind === 'Profile' ? 'profile' : kindLabel(s.kind)} ${ns}${s.policy ?? ''}`;
+      const rule = s.rule === null || nsOfProfile !== undefined ? '' : ` rule ${s.rule}`;
+      const action = s.reason === 'end-of-tier' ? `no rule matched in the tier: ${ACTION_WORD[s.action] ?? s.action} (end of tier)` : ACTION_WORD[s.action] ?? s.action;
       const staged = s.staged === true ? ' [staged]' : '';
-      const at = s.source === undefined ? '' : `  ${paint('2', s.source)}`;
-      lines.push(`      ${who}${rule}: ${action}${staged}${at}`);
+      const src = s.source === undefined ? '' : `  ${paint('2', relativeSource(s.source))}`;
+      lines.push(`      ${who}${rule}: ${action}${staged}${src}`);
     }
   }
   return lines.join('\n');
+}
+
+/** `a (+2 more: b, c)`: a class of endpoints by its first member. */
+function membersText(members: readonly string[] | undefined, fallback: string): string {
+  if (members === undefined || members.length === 0) return fallback;
+  const [first, ...rest] = members;
+  if (rest.length === 0) return first!;
+  const shown = rest.slice(0, 5).join(', ');
+  return `${first!} (+${rest.length} alike: ${shown}${rest.length > 5 ? ', …' : ''})`;
+}
+
+/** One result on one line, for sets and batches: `src → dst PROTO PORT: VERDICT by …`. */
+export function renderExplainLine(e: ExplainJson, color = false): string {
+  const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const from = membersText(e.fromMembers, e.egress?.endpoint ?? e.from);
+  const to = e.service !== undefined ? describeHop(e.service) : membersText(e.toMembers, e.ingress?.endpoint ?? e.to);
+  // A Service hop already names both ports.
+  const port = e.service !== undefined ? null : e.port;
+  const verdict = e.verdict === 'allow' ? paint('32;1', 'ALLOWED') : paint('31;1', 'DENIED');
+  const d = e.decidedBy;
+  const dir = d.direction === null ? '' : `${d.direction}: `;
+  const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);
+  return `${from} → ${to}  ${e.protocol}${port === null ? '' : ` ${port}`}: ${verdict} by ${dir}${describeStep(d, at)}`;
 }

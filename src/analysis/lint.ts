@@ -12,6 +12,7 @@ import { formatPath } from '../diagnostics/index.ts';
 import type { Cluster, EntityMatch, NetList, Policy, PortList, Rule } from '../engine/index.ts';
 import type { Resource } from '../model/index.ts';
 import type { FieldPath } from '../model/origin.ts';
+import { domainMatches } from '../engine/index.ts';
 import { cidrContainsCidr } from '../net/index.ts';
 import type { Cidr } from '../net/index.ts';
 import { isUnsatisfiable, labelsOf, parseSelector } from '../selector/index.ts';
@@ -62,8 +63,22 @@ function sideCovered(e: EntityMatch, l: EntityMatch): boolean {
     (e.notSelector === undefined || sameSelector(e.notSelector, l.notSelector)) &&
     portsCovered(e.ports, l.ports) &&
     (e.notPorts === undefined || samePorts(e.notPorts, l.notPorts)) &&
-    (e.service === undefined || (l.service !== undefined && e.service.name === l.service.name && e.service.namespace === l.service.namespace))
+    (e.service === undefined || (l.service !== undefined && e.service.name === l.service.name && e.service.namespace === l.service.namespace)) &&
+    domainsCovered(e.domains, l.domains)
   );
+}
+
+/**
+ * `domains` confine a rule to destinations that are those domain names: the earlier rule covers the
+ * later one only if every name the later one matches is one of the earlier one's (a later wildcard
+ * must appear verbatim). A later rule without `domains` matches addresses too, which the earlier
+ * never does.
+ */
+function domainsCovered(earlier: readonly string[] | undefined, later: readonly string[] | undefined): boolean {
+  if (earlier === undefined) return true;
+  if (later === undefined) return false;
+  const norm = (d: string): string => d.toLowerCase().replace(/\.$/, '');
+  return later.every((l) => earlier.some((e) => norm(e) === norm(l) || (!l.includes('*') && domainMatches(e, norm(l)))));
 }
 
 /** Conservative: true only when `earlier` provably matches every flow `later` matches. */
@@ -77,12 +92,21 @@ export function ruleCovers(earlier: Rule, later: Rule): boolean {
     if (earlier.icmp.code !== undefined && later.icmp.code !== earlier.icmp.code) return false;
   }
   if (earlier.notIcmp !== undefined && JSON.stringify(earlier.notIcmp) !== JSON.stringify(later.notIcmp)) return false;
+  // Selectors match a domain destination (through network sets' allowedEgressDomains) only in Allow
+  // rules: a later Allow reaches domains an earlier Deny/Pass with a destination selector does not.
+  if (earlier.action !== 'allow' && later.action === 'allow' && earlier.destination.selector !== undefined && later.destination.nets === undefined) return false;
   return sideCovered(earlier.source, later.source) && sideCovered(earlier.destination, later.destination);
 }
 
 export interface LintInput {
   readonly resources: readonly Resource[];
   readonly cluster: Cluster;
+}
+
+/** The field that holds a policy's endpoint selector in the user's manifest. */
+function selectorField(p: Policy): string {
+  if (p.kind === 'AdminNetworkPolicy' || p.kind === 'BaselineAdminNetworkPolicy' || p.kind === 'ClusterNetworkPolicy') return 'subject';
+  return p.kind.includes('Kubernetes') ? 'podSelector' : 'selector';
 }
 
 function at(p: Policy, path: FieldPath): Pick<Diagnostic, 'span' | 'path'> {
@@ -100,16 +124,17 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
   const workloads = cluster.endpoints.filter((e) => e.kind === 'workload');
   const addressless = workloads.filter((e) => e.addresses.length === 0).length;
 
+  const byKey = new Map(resources.map((r) => [`${r.type}/${r.namespace ?? ''}/${r.name}`, r]));
   for (const p of cluster.policies) {
     const label = `${p.kind} ${p.namespace === undefined ? '' : `${p.namespace}/`}${p.name}`;
     if (isUnsatisfiable(p.selector)) {
-      out.push({ code: 'lint/selector-never-matches', severity: 'warning', message: `the selector of ${label} can never match any endpoint`, ...at(p, ['spec', 'selector']) });
-    } else if (cluster.endpoints.length > 0 && !cluster.endpoints.some((e) => p.selector.matches(e.labels))) {
+      out.push({ code: 'lint/selector-never-matches', severity: 'warning', message: `the selector of ${label} can never match any endpoint`, ...at(p, ['spec', selectorField(p)]) });
+    } else if (cluster.endpoints.length > 0 && cluster.selectorClasses(p.selector).size === 0) {
       out.push({
         code: 'lint/policy-selects-nothing',
         severity: 'warning',
-        message: `${label} selects no endpoint in the input (selector ${p.selector.canonical})`,
-        ...at(p, ['spec', p.kind.includes('Kubernetes') ? 'podSelector' : 'selector']),
+        message: `${label} selects no endpoint in the input (selector ${writtenSelector(byKey.get(p.key)) ?? p.selector.canonical})`,
+        ...at(p, ['spec', selectorField(p)]),
       });
     }
     for (const dir of ['ingress', 'egress'] as const) {
@@ -181,6 +206,12 @@ export function lint({ resources, cluster }: LintInput): Diagnostic[] {
   return out;
 }
 
+function labelSelectorKeys(sel: unknown): string[] {
+  if (sel === undefined || sel === null || typeof sel !== 'object') return [];
+  const s = sel as { matchLabels?: Record<string, string>; matchExpressions?: { key: string }[] };
+  return [...Object.keys(s.matchLabels ?? {}), ...(s.matchExpressions ?? []).map((e) => e.key)];
+}
+
 /** The namespace selectors of a resource, as Calico selector text, with their paths. */
 function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[] {
   const out: { path: FieldPath; text: string }[] = [];
@@ -201,6 +232,23 @@ function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[
         }
       });
     }
+  } else if (r.type === 'AdminNetworkPolicy' || r.type === 'BaselineAdminNetworkPolicy' || r.type === 'ClusterNetworkPolicy') {
+    // Subjects and peers: `namespaces` is a namespace selector, so is `pods.namespaceSelector`.
+    const add = (peer: Record<string, unknown> | undefined, path: FieldPath): void => {
+      const pods = peer?.['pods'] as Record<string, unknown> | undefined;
+      const [sel, at] = pods !== undefined ? [pods['namespaceSelector'], [...path, 'pods', 'namespaceSelector']] : [peer?.['namespaces'], [...path, 'namespaces']];
+      const keys = labelSelectorKeys(sel);
+      if (keys.length > 0) out.push({ path: at, text: keys.map((k) => `has(${k})`).join(' && ') });
+    };
+    add(spec['subject'] as Record<string, unknown> | undefined, ['spec', 'subject']);
+    for (const [dir, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+      const rules = spec[dir];
+      if (!Array.isArray(rules)) continue;
+      rules.forEach((rule: Record<string, unknown>, i) => {
+        const peers = rule[peersKey];
+        if (Array.isArray(peers)) peers.forEach((peer: Record<string, unknown>, j) => add(peer, ['spec', dir, i, peersKey, j]));
+      });
+    }
   } else if (k8s) {
     for (const [dir, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
       const rules = spec[dir];
@@ -218,4 +266,23 @@ function namespaceSelectorTexts(r: Resource): { path: FieldPath; text: string }[
     }
   }
   return out;
+}
+
+/**
+ * The endpoint selector as the user wrote it (Calico `selector`, Kubernetes `podSelector` in
+ * kubectl's `-l` form), not the form the engine composed with namespace and orchestrator terms.
+ */
+export function writtenSelector(r: Resource | undefined): string | undefined {
+  if (r === undefined) return undefined;
+  const spec = (r.body as { spec?: Record<string, unknown> }).spec ?? {};
+  if (r.type === 'KubernetesNetworkPolicy' || r.type === 'StagedKubernetesNetworkPolicy') {
+    const ps = spec['podSelector'] as { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined;
+    const parts = [
+      ...Object.entries(ps?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...(ps?.matchExpressions ?? []).map((e) => (e.operator === 'Exists' ? e.key : e.operator === 'DoesNotExist' ? `!${e.key}` : `${e.key} ${e.operator.toLowerCase()} (${(e.values ?? []).join(',')})`)),
+    ];
+    return parts.length === 0 ? 'podSelector {} (every pod in the namespace)' : `podSelector ${parts.join(',')}`;
+  }
+  const sel = spec['selector'];
+  return typeof sel === 'string' && sel.trim() !== '' ? sel : 'all()';
 }

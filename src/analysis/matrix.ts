@@ -4,14 +4,13 @@
 // so each class runs the shared pipeline once per direction with a bitset over every peer class
 // (the engine's pipeline with a bitset algebra — the same semantics `explain` uses).
 // A rule side's bitset is computed once per distinct side (sides are compared by content: many
-// policies repeat the same `{}` or ipBlock side), and a label index over the classes narrows it to
-// the classes its selector can possibly match (Calico's label restrictions), so a side scoped to
-// one namespace costs that namespace's classes, not every class of the cluster.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, Policy, Rule } from '../engine/index.ts';
+// policies repeat the same `{}` or ipBlock side), and the engine's membership index narrows it to
+// the classes its selector matches, so a side scoped to one namespace costs that namespace's
+// classes, not every class of the cluster.
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, Policy, Rule } from '../engine/index.ts';
 import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/index.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
-import { labelRestrictions } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 import { bitsetAlgebra, hasBit, setBit } from './bitset.ts';
 import type { Bitset } from './bitset.ts';
@@ -25,6 +24,8 @@ export interface PortSpec {
 export interface MatrixOptions {
   /** Ports to evaluate for every destination; default: each destination's declared ports. */
   readonly ports?: readonly PortSpec[] | undefined;
+  /** Decide with staged policies enforced (the cluster's pending mode, as explain's `pending`). */
+  readonly pending?: boolean | undefined;
 }
 
 /** One port: which (source, destination) endpoint pairs are allowed. */
@@ -88,8 +89,8 @@ interface FamilyRun {
   readonly classOf: Int32Array; // endpoint index → class
   readonly reps: readonly number[]; // class → representative endpoint index
   readonly peers: readonly Peer[]; // endpoint index → peer with the family's address
-  /** Label → value → classes whose (shared) labels have it, ascending. */
-  readonly byLabel: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
+  /** Label class (the engine's `Endpoint.labelKey`) → matrix classes with those labels, ascending. */
+  readonly byLabelClass: ReadonlyMap<string, readonly number[]>;
   /** Classes whose address is in a network set: a selector may match them through the set's labels. */
   readonly viaSets: readonly number[];
 }
@@ -114,20 +115,17 @@ function classify(cluster: Cluster, endpoints: readonly Endpoint[], family: 4 | 
     }
     classOf[i] = cls;
   });
-  const byLabel = new Map<string, Map<string, number[]>>();
+  const byLabelClass = new Map<string, number[]>();
   const viaSets: number[] = [];
   reps.forEach((rep, cls) => {
     const peer = peers[rep]!;
-    for (const [k, v] of endpoints[rep]!.labels) {
-      let values = byLabel.get(k);
-      if (values === undefined) byLabel.set(k, (values = new Map()));
-      const list = values.get(v);
-      if (list === undefined) values.set(v, [cls]);
-      else list.push(cls);
-    }
+    const key = endpoints[rep]!.labelKey;
+    const list = byLabelClass.get(key);
+    if (list === undefined) byLabelClass.set(key, [cls]);
+    else list.push(cls);
     if (peer.kind === 'endpoint' && peer.address !== undefined && cluster.networkSetsContaining(peer.address).length > 0) viaSets.push(cls);
   });
-  return { classOf, reps, peers, byLabel, viaSets };
+  return { classOf, reps, peers, byLabelClass, viaSets };
 }
 
 /**
@@ -180,24 +178,18 @@ function sideKey(side: EntityMatch): string {
 
 /**
  * The classes a rule side can match, or undefined for "any class". A side with a selector matches
- * a peer only when the selector matches the peer's labels or a network set holding its address, so
- * outside the classes the selector's label restrictions admit only `viaSets` classes remain.
+ * a peer only when the selector matches the peer's labels (the engine's membership index names
+ * those label classes exactly) or a network set holding its address, so besides the selector's
+ * members only `viaSets` classes remain.
  */
-function candidateClasses(run: FamilyRun, sel: Selector | undefined, cache: Map<Selector, readonly number[] | undefined>): readonly number[] | undefined {
+function candidateClasses(cluster: Cluster, run: FamilyRun, sel: Selector | undefined, cache: Map<Selector, readonly number[] | undefined>): readonly number[] | undefined {
   if (sel === undefined) return undefined;
   if (cache.has(sel)) return cache.get(sel);
-  let best: number[] | undefined;
-  for (const [label, r] of labelRestrictions(sel)) {
-    const values = run.byLabel.get(label);
-    let list: number[];
-    if (r.mustHaveOneOfValues !== undefined) list = r.mustHaveOneOfValues.flatMap((v) => values?.get(v) ?? []);
-    else if (r.mustBePresent) list = values === undefined ? [] : [...values.values()].flat();
-    else continue;
-    if (best === undefined || list.length < best.length) best = list;
-  }
-  const out = best === undefined ? undefined : [...new Set([...best, ...run.viaSets])].sort((a, b) => a - b);
-  cache.set(sel, out);
-  return out;
+  const out = new Set<number>(run.viaSets);
+  for (const key of cluster.selectorClasses(sel)) for (const c of run.byLabelClass.get(key) ?? []) out.add(c);
+  const list = [...out].sort((a, b) => a - b);
+  cache.set(sel, list);
+  return list;
 }
 
 /**
@@ -212,6 +204,7 @@ function decidePort(
   spec: PortSpec,
   family: 4 | 6,
   dstClasses: readonly number[],
+  mode: PipelineMode,
 ): { egress: Map<number, Bitset>; ingress: Map<number, Bitset>; dstSlot: Int32Array } {
   const flowOf = (src: Peer, dst: Peer): Flow => ({
     src,
@@ -251,7 +244,7 @@ function decidePort(
         const dst = repPeer(c);
         if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) setBit(bits, slot);
       };
-      const cands = candidateClasses(run, side.selector, candidates);
+      const cands = candidateClasses(cluster, run, side.selector, candidates);
       if (cands === undefined) dstClasses.forEach(test);
       else for (const c of cands) if (dstSlot[c]! >= 0) test(c, dstSlot[c]!);
       if (dstAlg.isEmpty(b)) b = dstAlg.none;
@@ -269,7 +262,7 @@ function decidePort(
         const src = repPeer(c);
         if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) setBit(bits, c);
       };
-      const cands = candidateClasses(run, side.selector, candidates);
+      const cands = candidateClasses(cluster, run, side.selector, candidates);
       if (cands === undefined) for (let c = 0; c < classCount; c++) test(c);
       else for (const c of cands) test(c);
       if (srcAlg.isEmpty(b)) b = srcAlg.none;
@@ -278,7 +271,6 @@ function decidePort(
     return b;
   };
 
-  const mode = { stagedAsEnforced: false };
   const egress = new Map<number, Bitset>();
   for (let c = 0; c < classCount; c++) {
     const src = repPeer(c);
@@ -315,9 +307,11 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
       const k = specKey(s);
       let entry = specs.get(k);
       if (entry === undefined) specs.set(k, (entry = { spec: s, dsts: [] }));
-      if (!entry.dsts.includes(i)) entry.dsts.push(i);
+      // Endpoints are visited in order, so a repeat can only be the last one pushed.
+      if (entry.dsts[entry.dsts.length - 1] !== i) entry.dsts.push(i);
     }
   });
+  const mode: PipelineMode = opts.pending === true ? cluster.pendingMode : { stagedAsEnforced: false };
   const universe = cidrUniverse(cluster);
   const families: (4 | 6)[] = endpoints.some((e) => !canDo(e, 4)) ? [4, 6] : [4];
   const runs = new Map(families.map((f) => [f, classify(cluster, endpoints, f, universe)] as const));
@@ -328,7 +322,7 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
       families.map((f) => {
         const run = runs.get(f)!;
         const dstClasses = [...new Set(dsts.map((d) => run.classOf[d]!))];
-        return [f, { run, ...decidePort(cluster, endpoints, run, spec, f, dstClasses) }] as const;
+        return [f, { run, ...decidePort(cluster, endpoints, run, spec, f, dstClasses, mode) }] as const;
       }),
     );
     const dstSet = new Set(dsts);

@@ -1,12 +1,26 @@
 // The CLI's window on the world, injectable so command tests run in-process: output streams,
 // stdin, whether to colour. Commands never touch `process` directly.
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
   readStdin(): Promise<string>;
   readFile(path: string): Promise<string>;
+  /**
+   * The lines of a file, or of stdin for `-`, as they are read: batches in order, each line without
+   * its `\n` or `\r\n`, so a batch of any size is processed in constant memory. Iterating rejects
+   * when the file cannot be read.
+   */
+  readLines(path: string): AsyncIterable<readonly string[]>;
+  /**
+   * Resolves once stdout can take more (at once when it can): writers of long outputs await it
+   * between chunks, so output waits for the reader instead of piling up in memory.
+   */
+  drained(): Promise<void>;
   readonly stdoutColor: boolean;
   readonly stderrColor: boolean;
   /**
@@ -20,6 +34,32 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Splits a byte or text stream into lines exactly as `text.split(/\r?\n/)` splits the whole of it
+ * (the last, possibly empty, piece included), one batch per chunk read.
+ */
+export async function* linesOf(stream: AsyncIterable<string | Buffer> | Iterable<string | Buffer>): AsyncGenerator<readonly string[]> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  const strip = (l: string): string => (l.endsWith('\r') ? l.slice(0, -1) : l);
+  for await (const chunk of stream) {
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    const nl = text.lastIndexOf('\n');
+    if (nl < 0) {
+      rest += text;
+      continue;
+    }
+    const parts = (rest + text.slice(0, nl)).split('\n');
+    rest = text.slice(nl + 1);
+    yield parts.map(strip);
+  }
+  yield [strip(rest + decoder.end())];
+}
+
+async function* textLines(text: Promise<string>): AsyncGenerator<readonly string[]> {
+  yield* linesOf([await text]);
 }
 
 function colorWanted(stream: NodeJS.WriteStream): boolean {
@@ -39,6 +79,11 @@ function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/** Resolves when the stream's buffer is below its high-water mark again. */
+export function drainedStream(stream: NodeJS.WritableStream & { readonly writableNeedDrain?: boolean }): Promise<void> {
+  return stream.writableNeedDrain === true ? once(stream, 'drain').then(() => undefined) : Promise.resolve();
+}
+
 export function processIo(): Io {
   exitOnBrokenPipe(process.stdout);
   exitOnBrokenPipe(process.stderr);
@@ -47,6 +92,8 @@ export function processIo(): Io {
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     readStdin: () => readAll(process.stdin),
     readFile: (p) => readFile(p, 'utf8'),
+    readLines: (p) => linesOf(p === '-' ? process.stdin : createReadStream(p)),
+    drained: () => drainedStream(process.stdout),
     stdoutColor: colorWanted(process.stdout),
     stderrColor: colorWanted(process.stderr),
     ...(process.stderr.isTTY === true
@@ -70,6 +117,12 @@ export function memoryIo(stdin = '', files: Readonly<Record<string, string>> = {
       if (f !== undefined) return f;
       return readFile(p, 'utf8');
     },
+    readLines: (p) => {
+      if (p === '-') return textLines(Promise.resolve(stdin));
+      const f = files[p];
+      return f !== undefined ? textLines(Promise.resolve(f)) : linesOf(createReadStream(p));
+    },
+    drained: () => Promise.resolve(),
     stdoutColor: false,
     stderrColor: false,
   };

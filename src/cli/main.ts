@@ -2,16 +2,17 @@
 // 0 ok / 1 findings / 2 usage or input errors). Each command's logic lives in commands/ and in the
 // library; this file only wires flags to them and turns failures into exit codes — never a stack
 // trace.
+//
+// Each command's module is imported only when that command runs (`await import(...)` in its
+// action): loading and type-stripping every command's dependency tree (YAML, zod, the engine, the
+// lab) on every start cost most of a `strata selector` run. Keep one action per command in the
+// form `action(async (opts) => setExit(await (await import('./commands/x.ts')).runX(io, opts)))`.
 import { Command, CommanderError, Option } from 'commander';
 import { processIo } from './io.ts';
 import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
-import { runCheck } from './commands/check.ts';
-import { runExplain } from './commands/explain.ts';
-import { runMatrix } from './commands/matrix.ts';
-import { runSelector } from './commands/selector.ts';
-import { runDemo } from './commands/demo.ts';
-import { runLabApply, runLabCounters, runLabDown, runLabProbe, runLabStatus, runLabUp } from './commands/lab.ts';
+import { STRATA_VERSION } from './version.ts';
+import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -28,33 +29,39 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Tiered zero-trust micro-segmentation: Calico and Kubernetes network policy, explained and enforced.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .version(STRATA_VERSION, '-V, --version', 'print the version of strata')
     .exitOverride();
 
   program
     .command('check')
     .description('validate manifests and lint policies; errors as file:line:col: code: message')
     .addOption(fileOption())
-    .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
+    .addOption(new Option('-o, --output <format>', 'text, json or sarif (SARIF 2.1.0, for code scanning)').default('text'))
     .addOption(podCidrOption())
+    .option('--strict', 'warnings (shadowed rules, selectors that match nothing, …) fail too: exit 1')
     .option('-v, --verbose', 'also show informational notes (skipped kinds, assumed namespaces)')
-    .action(async (opts) => setExit(await runCheck(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/check.ts')).runCheck(io, opts)));
 
   program
     .command('explain')
     .description('decide one flow (--from/--to) or a batch (--flows FILE of JSON Lines) and show why')
     .addOption(fileOption())
-    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME or an IP address')
-    .option('--to <dst>', 'destination: NAMESPACE/NAME, hep:NAME, an IP address or a domain name')
+    .option('--from <src>', 'source: NAMESPACE/NAME, hep:NAME, a Service, a label selector, NAMESPACE/*, an IP address or a CIDR')
+    .option('--to <dst>', 'destination: as --from, or a domain name; a Service (name.ns, ClusterIP) is resolved to its backends as kube-proxy does')
+    .option('-n, --namespace <ns>', 'namespace of bare NAMEs and of label selectors in --from/--to (default for selectors: every namespace)')
     .option('--port <n>', 'destination port')
     .option('--protocol <p>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a protocol number', 'TCP')
     .option('--src-port <n>', 'source port (rules with source ports never match an unknown one)')
     .option('--icmp-type <n>', 'ICMP type (default echo request)')
     .option('--icmp-code <n>', 'ICMP code (default 0)')
     .option('--flows <file>', 'JSON Lines of {from,to,port,protocol}; one JSON result per line, same order')
+    .option('--verdict-only', 'with --flows -o json: only each flow\'s verdict and deciding step (memoised; no traces)')
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runExplain(io, opts)));
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
+    .action(async (opts) => setExit(await (await import('./commands/explain.ts')).runExplain(io, opts)));
 
   program
     .command('matrix')
@@ -62,9 +69,41 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(fileOption())
     .addOption(new Option('--port <port>', 'PORT[/PROTOCOL] or ICMP; repeatable (default: each destination\'s declared ports)').argParser(collect).default([]))
     .addOption(podCidrOption())
-    .addOption(new Option('-o, --output <format>', 'table, json, csv, md or dot').default('table'))
+    .option('--from <filter>', 'only these sources: NS/NAME, NS/* or a label selector (app=web, or Calico syntax)')
+    .option('--to <filter>', 'only these destinations: NS/NAME, NS/* or a label selector')
+    .option('--aggregate <level>', 'namespace: one cell per namespace pair (allowed, partly, denied)')
+    .option('--all-ports', 'one combined table over every port (. all allowed, ~ some, X none)')
+    .option('--pending', 'decide with staged policies enforced (the pending view)')
+    .addOption(new Option('-o, --output <format>', 'table, md, csv, json (endpoint classes), json-pairs (every pair) or dot').default('table'))
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runMatrix(io, opts)));
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
+    .action(async (opts) => setExit(await (await import('./commands/matrix.ts')).runMatrix(io, opts)));
+
+  program
+    .command('test')
+    .description('run PolicyTest files (strata/v1): every case\'s flow must get its expected decision; exit 1 on a failure')
+    .addOption(fileOption())
+    .addOption(new Option('--tests <path>', 'PolicyTest file or directory (recursive); repeatable; tests among the -f manifests count too').argParser(collect).default([]))
+    .addOption(new Option('-o, --output <format>', 'text, json, junit (JUnit XML) or sarif (SARIF 2.1.0)').default('text'))
+    .addOption(podCidrOption())
+    .option('-q, --quiet', 'do not print warnings about the input, nor the summary on stderr with -o json/junit/sarif')
+    .action(async (opts) => setExit(await (await import('./commands/test.ts')).runTest(io, opts)));
+
+  program
+    .command('diff')
+    .description('every connectivity change between two states (--before/--after), or what enforcing the staged policies changes (--staged -f)')
+    .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
+    .option('--after <paths...>', 'manifests of the state after')
+    .addOption(fileOption())
+    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced)')
+    .option('--group', 'fold endpoints by equivalence class (one line per class pair, with member lists)')
+    .option('--no-reattributed', 'leave out flows whose verdict stays but whose deciding rule changes')
+    .option('--fail-on-change', 'exit 1 when a flow opens or closes or an endpoint is added or removed')
+    .addOption(podCidrOption())
+    .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
+    .option('-q, --quiet', 'do not print warnings about the input')
+    .action(async (opts) => setExit(await (await import('./commands/diff.ts')).runDiff(io, opts)));
 
   program
     .command('selector')
@@ -73,13 +112,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--labels <k=v,...>', 'labels to match against')
     .option('--labels-json <json>', 'labels as a JSON object')
     .addOption(new Option('-o, --output <format>', 'text or json').default('text'))
-    .action((expression: string, opts) => setExit(runSelector(io, expression, opts)));
+    .action(async (expression: string, opts) => setExit((await import('./commands/selector.ts')).runSelector(io, expression, opts)));
 
   program
     .command('demo')
     .description('analyse the bundled multi-tenant example: check, explain the workshop flows, matrix')
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (opts) => setExit(await runDemo(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/demo.ts')).runDemo(io, opts)));
+
+  program
+    .command('threatfeed')
+    .description('GlobalThreatFeeds: sync pulls each feed once into its GlobalNetworkSet threatfeed.NAME')
+    .command('sync')
+    .description('pull every GlobalThreatFeed in the manifests and print the GlobalNetworkSets; exit 1 if any feed failed')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'yaml or json').default('yaml'))
+    .option('--out <file>', 'write the sets to FILE (atomically) instead of stdout')
+    .option('--timeout <ms>', 'deadline per feed pull', '30000')
+    .option('--max-bytes <n>', 'largest feed accepted', String(16 * 1024 * 1024))
+    .option('-q, --quiet', 'no per-feed summary on stderr')
+    .action(async (opts) => setExit(await (await import('./commands/threatfeed.ts')).runThreatFeedSync(io, opts)));
 
   const lab = program
     .command('lab')
@@ -94,7 +146,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--pod-cidr <cidr>', 'addresses for workloads without one (the engine gets the same)', '10.244.0.0/16')
     .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runLabUp(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabUp(io, opts)));
   lab
     .command('probe')
     .description('send real packets and compare the kernel\'s verdict with the engine\'s; exit 1 on any disagreement')
@@ -103,32 +155,35 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--timeout <ms>', 'first-pass timeout per probe (a suspected disagreement is probed again with 2500 ms)')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
     .option('-q, --quiet', 'no summary on stderr with -o json')
-    .action(async (opts) => setExit(await runLabProbe(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabProbe(io, opts)));
   lab
     .command('apply')
-    .description('replace the running lab\'s policy with the manifests\' (same workloads): one incremental nft transaction per node')
+    .description('upsert the manifests\' resources into the running lab (or, with --prune, make them the whole state); same workloads; one incremental nft transaction per node')
     .addOption(fileOption())
     .addOption(labOption())
+    .option('--prune', 'the manifests are the whole new state: resources not in them are removed')
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await runLabApply(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabApply(io, opts)));
   lab
     .command('counters')
     .description('packets and bytes per policy rule, summed over nodes')
     .addOption(labOption())
     .option('--all', 'also rules that counted nothing')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
-    .action(async (opts) => setExit(await runLabCounters(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabCounters(io, opts)));
   lab
     .command('status')
     .description('labs on this machine, their phase, agents and programmed policy')
     .addOption(labOption())
     .addOption(new Option('-o, --output <format>', 'text or json (JSON Lines)').default('text'))
-    .action((opts) => setExit(runLabStatus(io, opts)));
+    .action(async (opts) => setExit((await import('./commands/lab.ts')).runLabStatus(io, opts)));
   lab
     .command('down')
     .description('remove exactly what up created (namespaces, links, processes, state), also after a crash')
     .addOption(labOption())
-    .action(async (opts) => setExit(await runLabDown(io, opts)));
+    .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabDown(io, opts)));
+
+  registerServerCommands(program, io, setExit, fileOption);
 
   return program;
 }

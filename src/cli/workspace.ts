@@ -26,7 +26,7 @@ export async function loadWorkspace(io: Io, paths: readonly string[], opts: Work
   return {
     resources: loaded.resources,
     cluster: built.cluster,
-    diagnostics: [...loaded.diagnostics, ...built.diagnostics],
+    diagnostics: [...loaded.diagnostics, ...built.diagnostics, ...emptyInputNote(paths, loaded.resources.length, loaded.diagnostics)],
     sources: loaded.sources,
   };
 }
@@ -43,4 +43,18 @@ export function reportOrFail(io: Io, ws: Workspace, quiet: boolean): boolean {
   const shown = ws.diagnostics.filter((d) => d.severity === 'error' || (!quiet && d.severity === 'warning'));
   if (shown.length > 0) io.err(renderFor(io, ws, shown));
   return !hasErrors(ws.diagnostics);
+}
+
+/** Nothing to analyse is almost always a wrong path or an empty pipe: say so instead of a bare "0 resources". */
+export function emptyInputNote(paths: readonly string[], resources: number, loadDiagnostics: readonly Diagnostic[]): Diagnostic[] {
+  if (resources > 0 || hasErrors(loadDiagnostics)) return [];
+  const where = paths.map((p) => (p === '-' ? 'stdin' : `"${p}"`)).join(', ');
+  return [
+    {
+      code: 'load/empty-input',
+      severity: 'warning',
+      message: `no resources found in ${where}`,
+      help: paths.includes('-') ? 'stdin was empty or held only kinds Strata does not read (see -v); pipe manifests in, e.g. kubectl get netpol,pods -A -o yaml | strata check -f -' : 'check the path; -v lists the kinds that were skipped',
+    },
+  ];
 }

@@ -24,7 +24,6 @@ import { fail, ok } from '../diagnostics/index.ts';
 import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
 // Values from the engine's modules rather than its front door: the compiler needs only these
 // pure functions, not the resource builder behind engine/index.ts.
-import { serviceSelects } from '../engine/match.ts';
 import { PROTOCOL, SHORT_KIND } from '../engine/model.ts';
 import { isActive } from '../engine/pipeline.ts';
 import { cidrContainsCidr, cidrOfAddress, compareIp, formatCidr, formatIp } from '../net/index.ts';
@@ -457,12 +456,11 @@ class Compilation {
     const name = `s${family}/${sel.canonical}`;
     if (!this.sets.has(name)) {
       const cidrs: Cidr[] = [];
-      for (const ep of this.cluster.endpoints) {
-        if (!sel.matches(ep.labels)) continue;
+      const members = this.cluster.selectorMembers(sel); // the engine's membership index, not a scan
+      for (const ep of members.endpoints) {
         for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
       }
-      for (const ns of this.cluster.networkSets) {
-        if (!sel.matches(ns.labels)) continue;
+      for (const ns of members.networkSets) {
         for (const c of ns.nets) if (c.family === family) cidrs.push(c);
       }
       this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `selector ${sel.canonical}` });
@@ -480,8 +478,7 @@ class Compilation {
     if (!this.sets.has(name)) {
       const wanted = new Set(sorted);
       const elements: Triple[] = [];
-      for (const ep of this.cluster.endpoints) {
-        if (filter !== undefined && !filter.matches(ep.labels)) continue;
+      for (const ep of filter === undefined ? this.cluster.endpoints : this.cluster.selectorMembers(filter).endpoints) {
         for (const p of ep.ports) {
           if (p.name === undefined || !wanted.has(p.name)) continue;
           for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
@@ -493,9 +490,7 @@ class Compilation {
   }
 
   private serviceBackends(ref: { readonly namespace: string; readonly name: string }): readonly Endpoint[] {
-    const svc = this.cluster.service(ref.namespace, ref.name);
-    if (svc === undefined) return [];
-    return this.cluster.endpoints.filter((ep) => serviceSelects(svc, ep));
+    return this.cluster.serviceBackends(ref.namespace, ref.name);
   }
 
   /** Source side of `services`: the backends' addresses. */

@@ -1,9 +1,14 @@
 // Copy-on-write maps and sets: how a snapshot stays consistent while the store moves on.
 // Taking a snapshot only advances the shared *epoch* (O(1)); the first write to a structure
-// after that clones it, so every snapshot keeps the objects it was handed, untouched. Between
-// two snapshots (e.g. while a batch of a million resources is applied) writes go in place.
+// after that copies what it changes, so every snapshot keeps the objects it was handed,
+// untouched. Between two snapshots (e.g. while a batch of a million resources is applied)
+// writes go in place.
+//
+// A map is split into SHARDS hash-addressed sub-maps, so the copy a write makes after a
+// snapshot is one shard (≈ n/256 entries) plus the shard table, not the whole map: one change at
+// 100k endpoints copies a few hundred entries per touched map.
 
-/** Counts snapshots taken; a structure last cloned in an older epoch may be shared. */
+/** Counts snapshots taken; a structure last copied in an older epoch may be shared. */
 export class Epoch {
   value = 0;
   advance(): void {
@@ -11,61 +16,144 @@ export class Epoch {
   }
 }
 
-export class CowMap<K, V> {
-  #map: Map<K, V>;
-  #epoch: number;
+const SHARDS = 256;
+
+/** FNV-1a over the key's characters: cheap, and spreads keys that share long prefixes. */
+function shardOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) & (SHARDS - 1);
+}
+
+interface Slot<V> {
+  /** Insertion sequence of the key (kept across updates), for ordered iteration. */
+  readonly seq: number;
+  readonly value: V;
+}
+
+/** An immutable view of a CowMap as of one epoch. */
+export class MapView<V> implements ReadonlyMap<string, V> {
+  readonly #shards: readonly ReadonlyMap<string, Slot<V>>[];
+  readonly size: number;
+  #ordered: readonly [string, V][] | undefined;
+
+  constructor(shards: readonly ReadonlyMap<string, Slot<V>>[], size: number) {
+    this.#shards = shards;
+    this.size = size;
+  }
+
+  get(key: string): V | undefined {
+    return this.#shards[shardOf(key)]!.get(key)?.value;
+  }
+
+  has(key: string): boolean {
+    return this.#shards[shardOf(key)]!.has(key);
+  }
+
+  /** Entries in insertion order (the order keys were first set). */
+  #inOrder(): readonly [string, V][] {
+    if (this.#ordered === undefined) {
+      const all: [string, Slot<V>][] = [];
+      for (const shard of this.#shards) for (const e of shard) all.push(e);
+      all.sort((a, b) => a[1].seq - b[1].seq);
+      this.#ordered = all.map(([k, s]) => [k, s.value]);
+    }
+    return this.#ordered;
+  }
+
+  *entries(): MapIterator<[string, V]> {
+    for (const [k, v] of this.#inOrder()) yield [k, v];
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [k] of this.#inOrder()) yield k;
+  }
+
+  *values(): MapIterator<V> {
+    for (const [, v] of this.#inOrder()) yield v;
+  }
+
+  forEach(fn: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
+    for (const [k, v] of this.#inOrder()) fn(v, k, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries();
+  }
+}
+
+export class CowMap<V> {
+  #shards: Map<string, Slot<V>>[];
+  /** Epoch each shard was last copied in; the table itself is copied with the epoch below. */
+  #shardEpochs: number[];
+  #tableEpoch: number;
+  #size = 0;
+  #seq = 0;
+  #view: MapView<V> | undefined;
   readonly #clock: Epoch;
 
-  constructor(clock: Epoch, init?: Map<K, V>) {
+  constructor(clock: Epoch) {
     this.#clock = clock;
-    this.#map = init ?? new Map();
-    this.#epoch = clock.value;
+    this.#shards = Array.from({ length: SHARDS }, () => new Map());
+    this.#shardEpochs = new Array<number>(SHARDS).fill(clock.value);
+    this.#tableEpoch = clock.value;
   }
 
-  /** The current map, for a snapshot: it will not change after the next `Epoch.advance()`. */
-  get view(): ReadonlyMap<K, V> {
-    return this.#map;
+  /** The current contents, for a snapshot: it will not change after the next `Epoch.advance()`. */
+  get view(): MapView<V> {
+    this.#view ??= new MapView(this.#shards, this.#size);
+    return this.#view;
   }
 
-  get(key: K): V | undefined {
-    return this.#map.get(key);
+  get(key: string): V | undefined {
+    return this.#shards[shardOf(key)]!.get(key)?.value;
   }
 
-  has(key: K): boolean {
-    return this.#map.has(key);
+  has(key: string): boolean {
+    return this.#shards[shardOf(key)]!.has(key);
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
 
-  set(key: K, value: V): void {
-    this.#writable().set(key, value);
+  set(key: string, value: V): void {
+    const i = shardOf(key);
+    const shard = this.#writable(i);
+    const cur = shard.get(key);
+    if (cur === undefined) this.#size++;
+    shard.set(key, { seq: cur?.seq ?? this.#seq++, value });
   }
 
-  delete(key: K): boolean {
-    if (!this.#map.has(key)) return false;
-    return this.#writable().delete(key);
+  delete(key: string): boolean {
+    const i = shardOf(key);
+    if (!this.#shards[i]!.has(key)) return false;
+    this.#writable(i).delete(key);
+    this.#size--;
+    return true;
   }
 
-  values(): MapIterator<V> {
-    return this.#map.values();
+  *values(): IterableIterator<V> {
+    for (const shard of this.#shards) for (const s of shard.values()) yield s.value;
   }
 
-  entries(): MapIterator<[K, V]> {
-    return this.#map.entries();
+  *keys(): IterableIterator<string> {
+    for (const shard of this.#shards) yield* shard.keys();
   }
 
-  keys(): MapIterator<K> {
-    return this.#map.keys();
-  }
-
-  #writable(): Map<K, V> {
-    if (this.#epoch !== this.#clock.value) {
-      this.#map = new Map(this.#map);
-      this.#epoch = this.#clock.value;
+  #writable(i: number): Map<string, Slot<V>> {
+    const now = this.#clock.value;
+    this.#view = undefined;
+    if (this.#tableEpoch !== now) {
+      this.#shards = [...this.#shards];
+      this.#shardEpochs = [...this.#shardEpochs];
+      this.#tableEpoch = now;
     }
-    return this.#map;
+    if (this.#shardEpochs[i] !== now) {
+      this.#shards[i] = new Map(this.#shards[i]);
+      this.#shardEpochs[i] = now;
+    }
+    return this.#shards[i]!;
   }
 }
 
@@ -73,8 +161,8 @@ export class CowMap<K, V> {
  * A map of sets where each inner set is copied on write too: membership sets are read by
  * snapshots and changed one element at a time by the store.
  */
-export class CowSetMap<K, E> {
-  readonly #outer: CowMap<K, { readonly epoch: number; readonly set: Set<E> }>;
+export class CowSetMap<E> {
+  readonly #outer: CowMap<{ readonly epoch: number; readonly set: Set<E> }>;
   readonly #clock: Epoch;
   static readonly #EMPTY: ReadonlySet<never> = new Set();
 
@@ -84,26 +172,26 @@ export class CowSetMap<K, E> {
   }
 
   /** The sets as they are now, for a snapshot. */
-  get view(): ReadonlyMap<K, { readonly set: ReadonlySet<E> }> {
+  get view(): ReadonlyMap<string, { readonly set: ReadonlySet<E> }> {
     return this.#outer.view;
   }
 
-  get(key: K): ReadonlySet<E> {
+  get(key: string): ReadonlySet<E> {
     return this.#outer.get(key)?.set ?? (CowSetMap.#EMPTY as ReadonlySet<E>);
   }
 
-  keys(): MapIterator<K> {
+  keys(): IterableIterator<string> {
     return this.#outer.keys();
   }
 
-  add(key: K, element: E): boolean {
+  add(key: string, element: E): boolean {
     const cur = this.#outer.get(key);
     if (cur?.set.has(element) === true) return false;
     this.#writableSet(key, cur).add(element);
     return true;
   }
 
-  remove(key: K, element: E): boolean {
+  remove(key: string, element: E): boolean {
     const cur = this.#outer.get(key);
     if (cur === undefined || !cur.set.has(element)) return false;
     if (cur.set.size === 1) {
@@ -114,11 +202,11 @@ export class CowSetMap<K, E> {
     return true;
   }
 
-  deleteKey(key: K): void {
+  deleteKey(key: string): void {
     this.#outer.delete(key);
   }
 
-  #writableSet(key: K, cur: { readonly epoch: number; readonly set: Set<E> } | undefined): Set<E> {
+  #writableSet(key: string, cur: { readonly epoch: number; readonly set: Set<E> } | undefined): Set<E> {
     if (cur !== undefined && cur.epoch === this.#clock.value) return cur.set;
     const set = new Set(cur?.set);
     this.#outer.set(key, { epoch: this.#clock.value, set });

@@ -10,6 +10,8 @@ import type { Origin } from '../model/origin.ts';
 import { parseCidrLenient, parseIp } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_ORCHESTRATOR, LABEL_SERVICE_ACCOUNT, NAMESPACE_PREFIX, SERVICE_ACCOUNT_PREFIX } from './compose.ts';
+import { convertAdminPolicy } from './convert-admin.ts';
+import type { AdminPolicySpec } from './convert-admin.ts';
 import { convertK8sNetworkPolicy } from './convert-k8s.ts';
 import type { K8sNetworkPolicySpec } from './convert-k8s.ts';
 import { convertPolicy } from './convert-policy.ts';
@@ -323,8 +325,19 @@ export function deriveService(r: Extract<Resource, { type: 'Service' }>): Servic
   const spec = (r.body.spec ?? {}) as {
     selector?: Readonly<Record<string, string>>;
     ports?: readonly { name?: string; port: number; protocol?: string; targetPort?: number | string }[];
+    clusterIP?: string;
+    clusterIPs?: readonly string[];
+    type?: string;
   };
+  const clusterIPs: IpAddress[] = [];
+  for (const t of spec.clusterIPs ?? (spec.clusterIP === undefined ? [] : [spec.clusterIP])) {
+    const ip = parseIp(t);
+    if (ip.ok) clusterIPs.push(ip.value);
+  }
   return {
+    clusterIPs,
+    headless: spec.clusterIP === 'None',
+    type: spec.type ?? 'ClusterIP',
     namespace: r.namespace ?? 'default',
     name: r.name,
     selector: spec.selector === undefined ? undefined : new Map(Object.entries(spec.selector)),
@@ -360,12 +373,18 @@ export function derivePolicies(r: Resource, diagnostics: Diagnostic[]): readonly
     }
     case 'AdminNetworkPolicy':
     case 'BaselineAdminNetworkPolicy':
-    case 'ClusterNetworkPolicy':
+    case 'ClusterNetworkPolicy': {
+      // Upstream admin policies, in the kube-admin / kube-baseline tiers (convert-admin.ts).
+      const converted = convertAdminPolicy({ kind: r.type, name: r.name, spec: r.body.spec as AdminPolicySpec, origin: r.origin });
+      diagnostics.push(...converted.diagnostics);
+      return converted.policy === undefined ? [] : [converted.policy];
+    }
     case 'GlobalThreatFeed':
+      // A feed acts only through the network set it is pulled into (src/feeds), never by itself.
       diagnostics.push({
-        code: 'engine/semantics-not-implemented',
+        code: 'engine/threatfeed-not-synced',
         severity: 'warning',
-        message: `${r.kind} "${r.name}" was loaded and validated, but Strata does not evaluate ${r.kind} yet: it has no effect on verdicts`,
+        message: `GlobalThreatFeed ${r.name} has no effect by itself: run \`strata threatfeed sync\` (or the server) to turn it into GlobalNetworkSet threatfeed.${r.name}`,
         span: r.origin.span,
       });
       return [];

@@ -15,8 +15,8 @@ import { CowMap, CowSetMap, Epoch } from './cow.ts';
 import { MembershipIndex } from './membership.ts';
 import type { Endpoint, NamespaceEntry, NetworkSetEntry, Policy, ServiceEntry, Tier } from './model.ts';
 import { serviceSelector } from './service-selector.ts';
-import type { Plans, SnapshotState } from './snapshot.ts';
-import { createSnapshot } from './snapshot.ts';
+import type { SnapshotState } from './snapshot.ts';
+import { createSnapshot, planCacheOf } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { enforcedKeyOfStaged } from './policy-keys.ts';
 
@@ -64,10 +64,10 @@ export class EntityIndex {
   readonly #membership = new MembershipIndex(this.#clock);
   #generation = 0;
 
-  readonly #endpoints = new CowMap<string, Endpoint>(this.#clock);
+  readonly #endpoints = new CowMap<Endpoint>(this.#clock);
   /** Endpoint id → keys claiming it, in arrival order: the last one is the endpoint (as before). */
   readonly #idOwners = new Map<string, string[]>();
-  readonly #byId = new CowMap<string, Endpoint>(this.#clock);
+  readonly #byId = new CowMap<Endpoint>(this.#clock);
   readonly #addressOwners = new Map<string, string[]>();
   /**
    * Endpoint key → when it arrived. Claimants of an id or address are kept in arrival order, so
@@ -78,16 +78,18 @@ export class EntityIndex {
   #arrivals = 0;
   /** Highest arrival among the endpoints present: an endpoint arriving below it is placed, not appended. */
   #lastArrival = -1;
-  readonly #byAddress = new CowMap<string, Endpoint>(this.#clock);
+  readonly #byAddress = new CowMap<Endpoint>(this.#clock);
 
-  readonly #policies = new CowMap<string, Policy>(this.#clock);
-  readonly #policiesBySelector = new CowSetMap<string, string>(this.#clock);
-  readonly #tiers = new CowMap<string, Tier>(this.#clock);
-  readonly #networkSets = new CowMap<string, NetworkSetEntry>(this.#clock);
-  readonly #services = new CowMap<string, ServiceEntry>(this.#clock);
+  readonly #policies = new CowMap<Policy>(this.#clock);
+  readonly #policiesBySelector = new CowSetMap<string>(this.#clock);
+  readonly #tiers = new CowMap<Tier>(this.#clock);
+  readonly #networkSets = new CowMap<NetworkSetEntry>(this.#clock);
+  readonly #services = new CowMap<ServiceEntry>(this.#clock);
   readonly #serviceSelectors = new Map<string, Selector>();
-  readonly #namespaces = new CowMap<string, NamespaceEntry>(this.#clock);
-  readonly #plans = new CowMap<string, Plans>(this.#clock);
+  readonly #namespaces = new CowMap<NamespaceEntry>(this.#clock);
+  #last: Snapshot | undefined;
+  /** Classes whose plans changed since the last snapshot (the next one recomputes only those). */
+  #invalidSinceSnapshot = new Set<string>();
   /** Enforced policy keys a staged Delete hides in the pending view; replaced, never mutated. */
   #hidden: ReadonlySet<string> = new Set();
   #stagedDeletes = new Map<string, string>();
@@ -157,6 +159,9 @@ export class EntityIndex {
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
+    // A class may have gone and come back since the last snapshot, missing the invalidations of
+    // policy changes in between: its inherited plan is not trusted.
+    this.#invalidSinceSnapshot.add(ep.labelKey);
   }
 
   removeEndpoint(key: string): void {
@@ -172,19 +177,25 @@ export class EntityIndex {
     this.#updated.delete(old.id);
   }
 
-  /** Inserts an endpoint before those that arrived after it: O(endpoints), and rare. */
+  /**
+   * Inserts an endpoint before those that arrived after it: O(endpoints), and rare. The map
+   * orders by first insertion, so the later ones are taken out and put back behind it.
+   */
   #placeEndpoint(key: string, ep: Endpoint, at: number): void {
-    const later: [string, Endpoint][] = [];
-    for (const [k, e] of this.#endpoints.entries()) if ((this.#arrival.get(k) ?? Number.MAX_SAFE_INTEGER) > at) later.push([k, e]);
-    for (const [k] of later) this.#endpoints.delete(k);
+    const later: { key: string; ep: Endpoint; at: number }[] = [];
+    for (const k of this.#endpoints.keys()) {
+      const a = this.#arrival.get(k) ?? Number.MAX_SAFE_INTEGER;
+      if (a > at && k !== key) later.push({ key: k, ep: this.#endpoints.get(k)!, at: a });
+    }
+    later.sort((x, y) => x.at - y.at);
+    for (const l of later) this.#endpoints.delete(l.key);
     this.#endpoints.set(key, ep);
-    for (const [k, e] of later) this.#endpoints.set(k, e);
+    for (const l of later) this.#endpoints.set(l.key, l.ep);
   }
 
   /** A class that loses its last member goes, and its plan with it (no change could reach it). */
   #leaveClass(classKey: string, key: string): void {
     this.#membership.removeMember(classKey, key);
-    if (this.#membership.membersOf(classKey).size === 0) this.#plans.delete(classKey);
   }
 
   endpoint(key: string): Endpoint | undefined {
@@ -300,7 +311,7 @@ export class EntityIndex {
   #invalidateSelector(selectorId: string): void {
     for (const c of this.#membership.classesOf(selectorId)) {
       this.#planClasses.add(c);
-      this.#plans.delete(c);
+      this.#invalidSinceSnapshot.add(c);
     }
   }
 
@@ -431,8 +442,13 @@ export class EntityIndex {
     return report;
   }
 
-  /** An immutable view at the current generation; O(1): later writes copy what they change. */
+  /**
+   * An immutable view at the current generation; O(1): later writes copy what they change. The
+   * same generation gives the same snapshot object, so its per-snapshot caches (tier plans,
+   * selector members) are shared by every reader of that generation.
+   */
   snapshot(): Snapshot {
+    if (this.#last !== undefined && this.#last.generation === this.#generation) return this.#last;
     const state: SnapshotState = {
       generation: this.#generation,
       endpoints: this.#endpoints.view,
@@ -444,11 +460,13 @@ export class EntityIndex {
       networkSets: this.#networkSets.view,
       services: this.#services.view,
       namespaces: this.#namespaces.view,
-      plans: this.#plans.view as Map<string, Plans>,
       hidden: this.#hidden,
       membership: this.#membership.view,
+      inherited: this.#last === undefined ? undefined : { plans: planCacheOf(this.#last) ?? new Map(), invalid: this.#invalidSinceSnapshot },
     };
+    this.#invalidSinceSnapshot = new Set();
     this.#clock.advance();
-    return createSnapshot(state);
+    this.#last = createSnapshot(state);
+    return this.#last;
   }
 }

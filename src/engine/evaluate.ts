@@ -187,3 +187,60 @@ export function evaluateFlow(cluster: Cluster, flow: Flow): FlowDecision {
   const pending = staged ? evaluateWith(cluster, flow, cluster.pendingMode) : null;
   return { ...enforced, pending };
 }
+
+/** The verdict of a flow and the step that made it, without the traces: what flow replay needs. */
+export interface VerdictDecision {
+  readonly verdict: Verdict;
+  readonly decidedBy: DecidedBy;
+}
+
+/**
+ * Remembers only the deciding step. The pipeline stops at the first Allow or Deny, so the last
+ * deciding call is the decision, as in TraceRecorder, but nothing is pushed for the other steps.
+ */
+class DecisionRecorder implements PipelineObserver<boolean> {
+  decided: TraceStep | undefined;
+
+  rule(tier: Tier, policy: Policy, rule: Rule): void {
+    if (rule.action === 'allow' || rule.action === 'deny') this.decided = policyStep(tier, policy, rule.index, rule.action, 'rule');
+  }
+  policyMiss(): void {}
+  endOfTier(tier: Tier, lastPolicy: Policy, action: 'deny' | 'pass'): void {
+    if (action === 'deny') this.decided = policyStep(tier, lastPolicy, null, action, 'end-of-tier');
+  }
+  profileRule(profile: Profile, rule: Rule): void {
+    if (rule.action !== 'allow' && rule.action !== 'deny') return;
+    this.decided = { tier: null, policy: profile.name, namespace: null, kind: 'Profile', rule: rule.index, action: rule.action, reason: 'profile', staged: false };
+  }
+  noProfile(): void {
+    this.decided = { tier: null, policy: null, namespace: null, kind: null, rule: null, action: 'deny', reason: 'profile', staged: false };
+  }
+}
+
+function decideDirection(cluster: Cluster, endpoint: Endpoint, dir: Direction, flow: Flow): DecidedBy {
+  const recorder = new DecisionRecorder();
+  const out = runPipeline(BOOLEAN_ALGEBRA, true, cluster.plan(endpoint, dir), endpoint.profiles, dir, (_policy, rule) => matchRule(cluster, rule, flow), ENFORCED, recorder);
+  const decided = recorder.decided;
+  if (decided === undefined) throw new Error('internal: pipeline ended without a deciding step');
+  return decidedByOf(dir, { verdict: out.allowed ? 'allow' : 'deny', decidedBy: decided, trace: [] });
+}
+
+/**
+ * The enforced verdict and deciding step of `evaluateFlow`, computed without traces and without
+ * evaluating ingress once egress has denied (the explanation shows both sides; the verdict does
+ * not need the second). Equal to `evaluateFlow(cluster, flow)`'s `verdict` and `decidedBy`.
+ */
+export function decideVerdict(cluster: Cluster, flow: Flow): VerdictDecision {
+  const srcEp = flow.src.kind === 'endpoint' ? flow.src.endpoint : undefined;
+  const dstEp = flow.dst.kind === 'endpoint' ? flow.dst.endpoint : undefined;
+  if (srcEp !== undefined && srcEp === dstEp) return { verdict: 'allow', decidedBy: noPolicy('loopback') };
+  if (srcEp !== undefined) {
+    const egress = decideDirection(cluster, srcEp, 'egress', flow);
+    if (egress.action === 'deny' || dstEp === undefined) return { verdict: egress.action, decidedBy: egress };
+  }
+  if (dstEp !== undefined) {
+    const ingress = decideDirection(cluster, dstEp, 'ingress', flow);
+    return { verdict: ingress.action, decidedBy: ingress };
+  }
+  return { verdict: 'allow', decidedBy: noPolicy('no-endpoint') };
+}

@@ -85,6 +85,27 @@ function resolve(cluster: Cluster, text: string, role: 'from' | 'to'): Result<Re
   return fail([d]);
 }
 
+/**
+ * Fields that cannot be on the wire (a source port of 99999, ICMP type 300) or that the protocol
+ * has no place for (a port on ICMP): an error rather than a silent drop, so the flow explained is
+ * the flow the user meant.
+ */
+function rangeProblems(req: FlowRequest, protocol: number | undefined, hasPorts: boolean): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const bad = (code: string, message: string): void => void out.push({ code, severity: 'error', message });
+  const inRange = (v: number, lo: number, hi: number): boolean => Number.isInteger(v) && v >= lo && v <= hi;
+  if (req.srcPort !== undefined && !inRange(req.srcPort, 1, 65535)) bad('flow/invalid-port', `source port ${req.srcPort} is not an integer from 1 to 65535`);
+  if (req.icmpType !== undefined && !inRange(req.icmpType, 0, 255)) bad('flow/invalid-icmp', `ICMP type ${req.icmpType} is not an integer from 0 to 255`);
+  if (req.icmpCode !== undefined && !inRange(req.icmpCode, 0, 255)) bad('flow/invalid-icmp', `ICMP code ${req.icmpCode} is not an integer from 0 to 255`);
+  if (protocol === undefined) return out;
+  const isIcmp = protocol === PROTOCOL.ICMP || protocol === PROTOCOL.ICMPV6;
+  const name = protocolName(protocol);
+  if (!hasPorts && req.port !== undefined) bad('flow/port-without-ports', `${name} has no ports: drop the port (${isIcmp ? 'use --icmp-type/--icmp-code for ICMP' : 'or use TCP, UDP, SCTP or UDPLite'})`);
+  if (!hasPorts && req.srcPort !== undefined) bad('flow/port-without-ports', `${name} has no ports: drop the source port`);
+  if (!isIcmp && (req.icmpType !== undefined || req.icmpCode !== undefined)) bad('flow/icmp-without-icmp', `an ICMP type or code needs protocol ICMP or ICMPv6, not ${name}`);
+  return out;
+}
+
 function familyOf(a: IpAddress): 4 | 6 {
   return a.family;
 }
@@ -105,11 +126,12 @@ export function makeFlow(cluster: Cluster, req: FlowRequest): Result<Flow> {
     diags.push({ code: 'flow/invalid-protocol', severity: 'error', message: `protocol "${String(req.protocol)}" is not TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a number 1–255` });
   }
   const hasPorts = protocol === PROTOCOL.TCP || protocol === PROTOCOL.UDP || protocol === PROTOCOL.SCTP || protocol === PROTOCOL.UDPLITE;
-  if (req.port !== undefined && (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535)) {
+  if (req.port !== undefined && hasPorts && (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535)) {
     diags.push({ code: 'flow/invalid-port', severity: 'error', message: `port ${req.port} is not an integer from 1 to 65535` });
   } else if (hasPorts && req.port === undefined) {
     diags.push({ code: 'flow/missing-port', severity: 'error', message: `a ${protocolName(protocol!)} flow needs a destination port (--port N)` });
   }
+  diags.push(...rangeProblems(req, protocol, hasPorts));
   if (!src.ok || !dst.ok || protocol === undefined || diags.length > 0) return fail(diags);
 
   // One family for the flow: fixed by any literal address, else IPv4 when both ends have it.

@@ -1,13 +1,21 @@
-// Front door of `engine`: build a cluster from validated resources, decide flows with traces.
+// Front door of `engine`: the live store (resources in by key, generations, change reports),
+// snapshots (the Cluster every reader sees), and deciding flows with traces.
 export type * from './model.ts';
+export { createPolicyStore, resourceKey } from './store.ts';
+export type { ApplyOptions, ApplyResult, ChangeReport, PolicyStore, ResourceKey, StoreChange, StoreOptions } from './store.ts';
+export type { SelectorMembers } from './cluster.ts';
+export { decidedBySchema, explainDirectionSchema, explainSchema, explainStepSchema, ruleMissSchema, serviceHopSchema } from './wire.ts';
+export type { ExplainJson, ExplainJsonDecidedBy, ExplainJsonDirection, ExplainJsonMiss, ExplainJsonStep, ServiceHop } from './wire.ts';
 export { DIRECTIONS, PROTOCOL, SHORT_KIND } from './model.ts';
 export { buildCluster } from './build.ts';
 export type { BuildOptions, BuildResult } from './build.ts';
 export { createCluster } from './cluster.ts';
 export { domainMatches } from './domains.ts';
 export type { Cluster, ClusterData } from './cluster.ts';
-export { evaluateDirection, evaluateFlow } from './evaluate.ts';
-export type { DecidedBy, DecisionReason, DirectionDecision, Evaluation, FlowDecision, StepAction, StepReason, TraceStep, Verdict } from './evaluate.ts';
+export { decideVerdict, evaluateDirection, evaluateFlow } from './evaluate.ts';
+export type { DecidedBy, DecisionReason, DirectionDecision, Evaluation, FlowDecision, StepAction, StepReason, TraceStep, Verdict, VerdictDecision } from './evaluate.ts';
+export { createVerdictMemo, evaluateVerdict } from './verdict-memo.ts';
+export type { VerdictMemo, VerdictMemoOptions, VerdictMemoStats } from './verdict-memo.ts';
 export { describePeer, makeFlow, parseFlowProtocol, protocolName } from './flow.ts';
 export type { FlowRequest } from './flow.ts';
 export { headerMatches, matchRule, selectorMatchesPeer, serviceSelects, sideMatches } from './match.ts';

@@ -60,12 +60,12 @@ function slotOf(sel: Selector): Slot {
 }
 
 export class MembershipIndex {
-  readonly #classes: CowMap<string, LabelClass>;
-  readonly #members: CowSetMap<string, string>;
-  readonly #selectorClasses: CowSetMap<string, string>;
-  readonly #classSelectors: CowSetMap<string, string>;
+  readonly #classes: CowMap<LabelClass>;
+  readonly #members: CowSetMap<string>;
+  readonly #selectorClasses: CowSetMap<string>;
+  readonly #classSelectors: CowSetMap<string>;
   readonly #selectors = new Map<string, Registered>();
-  readonly #registered: CowMap<string, Selector>;
+  readonly #registered: CowMap<Selector>;
   // Candidate indexes (store-private, mutated in place).
   readonly #classesByLabel = new Map<string, Map<string, Set<string>>>();
   readonly #selectorsByValue = new Map<string, Map<string, Set<string>>>();

@@ -22,7 +22,12 @@ export type PolicyKind =
   | 'KubernetesNetworkPolicy'
   | 'StagedGlobalNetworkPolicy'
   | 'StagedNetworkPolicy'
-  | 'StagedKubernetesNetworkPolicy';
+  | 'StagedKubernetesNetworkPolicy'
+  // The upstream admin policies keep the kind the user wrote (Calico's own kind for a converted
+  // ClusterNetworkPolicy, KubernetesClusterNetworkPolicy, only shows in the order tie-break).
+  | 'AdminNetworkPolicy'
+  | 'BaselineAdminNetworkPolicy'
+  | 'ClusterNetworkPolicy';
 
 export type StagedAction = 'Set' | 'Delete' | 'Learn' | 'Ignore';
 
@@ -34,6 +39,11 @@ export const SHORT_KIND: Readonly<Record<PolicyKind, string>> = {
   StagedGlobalNetworkPolicy: 'sgnp',
   StagedNetworkPolicy: 'snp',
   StagedKubernetesNetworkPolicy: 'sknp',
+  // felix/types/policy_id.go (v3.32) for kcnp; kanp/kbanp are the prefixes Calico ≤ 3.31 gave
+  // AdminNetworkPolicy and BaselineAdminNetworkPolicy (libcalico-go/lib/names/policy.go).
+  AdminNetworkPolicy: 'kanp',
+  BaselineAdminNetworkPolicy: 'kbanp',
+  ClusterNetworkPolicy: 'kcnp',
 };
 
 /** An inclusive port range; a single port has min === max. */
@@ -195,6 +205,12 @@ export interface ServiceEntry {
     /** Number, or a container port name resolved per endpoint. */
     readonly targetPort: number | string;
   }[];
+  /** spec.clusterIPs (or clusterIP): the virtual addresses kube-proxy translates; empty when headless or unset. */
+  readonly clusterIPs?: readonly IpAddress[];
+  /** `clusterIP: None`: no virtual IP, no port translation; clients reach the pods directly. */
+  readonly headless?: boolean;
+  /** spec.type; `ExternalName` Services are DNS aliases and have no backends. Optional: ClusterIP. */
+  readonly type?: string;
   readonly origin: Origin;
 }
 

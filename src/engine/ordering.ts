@@ -3,6 +3,7 @@
 //   policies: ascending order (no order = +∞, last); ties by the string `name/namespace/kind`
 //             compared bytewise — so `a-b` and `a.b` sort before `a` ('/' is 0x2F).
 import type { Policy, Tier } from './model.ts';
+import { calicoKindName } from './policy-kinds.ts';
 
 export const DEFAULT_TIER = 'default';
 export const DEFAULT_TIER_ORDER = 1_000_000;
@@ -27,7 +28,7 @@ export function compareTiers(a: Tier, b: Tier): number {
 }
 
 export function policyTieBreakKey(p: Pick<Policy, 'name' | 'namespace' | 'kind'>): string {
-  return `${p.name}/${p.namespace ?? ''}/${p.kind}`;
+  return `${p.name}/${p.namespace ?? ''}/${calicoKindName(p.kind)}`;
 }
 
 export function comparePolicies(a: Policy, b: Policy): number {

@@ -1,8 +1,9 @@
 // A snapshot: the cluster as of one generation, read by explain, matrix, lint, diff and the
 // dataplane compiler. It is made of the copy-on-write views the entity index handed out, so it is
 // O(1) to take and stays consistent while the store moves on. What it derives on demand — the
-// sorted lists, the tier plan of a label class, a selector's members — is cached either in the
-// shared views (valid for every snapshot sharing them) or per snapshot, never without bound.
+// sorted lists, the tier plan of a label class, a selector's members — is cached per view (shared
+// by every snapshot holding that view) or per snapshot (LRU-bounded), never without bound; tier
+// plans the last changes did not touch are taken over from the previous snapshot.
 import { LRUCache } from 'lru-cache';
 import { formatIp } from '../net/index.ts';
 import type { IpAddress } from '../net/index.ts';
@@ -42,10 +43,21 @@ export interface SnapshotState {
   /** `NS/NAME` → Service. */
   readonly services: ReadonlyMap<string, ServiceEntry>;
   readonly namespaces: ReadonlyMap<string, NamespaceEntry>;
-  /** Class key → plans; shared with the store while nothing changed, so plans computed here are kept. */
-  readonly plans: Map<string, Plans>;
   readonly hidden: ReadonlySet<string>;
   readonly membership: MembershipView;
+  /**
+   * The previous snapshot's tier plans and the classes whose plans changed since: a plan the
+   * changes did not touch is reused instead of recomputed (one generation back only, so no chain
+   * of old snapshots is kept alive).
+   */
+  readonly inherited?: { readonly plans: ReadonlyMap<string, Plans>; readonly invalid: ReadonlySet<string> } | undefined;
+}
+
+const planCaches = new WeakMap<Cluster, ReadonlyMap<string, Plans>>();
+
+/** The tier plans a snapshot computed (or reused), for the next snapshot to inherit. */
+export function planCacheOf(s: Cluster): ReadonlyMap<string, Plans> | undefined {
+  return planCaches.get(s);
 }
 
 /** A cluster as of one generation of the store. */
@@ -132,23 +144,26 @@ export function createSnapshot(state: SnapshotState): Snapshot {
   // In front of the class cache, one by endpoint identity: a pointer hash instead of hashing the
   // long label key (this runs twice or more per evaluated flow).
   const planByEndpoint = new WeakMap<Endpoint, Plans>();
+  // Per generation: bounded by the label classes of this snapshot, gone with it.
+  const planByClass = new Map<string, Plans>();
   function plansOf(ep: Endpoint): Plans {
     let plans = planByEndpoint.get(ep);
     if (plans !== undefined) return plans;
-    plans = state.plans.get(ep.labelKey);
+    plans = planByClass.get(ep.labelKey);
     if (plans === undefined) {
-      plans = computePlans(ep.labelKey);
-      // Only classes the index knows are cached in the shared map: an endpoint that is not a member
-      // (a hand-made one) must not leave a plan behind that no change would ever invalidate.
-      if (state.membership.classes.has(ep.labelKey)) state.plans.set(ep.labelKey, plans);
+      const inherited = state.inherited;
+      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? inherited.plans.get(ep.labelKey) : undefined;
+      plans ??= computePlans(ep.labelKey);
+      planByClass.set(ep.labelKey, plans);
     }
     planByEndpoint.set(ep, plans);
     return plans;
   }
 
-  const classCache = new LRUCache<string, ReadonlySet<string>>({ max: 4096 });
+  let classCache: LRUCache<string, ReadonlySet<string>> | undefined;
   function selectorClasses(sel: Selector): ReadonlySet<string> {
     if (state.membership.selectors.has(sel.id)) return state.membership.selectorClasses.get(sel.id)?.set ?? EMPTY_SET;
+    classCache ??= new LRUCache({ max: 4096 });
     let hit = classCache.get(sel.id);
     if (hit === undefined) {
       const out = new Set<string>();
@@ -158,8 +173,9 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     return hit;
   }
 
-  const memberCache = new LRUCache<string, SelectorMembers>({ max: 4096 });
+  let memberCache: LRUCache<string, SelectorMembers> | undefined;
   function selectorMembers(sel: Selector): SelectorMembers {
+    memberCache ??= new LRUCache({ max: 4096 });
     let hit = memberCache.get(sel.id);
     if (hit === undefined) {
       const endpoints: Endpoint[] = [];
@@ -175,9 +191,10 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     return hit;
   }
 
-  const backendCache = new LRUCache<string, readonly Endpoint[]>({ max: 4096 });
+  let backendCache: LRUCache<string, readonly Endpoint[]> | undefined;
   function serviceBackends(namespace: string, name: string): readonly Endpoint[] {
     const key = `${namespace}/${name}`;
+    backendCache ??= new LRUCache({ max: 4096 });
     let hit = backendCache.get(key);
     if (hit === undefined) {
       const svc = state.services.get(key);
@@ -191,10 +208,10 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     return hit;
   }
 
-  const domainCache = new LRUCache<string, readonly NetworkSetEntry[]>({ max: 4096 });
+  let domainCache: LRUCache<string, readonly NetworkSetEntry[]> | undefined;
   const hidden = state.hidden;
 
-  return {
+  const snapshot: Cluster = {
     generation: state.generation,
     get tiers() {
       return tiers().list;
@@ -227,6 +244,7 @@ export function createSnapshot(state: SnapshotState): Snapshot {
       const sets = netIndex().domainSets;
       if (sets.length === 0) return NO_SETS;
       const key = domain.toLowerCase().replace(/\.$/, '');
+      domainCache ??= new LRUCache({ max: 4096 });
       let hit = domainCache.get(key);
       if (hit === undefined) domainCache.set(key, (hit = sets.filter((s) => s.allowedEgressDomains.some((d) => domainMatches(d, key)))));
       return hit;
@@ -235,6 +253,8 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     selectorClasses,
     serviceBackends,
   };
+  planCaches.set(snapshot, planByClass);
+  return snapshot;
 }
 
 function appendToPlan(plan: { tier: Tier; policies: Policy[] }[], tier: Tier, p: Policy): void {

@@ -6,7 +6,7 @@ export { groupCounters, provenanceOfDecision, readCounters } from './counters.ts
 export type { FlowNeeds, SessionFlow, SessionProtocol, Verdict } from './flows.ts';
 export { defaultFlows, flowNeeds, parseFlowLines } from './flows.ts';
 export type { DecidedByJson, Observed, ProbeSummary, SessionProbeOptions, SessionProbeResult } from './probe.ts';
-export { decidedByJson, probeSession, summarize, withExternalsFor } from './probe.ts';
+export { decidedByJson, formatProbeSummary, probeSession, summarize, withExternalsFor } from './probe.ts';
 export type { ApplyResult, AttachOptions, Built, NodeUpdate, Session, SessionTimings, SessionUpOptions, UpResult } from './session.ts';
 export {
   DEFAULT_LAB_ID,

@@ -69,8 +69,12 @@ export interface ProbeSummary {
   readonly skipped: number;
   /** Skip reasons with their counts. */
   readonly skipReasons: Readonly<Record<string, number>>;
+  /** Observed verdicts over every probed flow (agreeing or not). */
   readonly allowed: number;
   readonly denied: number;
+  /** Of the flows that agree: allowed and denied (they add up to `agree`). */
+  readonly agreeAllowed: number;
+  readonly agreeDenied: number;
   readonly ms: number;
 }
 
@@ -235,6 +239,8 @@ export function summarize(results: readonly SessionProbeResult[], ms = 0): Probe
   let skipped = 0;
   let allowed = 0;
   let denied = 0;
+  let agreeAllowed = 0;
+  let agreeDenied = 0;
   for (const r of results) {
     if (r.observed === 'skipped') {
       skipped++;
@@ -249,8 +255,24 @@ export function summarize(results: readonly SessionProbeResult[], ms = 0): Probe
     if (r.observed === 'error') errors++;
     if (r.observed === 'allow') allowed++;
     if (r.observed === 'deny') denied++;
-    if (r.agree === true) agree++;
-    else disagree++;
+    if (r.agree === true) {
+      agree++;
+      if (r.observed === 'allow') agreeAllowed++;
+      else agreeDenied++;
+    } else disagree++;
   }
-  return { total: results.length, probed, agree, disagree, errors, invalid, skipped, skipReasons, allowed, denied, ms };
+  return { total: results.length, probed, agree, disagree, errors, invalid, skipped, skipReasons, allowed, denied, agreeAllowed, agreeDenied, ms };
+}
+
+/**
+ * The one-line summary of a probe run. Every flow is counted once: agree + disagree + skipped +
+ * invalid = total, and the parenthesis after "agree" splits exactly the agreeing flows.
+ */
+export function formatProbeSummary(sum: ProbeSummary): string {
+  const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const disagreeDetail = sum.errors > 0 ? ` (${sum.errors} could not be probed)` : '';
+  return (
+    `${plural(sum.total, 'flow')}: ${sum.agree} agree (${sum.agreeAllowed} allowed, ${sum.agreeDenied} denied), ${sum.disagree} disagree${disagreeDetail}, ` +
+    `${sum.skipped} skipped${sum.invalid > 0 ? `, ${sum.invalid} invalid` : ''}; ${(sum.ms / 1000).toFixed(1)} s`
+  );
 }

@@ -16,7 +16,7 @@ import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, hasErrors, ok } from '../diagnostics/index.ts';
 import { compileNode, createNetnsNftExecutor, diffRulesets, renderNft, renderNftUpdate } from '../dataplane/index.ts';
 import type { NftExecutor, Ruleset } from '../dataplane/index.ts';
-import { buildCluster } from '../engine/index.ts';
+import { createPolicyStore } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
 import { attachLab, downLab, findProgram, labUnavailableReason, nodeInterfaceOf, nodeNamespace, runDirOf, stateDirOf, upLab } from '../lab/index.ts';
 import type { Lab, LabExternal, LabPort, UpTimings } from '../lab/index.ts';
@@ -87,22 +87,33 @@ export interface Built {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** The manifests → the engine, exactly as `loadPaths` + `buildCluster` would from the files. */
+/**
+ * The manifests → the engine, exactly as `loadPaths` + `buildCluster` would from the files: each
+ * layer of sources (see ManifestSource.layer) is one batch of upserts into a live store, so a
+ * partial `apply` changes exactly the resources it names.
+ */
 export function buildFromSources(sources: readonly ManifestSource[], podCidr: string): Built {
-  const resources: Resource[] = [];
   const diagnostics: Diagnostic[] = [];
+  const layers = new Map<number, Resource[]>();
   for (const s of sources) {
     const one = loadText(s.text, s.file);
-    resources.push(...one.resources);
+    const layer = s.layer ?? 0;
+    let list = layers.get(layer);
+    if (list === undefined) layers.set(layer, (list = []));
+    list.push(...one.resources);
     diagnostics.push(...one.diagnostics);
   }
-  const reconciled = reconcileDuplicates(resources);
-  const built = buildCluster(reconciled.resources, { podCidr });
-  return {
-    resources: reconciled.resources,
-    cluster: built.cluster,
-    diagnostics: [...diagnostics, ...reconciled.diagnostics, ...built.diagnostics],
-  };
+  const store = createPolicyStore({ podCidr });
+  for (const layer of [...layers.keys()].sort((a, b) => a - b)) {
+    const reconciled = reconcileDuplicates(layers.get(layer)!);
+    diagnostics.push(...reconciled.diagnostics);
+    const applied = store.apply(
+      reconciled.resources.map((resource) => ({ op: 'upsert', resource })),
+      { onError: 'keep' },
+    );
+    diagnostics.push(...applied.diagnostics);
+  }
+  return { resources: [...store.resources()], cluster: store.snapshot(), diagnostics };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,7 +347,15 @@ export interface ApplyResult {
  * same; labels may change. A node whose transaction fails changes nothing, and nodes already
  * updated are rolled back, so the lab never runs half of a change.
  */
-export async function applySession(session: Session, sources: readonly ManifestSource[]): Promise<Result<ApplyResult>> {
+export interface ApplySessionOptions {
+  /**
+   * `upsert` (the default): the sources' resources are added to the running state or replace the
+   * same resources in it; everything else stays. `replace`: the sources are the whole new state.
+   */
+  readonly mode?: 'upsert' | 'replace';
+}
+
+export async function applySession(session: Session, changed: readonly ManifestSource[], opts: ApplySessionOptions = {}): Promise<Result<ApplyResult>> {
   const t0 = performance.now();
   const unlock = lockSession(session.runDir);
   if (typeof unlock === 'string') return fail([diag('lab-session/locked', unlock)]);
@@ -344,6 +363,11 @@ export async function applySession(session: Session, sources: readonly ManifestS
     // Re-read under the lock: another process may have applied since this session was attached.
     const current = readSession(session.runDir, session.lab.labId);
     if (current === undefined || current instanceof Error) return fail([diag('lab-session/no-session', `lab "${session.lab.labId}" lost its session record`)]);
+    const nextLayer = Math.max(0, ...current.sources.map((s) => s.layer ?? 0)) + 1;
+    const sources: readonly ManifestSource[] =
+      (opts.mode ?? 'upsert') === 'replace'
+        ? changed.map((s) => ({ file: s.file, text: s.text }))
+        : [...current.sources, ...changed.map((s) => ({ file: s.file, text: s.text, layer: nextLayer }))];
     const built = buildFromSources(sources, current.podCidr);
     if (hasErrors(built.diagnostics)) return fail(built.diagnostics);
     const warnings = built.diagnostics.filter((d) => d.severity !== 'info');
@@ -389,7 +413,7 @@ export async function applySession(session: Session, sources: readonly ManifestS
       ...current,
       updatedAt: new Date().toISOString(),
       generation: current.generation + 1,
-      sources: sources.map((s) => ({ file: s.file, text: s.text })),
+      sources: sources.map((s) => (s.layer === undefined ? { file: s.file, text: s.text } : { file: s.file, text: s.text, layer: s.layer })),
       rulesets: compiled.value,
     };
     writeSession(session.runDir, record);

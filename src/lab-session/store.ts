@@ -13,6 +13,11 @@ export interface ManifestSource {
   /** The file name spans use (`-` for stdin). */
   readonly file: string;
   readonly text: string;
+  /**
+   * Which apply brought it (0 = `up` or the last full-state apply): a resource in a later layer
+   * replaces the same resource (kind, namespace, name) of an earlier one, as an upsert does.
+   */
+  readonly layer?: number;
 }
 
 export interface SessionRecord {

@@ -7,3 +7,5 @@ export { MANIFEST_EXTENSIONS, STDIN, loadPaths } from './load-paths.ts';
 export { reconcileDuplicates } from './duplicates.ts';
 export { makeOrigin, makeSourceText, scalarSourceOffset } from './yaml-origin.ts';
 export type { SourceText } from './yaml-origin.ts';
+export type { LoadedPolicyTest, PolicyTestLoad } from './policy-tests.ts';
+export { loadPolicyTests } from './policy-tests.ts';

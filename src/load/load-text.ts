@@ -8,7 +8,7 @@ import type { Diagnostic } from '../diagnostics/index.ts';
 import { isListDocument, validateDocument, withListDefaults } from '../model/index.ts';
 import type { Resource } from '../model/index.ts';
 import { reconcileDuplicates } from './duplicates.ts';
-import { makeOrigin, makeSourceText, spanOfRange } from './yaml-origin.ts';
+import { makeDocRef, makeOrigin, makeSourceText, rememberDocument, spanOfRange } from './yaml-origin.ts';
 import type { SourceText } from './yaml-origin.ts';
 
 export interface LoadResult {
@@ -37,6 +37,10 @@ export function loadDocuments(text: string, file: string): { resources: Resource
   const resources: Resource[] = [];
   const diagnostics: Diagnostic[] = [];
   const src: SourceText = makeSourceText(file, text);
+  if (looksBinary(text)) {
+    // Echoing random bytes as "the value" helps nobody: say what the file is and skip it.
+    return { resources, diagnostics: [{ code: 'load/binary-file', severity: 'error', message: `"${file}" is not a text file (it holds NUL or control bytes); it is skipped`, span: spanOfRange(src, 0, 0) }] };
+  }
   let docs: Document.Parsed[];
   try {
     docs = parseAllDocuments(text, { prettyErrors: false, merge: true, uniqueKeys: true }) as Document.Parsed[];
@@ -65,6 +69,8 @@ function loadDocument(src: SourceText, doc: Document.Parsed, docIndex: number, r
   }
   const root = doc.contents;
   if (root === null) return; // an empty document (`---` alone, or only comments)
+  const ref = makeDocRef(src, doc.range[0], doc.range[2]);
+  rememberDocument(ref, root as Node);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -75,21 +81,53 @@ function loadDocument(src: SourceText, doc: Document.Parsed, docIndex: number, r
     return;
   }
   if (value === null || value === undefined) return;
+  if (isCyclic(value)) {
+    diagnostics.push(yamlProblem(src, 'load/recursive-alias', 'error', 'an alias refers to a node that contains it (the value would be infinite)', [doc.range[0], doc.range[0]]));
+    return;
+  }
   if (isListDocument(value) && isMap(root)) {
     const itemsNode = root.get('items', true);
     value.items.forEach((item, i) => {
       const node = isSeq(itemsNode) ? (itemsNode.items[i] as Node | undefined) : undefined;
-      const origin = makeOrigin(src, node ?? root, docIndex, i);
+      const origin = node === undefined ? makeOrigin(src, root as Node, docIndex, i, ref) : makeOrigin(src, node, docIndex, i, ref, ['items', i]);
+      if (isListDocument(item)) {
+        // kubectl does not flatten nested lists either; say so instead of dropping it silently.
+        diagnostics.push({ code: 'load/nested-list', severity: 'warning', message: `a ${item.kind} inside a ${value.kind} is not read: its ${item.items.length} item${item.items.length === 1 ? '' : 's'} are ignored`, span: origin.spanOf(['kind']), path: `items[${i}]`, help: 'move the inner items into the outer list' });
+        return;
+      }
       accept(validateDocument(withListDefaults(value, item), origin), resources, diagnostics);
     });
     return;
   }
-  accept(validateDocument(value, makeOrigin(src, root as Node, docIndex)), resources, diagnostics);
+  accept(validateDocument(value, makeOrigin(src, root as Node, docIndex, undefined, ref)), resources, diagnostics);
 }
 
 function accept(r: ReturnType<typeof validateDocument>, resources: Resource[], diagnostics: Diagnostic[]): void {
   diagnostics.push(...r.diagnostics);
   if (r.ok && r.value !== undefined) resources.push(r.value);
+}
+
+/** NUL bytes or many control characters: not a manifest (kubectl would fail to decode it too). */
+function looksBinary(text: string): boolean {
+  const sample = text.slice(0, 8192);
+  if (sample.includes('\u0000')) return true;
+  let control = 0;
+  for (let i = 0; i < sample.length; i++) {
+    const c = sample.charCodeAt(i);
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 0xfffd) control++;
+  }
+  return sample.length > 0 && control / sample.length > 0.1;
+}
+
+/** Whether a value contains itself (YAML `&a [*a]`): every later stage would recurse forever. */
+function isCyclic(value: unknown, ancestors: Set<object> = new Set()): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  const children = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : Object.values(value);
+  const cyclic = children.some((c) => isCyclic(c, ancestors));
+  ancestors.delete(value);
+  return cyclic;
 }
 
 function yamlProblem(src: SourceText, code: string, severity: 'error' | 'warning', message: string, pos: readonly [number, number]): Diagnostic {

@@ -1,7 +1,9 @@
 // Origins backed by the YAML syntax tree: every field path of a loaded resource maps back to the
-// exact place in the user's file (the node's source range, through a LineCounter), and a column
-// inside a string value maps back through the scalar's quoting and folding.
-import { Scalar, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+// exact place in the user's file (the node's source range), and a column inside a string value
+// maps back through the scalar's quoting and folding. An origin keeps where its document is, not
+// the tree: the tree is found again on demand (bounded cache, re-parse of that one document).
+import { LRUCache } from 'lru-cache';
+import { Scalar, isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node, Pair } from 'yaml';
 import type { Span } from '../diagnostics/index.ts';
 import type { FieldPath, Origin } from '../model/index.ts';
@@ -85,15 +87,76 @@ function isNodeLike(v: unknown): v is Node {
   return isMap(v) || isSeq(v) || isScalar(v) || isAlias(v);
 }
 
-/** Builds the Origin of the resource whose mapping is `root`. */
-export function makeOrigin(src: SourceText, root: Node, docIndex: number, itemIndex?: number): Origin {
+/**
+ * Where a resource's document sits in its source: enough to find the resource's YAML node again
+ * without keeping the syntax tree alive (a cluster of 100k pods would otherwise hold every tree).
+ */
+export interface DocRef {
+  readonly src: SourceText;
+  /** The document's source range [start, end). */
+  readonly start: number;
+  readonly end: number;
+}
+
+interface Resolved {
+  /** The document's contents node; node ranges are offsets in `text`. */
+  readonly contents: Node;
+  readonly text: string;
+  /** Add to a node offset to get an offset in the source. */
+  readonly base: number;
+}
+
+/** Parsed documents recently used for spans: bounded, so spans cost memory only while in use. */
+const resolvedDocs = new LRUCache<DocRef, Resolved>({ max: 256 });
+
+export function makeDocRef(src: SourceText, start: number, end: number): DocRef {
+  return { src, start, end };
+}
+
+/** The load pass already has the tree: seeding the cache makes validation's spans free. */
+export function rememberDocument(ref: DocRef, contents: Node): void {
+  resolvedDocs.set(ref, { contents, text: ref.src.text, base: 0 });
+}
+
+function resolveDocument(ref: DocRef): Resolved | undefined {
+  let r = resolvedDocs.get(ref);
+  if (r === undefined) {
+    // Re-parse just this document: its nodes' ranges are offsets in the slice.
+    const text = ref.src.text.slice(ref.start, ref.end);
+    const doc = parseDocument(text, { prettyErrors: false, merge: true, uniqueKeys: true });
+    if (doc.contents === null) return undefined;
+    r = { contents: doc.contents as Node, text, base: ref.start };
+    resolvedDocs.set(ref, r);
+  }
+  return r;
+}
+
+/**
+ * Builds the Origin of the resource at `rootPath` inside the document `ref` (`[]` for the
+ * document itself, `['items', i]` for a List item). `root` is the node as the loader has it now:
+ * it sets the resource's own span and seeds the span cache, and is not kept.
+ */
+export function makeOrigin(src: SourceText, root: Node, docIndex: number, itemIndex?: number, ref?: DocRef, rootPath: FieldPath = []): Origin {
   const [rs] = nodeRange(root);
   const span = spanOfRange(src, rs, rs);
-  const spanOfNode = (n: Node, pair: Pair | undefined): Span => {
+  // Without a document reference (origins made outside the loader) the tree is kept, as before.
+  const pinned: Resolved | undefined = ref === undefined ? { contents: root, text: src.text, base: 0 } : undefined;
+  const at = (path: FieldPath): { f: Found; r: Resolved } | undefined => {
+    const r = pinned ?? resolveDocument(ref!);
+    if (r === undefined) return undefined;
+    const base = pinned !== undefined ? { node: root, complete: true } : walk(r.contents, rootPath);
+    if (!base.complete) return undefined;
+    return { f: walk(base.node, path), r };
+  };
+  const range = (r: Resolved, n: Node): readonly [number, number] => {
     const [s, e] = nodeRange(n);
+    return [s + r.base, e + r.base];
+  };
+  const spanOfNode = (r: Resolved, n: Node, pair: Pair | undefined): Span => {
+    const [s, e] = range(r, n);
     // `key:` with nothing after it: the value has an empty range, point at the key instead.
     if (e <= s && pair !== undefined && isScalar(pair.key)) {
-      const [ks, ke] = nodeRange(pair.key);
+      const [ks, ke] = range(r, pair.key);
       return spanOfRange(src, ks, ke);
     }
     // A collection's range runs to its last line; its start is what a caret should show.
@@ -107,21 +170,25 @@ export function makeOrigin(src: SourceText, root: Node, docIndex: number, itemIn
     docIndex,
     span,
     spanOf: (path) => {
-      const f = walk(root, path);
-      return spanOfNode(f.node, f.pair);
+      const a = at(path);
+      return a === undefined ? span : spanOfNode(a.r, a.f.node, a.f.pair);
     },
     keySpanOf: (path) => {
-      const f = walk(root, path);
+      const a = at(path);
+      if (a === undefined) return span;
+      const { f, r } = a;
       if (f.complete && f.pair !== undefined && isScalar(f.pair.key) && typeof path[path.length - 1] === 'string') {
-        const [ks, ke] = nodeRange(f.pair.key);
+        const [ks, ke] = range(r, f.pair.key);
         return spanOfRange(src, ks, ke);
       }
-      return spanOfNode(f.node, f.pair);
+      return spanOfNode(r, f.node, f.pair);
     },
     spanInString: (path, offset) => {
-      const f = walk(root, path);
-      if (!f.complete || !isScalar(f.node)) return spanOfNode(f.node, f.pair);
-      const pos = scalarSourceOffset(src.text, f.node, offset);
+      const a = at(path);
+      if (a === undefined) return span;
+      const { f, r } = a;
+      if (!f.complete || !isScalar(f.node)) return spanOfNode(r, f.node, f.pair);
+      const pos = scalarSourceOffset(r.text, f.node, offset) + r.base;
       return spanOfRange(src, pos, pos + 1);
     },
   };

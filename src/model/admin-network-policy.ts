@@ -1,8 +1,8 @@
 // `AdminNetworkPolicy` (policy.networking.k8s.io/v1alpha1), cluster-scoped, priority 0–1000,
-// actions Allow/Deny/Pass. Loaded and validated only. Upstream: network-policy-api
+// actions Allow/Deny/Pass; src/engine/convert-admin.ts gives it effect. Upstream: network-policy-api
 // apis/v1alpha1/adminnetworkpolicy_types.go and shared_types.go.
 import { z } from 'zod';
-import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namedPortPeerCheck, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';
+import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';
 import { labelSelectorSchema } from './label-selector.ts';
 import { checkDns1123Subdomain } from './names.ts';
 import { kubernetesProtocolSchema } from './protocol.ts';
@@ -56,14 +56,12 @@ const egressPeerSchema = strict({
   domainNames: z.array(adminDomainNameSchema).min(1).max(25).optional(),
 }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks', 'domainNames'], 'an egress peer'));
 
-const isNamedPort = (p: Readonly<Record<string, unknown>>): boolean => p['namedPort'] !== undefined;
-
 /**
  * The ingress and egress rule schemas of AdminNetworkPolicy and BaselineAdminNetworkPolicy, which
  * differ only in their actions and in the egress peers they accept.
  */
 // The return type is inferred on purpose: it carries each kind's exact zod output types.
-export function adminRuleSchemas<const A extends readonly [string, ...string[]], P extends z.ZodType>(actions: A, egressPeer: P, nonPodPeers: readonly string[]) {
+export function adminRuleSchemas<const A extends readonly [string, ...string[]], P extends z.ZodType>(actions: A, egressPeer: P) {
   const common = {
     /** Rule name, ≤ 100 characters. */
     name: z.string().max(100).optional(),
@@ -76,11 +74,11 @@ export function adminRuleSchemas<const A extends readonly [string, ...string[]],
     /** Sources, 1–100. Required. */
     ingress: strict({ ...common, from: z.array(subjectSchema).min(1).max(100) }),
     /** Destinations, 1–100. Required. */
-    egress: strict({ ...common, to: z.array(egressPeer).min(1).max(100) }).check(namedPortPeerCheck('to', 'ports', isNamedPort, nonPodPeers)),
+    egress: strict({ ...common, to: z.array(egressPeer).min(1).max(100) }),
   };
 }
 
-const rules = adminRuleSchemas(['Allow', 'Deny', 'Pass'] as const, egressPeerSchema, ['networks', 'nodes', 'domainNames']);
+const rules = adminRuleSchemas(['Allow', 'Deny', 'Pass'] as const, egressPeerSchema);
 const ingressRuleSchema = rules.ingress;
 const egressRuleSchema = rules.egress;
 

@@ -1,5 +1,5 @@
 // `BaselineAdminNetworkPolicy` (policy.networking.k8s.io/v1alpha1): the single cluster baseline,
-// named `default`, below NetworkPolicies; actions Allow/Deny. Loaded and validated only.
+// named `default`, below NetworkPolicies; actions Allow/Deny.
 // Upstream: network-policy-api apis/v1alpha1/baselineadminnetworkpolicy_types.go.
 import { z } from 'zod';
 import { adminEgressPeerShape, adminRuleSchemas } from './admin-network-policy.ts';
@@ -9,7 +9,7 @@ import { resourceSchema } from './resource-schema.ts';
 import { strict } from './schema-kit.ts';
 
 const egressPeerSchema = strict({ ...adminEgressPeerShape }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks'], 'an egress peer'));
-const rules = adminRuleSchemas(['Allow', 'Deny'] as const, egressPeerSchema, ['networks', 'nodes']);
+const rules = adminRuleSchemas(['Allow', 'Deny'] as const, egressPeerSchema);
 const ingressRuleSchema = rules.ingress;
 const egressRuleSchema = rules.egress;
 

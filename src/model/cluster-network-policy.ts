@@ -1,9 +1,9 @@
 // `ClusterNetworkPolicy` (policy.networking.k8s.io/v1alpha2): tier Admin or Baseline, priority
-// 0–1000, actions Accept/Deny/Pass, protocol-first port matches. Loaded and validated only; Calico
-// maps it to tiers kube-admin/kube-baseline. Upstream: network-policy-api
+// 0–1000, actions Accept/Deny/Pass, protocol-first port matches. Calico (and
+// src/engine/convert-admin.ts) maps it to tiers kube-admin/kube-baseline. Upstream: network-policy-api
 // apis/v1alpha2/clusternetworkpolicy_types.go.
 import { z } from 'zod';
-import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namedPortPeerCheck, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';
+import { adminCidrSchema, adminDomainNameSchema, exactlyOne, namespacedPodSchema, subjectSchema } from './admin-policy-common.ts';
 import { labelSelectorSchema } from './label-selector.ts';
 import { checkDns1123Subdomain } from './names.ts';
 import { resourceSchema } from './resource-schema.ts';
@@ -59,7 +59,6 @@ const egressPeerSchema = strict({
 }).check(exactlyOne(['namespaces', 'pods', 'nodes', 'networks', 'domainNames'], 'an egress peer'));
 
 const ACTIONS = ['Accept', 'Deny', 'Pass'] as const;
-const isNamedPort = (p: Readonly<Record<string, unknown>>): boolean => p['destinationNamedPort'] !== undefined;
 
 const ingressRuleSchema = strict({
   /** Rule name, ≤ 100 characters. */
@@ -81,7 +80,7 @@ const egressRuleSchema = strict({
   to: z.array(egressPeerSchema).min(1).max(25),
   /** Protocols and ports, 1–25; absent = all. */
   protocols: z.array(protocolSchema).min(1).max(25).optional(),
-}).check(namedPortPeerCheck('to', 'protocols', isNamedPort, ['networks', 'nodes', 'domainNames']));
+});
 
 export const clusterNetworkPolicySchema = resourceSchema(
   {

@@ -1,13 +1,23 @@
 // Calico Enterprise `GlobalThreatFeed`: a feed of malicious IPs or domains, optionally synced into
-// a GlobalNetworkSet named `threatfeed.<name>` that policies match by label. Loaded and validated;
-// the feed itself is never fetched. Upstream: tigera/api pkg/apis/projectcalico/v3/globalthreatfeed.go.
+// a GlobalNetworkSet named `threatfeed.<name>` that policies match by label. The engine gives the
+// resource itself no effect; src/feeds pulls it into that set (`strata threatfeed sync`, the
+// server). Upstream: tigera/api pkg/apis/projectcalico/v3/globalthreatfeed.go.
 import { z } from 'zod';
 import { labelMapSchema } from './object-meta.ts';
 import { checkCalicoName } from './names.ts';
 import { resourceSchema } from './resource-schema.ts';
-import { crossCheck, oneOf, report, strict } from './schema-kit.ts';
+import { crossCheck, oneOf, report, strict, stringRule } from './schema-kit.ts';
 
-export const MIN_PULL_PERIOD_MS = 5 * 60 * 1000;
+/**
+ * Calico's API says MinPullPeriod = 5m; Strata accepts periods down to one second so that a lab or
+ * a test sees a feed change within seconds (issue: "may be as short as `2s`").
+ */
+export const MIN_PULL_PERIOD_MS = 1000;
+
+/** Calico's DefaultPullPeriod. */
+export const DEFAULT_PULL_PERIOD_MS = 24 * 3600 * 1000;
+
+const MAX_GO_DURATION_MS = 9_223_372_036_854.775;
 
 /** Go's time.ParseDuration, in milliseconds; undefined when it is not a duration. */
 export function parseGoDuration(text: string): number | undefined {
@@ -28,7 +38,21 @@ export function parseGoDuration(text: string): number | undefined {
     total += Number(m[1]) * (unit[m[2] ?? ''] ?? Number.NaN);
     s = s.slice(m[0].length);
   }
-  return Number.isFinite(total) ? sign * total : undefined;
+  // Go refuses durations beyond int64 nanoseconds (about 292 years).
+  return Number.isFinite(total) && total <= MAX_GO_DURATION_MS ? sign * total : undefined;
+}
+
+/** Calico accepts only http and https feed URLs (the CRD's `^https?://` pattern plus `url`). */
+export function checkFeedUrl(s: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return `"${s}" is not a URL: expected http://HOST/PATH or https://HOST/PATH`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `the feed URL must use http or https, got "${u.protocol.slice(0, -1)}" in "${s}"`;
+  if (!/^https?:\/\/[^/]/i.test(s) || u.hostname === '') return `the feed URL "${s}" has no host: expected "//HOST" after the scheme`;
+  return undefined;
 }
 
 const keySelector = strict({
@@ -109,8 +133,8 @@ const pullSchema = strict({
   http: strict({
     /** Entry format; default newline-delimited. */
     format: formatSchema.optional(),
-    /** http:// or https:// URL. Required. */
-    url: z.string().regex(/^https?:\/\//),
+    /** http:// or https:// URL with a host. Required. */
+    url: z.string().check(stringRule('model/invalid-value', checkFeedUrl)),
     /** Request headers. */
     headers: z.array(headerSchema).optional(),
   }),
@@ -119,7 +143,7 @@ const pullSchema = strict({
     if (p.period === undefined) return;
     const ms = parseGoDuration(p.period);
     if (ms === undefined) report(ctx, ['period'], `"${p.period}" is not a duration (e.g. "24h", "30m")`, { code: 'model/invalid-value' });
-    else if (ms < MIN_PULL_PERIOD_MS) report(ctx, ['period'], `the pull period must be at least 5m, got "${p.period}"`, { code: 'model/invalid-value' });
+    else if (ms < MIN_PULL_PERIOD_MS) report(ctx, ['period'], `the pull period must be at least 1s, got "${p.period}"`, { code: 'model/invalid-value' });
   }),
 );
 

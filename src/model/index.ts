@@ -12,6 +12,9 @@ import type { NetworkPolicyPort } from './port.ts';
 // The union and the entry point.
 export type { BodyByType, Loaded, Resource, ResourceOf, ResourceType } from './resource.ts';
 export { validateDocument } from './validate-document.ts';
+export type { DecidedByFields, PolicyTest, PolicyTestCase } from './policy-test.ts';
+export { POLICY_TEST_API_VERSION, POLICY_TEST_KIND, decidedBySchema, isPolicyTestHeader, policyTestJsonSchema, policyTestSchema } from './policy-test.ts';
+export { parseWithDiagnostics } from './issues.ts';
 export type { FieldPath, Origin } from './origin.ts';
 export { syntheticOrigin } from './origin.ts';
 export type { ListDocument } from './list.ts';
@@ -23,6 +26,8 @@ export { CALICO_API_VERSIONS, KINDS, KNOWN_KINDS, RESOURCE_TYPES, apiVersionsOfK
 export type { AdminNetworkPolicy } from './admin-network-policy.ts';
 export type { BaselineAdminNetworkPolicy } from './baseline-admin-network-policy.ts';
 export type { ClusterNetworkPolicy } from './cluster-network-policy.ts';
+export type { ConnectivityInvariant, ConnectivityInvariantSpec } from './connectivity-invariant.ts';
+export { invariantPortRange } from './connectivity-invariant.ts';
 export type { CronJob } from './cron-job.ts';
 export type { DaemonSet } from './daemon-set.ts';
 export type { Deployment } from './deployment.ts';

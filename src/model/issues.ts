@@ -74,7 +74,7 @@ function toDiagnostics(issue: z.core.$ZodIssue, raw: readonly z.core.$ZodRawIssu
     case 'invalid_type': {
       const t = tagOf(schema);
       const expected = t?.expected ?? expectedType(issue.expected);
-      const help = t?.help ?? (issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean') ? `quote it to make it a string: "${String(issue.input)}"` : undefined);
+      const help = t?.help ?? (issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean') ? quoteHelp(issue.input) : undefined);
       return [make(t?.code ?? 'model/invalid-value', `expected ${expected}, got ${describeValue(issue.input)}`, path, origin?.spanOf(path), help)];
     }
     case 'invalid_value': {
@@ -170,11 +170,22 @@ export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'an empty value (null)';
   if (typeof v === 'string') return v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}…` : JSON.stringify(v);
+  // YAML reads `1e400` as Infinity: say what was written is too large, not "Infinity".
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'a value that is not a number (NaN)' : 'a number too large to represent';
   if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
   if (typeof v === 'boolean') return `the boolean ${String(v)}`;
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
   return typeof v;
+}
+
+/**
+ * YAML turns unquoted `1.0` into the number 1 and `true` into a boolean; the value as written is
+ * lost, so the hint must not propose the converted text (`"1"` for `1.0` would change the value).
+ */
+export function quoteHelp(v: unknown): string {
+  if (typeof v === 'boolean') return `quote it to make it a string: "${String(v)}"`;
+  return 'quote the value exactly as written to make it a string (YAML read it as a number)';
 }
 
 /** `"A", "B" or "C"`. */

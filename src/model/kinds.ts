@@ -5,7 +5,10 @@ import type { z } from 'zod';
 import { formatCidr, parseCidrText } from '../net/index.ts';
 import { adminNetworkPolicySchema } from './admin-network-policy.ts';
 import { baselineAdminNetworkPolicySchema } from './baseline-admin-network-policy.ts';
+import { missingSelectorWarnings, namedPortPeerWarnings } from './admin-policy-common.ts';
+import type { AdminPolicyView } from './admin-policy-common.ts';
 import { clusterNetworkPolicySchema } from './cluster-network-policy.ts';
+import { connectivityInvariantSchema } from './connectivity-invariant.ts';
 import { cronJobSchema } from './cron-job.ts';
 import { daemonSetSchema } from './daemon-set.ts';
 import { deploymentSchema } from './deployment.ts';
@@ -63,6 +66,17 @@ interface NetworksView {
 
 function adminNetworkWarnings(body: NetworksView): Warning[] {
   return (body.spec.egress ?? []).flatMap((r, i) => r.to.flatMap((peer, j) => maskedCidrWarnings(peer.networks, ['spec', 'egress', i, 'to', j, 'networks'])));
+}
+
+/** v1alpha1 (AdminNetworkPolicy, BaselineAdminNetworkPolicy) or v1alpha2 (ClusterNetworkPolicy). */
+function adminPolicyWarnings(body: NetworksView & AdminPolicyView, v1alpha2: boolean): Warning[] {
+  return [
+    ...adminNetworkWarnings(body),
+    ...missingSelectorWarnings(body, !v1alpha2),
+    ...(v1alpha2
+      ? namedPortPeerWarnings(body, 'protocols', 'destinationNamedPort', ['networks', 'nodes', 'domainNames'])
+      : namedPortPeerWarnings(body, 'ports', 'namedPort', ['networks', 'nodes', 'domainNames'])),
+  ];
 }
 
 const CORE = ['v1'];
@@ -132,7 +146,7 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha1'],
     namespaced: false,
     schema: adminNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, false),
   },
   BaselineAdminNetworkPolicy: {
     type: 'BaselineAdminNetworkPolicy',
@@ -140,7 +154,7 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha1'],
     namespaced: false,
     schema: baselineAdminNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, false),
   },
   ClusterNetworkPolicy: {
     type: 'ClusterNetworkPolicy',
@@ -148,7 +162,14 @@ export const KINDS: { readonly [T in ResourceType]: KindInfo<T> } = {
     apiVersions: ['policy.networking.k8s.io/v1alpha2'],
     namespaced: false,
     schema: clusterNetworkPolicySchema,
-    warnings: adminNetworkWarnings,
+    warnings: (b) => adminPolicyWarnings(b, true),
+  },
+  ConnectivityInvariant: {
+    type: 'ConnectivityInvariant',
+    kind: 'ConnectivityInvariant',
+    apiVersions: ['strata/v1'],
+    namespaced: false,
+    schema: connectivityInvariantSchema,
   },
 };
 
@@ -171,9 +192,38 @@ export function apiVersionsOfKind(kind: string): readonly string[] {
 }
 
 /** API groups Strata reads from, so a known kind under another version there is an error, not a skip. */
-export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io']);
+export const KNOWN_GROUPS: ReadonlySet<string> = new Set(['', 'apps', 'batch', 'extensions', 'networking.k8s.io', 'projectcalico.org', 'crd.projectcalico.org', 'policy.networking.k8s.io', 'strata']);
 
 export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * The kinds the policy API groups serve that Strata deliberately does not read (from the upstream
+ * API definitions: Calico's api/pkg/apis/projectcalico/v3, Kubernetes' networking/v1 and the
+ * network-policy-api CRDs). Any other kind in these groups is a mistake, not a kind to skip.
+ */
+const OTHER_CALICO_KINDS: readonly string[] = [
+      'BGPConfiguration', 'BGPFilter', 'BGPPeer', 'BlockAffinity', 'CalicoNodeStatus', 'ClusterInformation',
+    'FelixConfiguration', 'IPAMConfiguration', 'IPAMBlock', 'IPAMHandle', 'IPPool', 'IPReservation',
+    'KubeControllersConfiguration', 'Node', 'Profile', 'LicenseKey', 'ManagedCluster', 'PacketCapture',
+    'DeepPacketInspection', 'UISettings', 'UISettingsGroup', 'GlobalAlert', 'GlobalAlertTemplate', 'GlobalReport',
+    'GlobalReportType', 'RemoteClusterConfiguration', 'AlertException', 'EgressGatewayPolicy', 'ExternalNetwork',
+    'BFDConfiguration', 'SecurityEventWebhook', 'PolicyRecommendationScope', 'Tenant', 'StagedAction',
+];
+const OTHER_KINDS_OF_POLICY_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  'networking.k8s.io': ['Ingress', 'IngressClass', 'IPAddress', 'ServiceCIDR'],
+  'policy.networking.k8s.io': [],
+  'projectcalico.org': OTHER_CALICO_KINDS,
+  'crd.projectcalico.org': OTHER_CALICO_KINDS,
+};
+
+/** True when `group` is a policy API group and serves no kind called `kind` (a mistake, not a skip). */
+export function isUnknownKindOfPolicyGroup(group: string, kind: string): boolean {
+  const others = OTHER_KINDS_OF_POLICY_GROUPS[group];
+  if (others === undefined) return false;
+  // `XxxList` documents are handled before this; a list kind of the group is still a real kind.
+  const base = kind.endsWith('List') ? kind.slice(0, -4) : kind;
+  return !others.includes(base) && !KNOWN_KINDS.includes(base);
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { checkLabelValue, checkQualifiedName } from './names.ts';
 import { labelMapSchema } from './object-meta.ts';
 import { crossCheck, oneOf, report, strict } from './schema-kit.ts';
+import { describeValue } from './issues.ts';
 
 export const LABEL_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
@@ -28,7 +29,7 @@ export const labelSelectorRequirementSchema = strict({
     }
     values.forEach((v, i) => {
       const p = checkLabelValue(v);
-      if (p !== undefined) report(ctx, ['values', i], `label value "${v}" ${p}`, { code: 'model/invalid-label' });
+      if (p !== undefined) report(ctx, ['values', i], `label value ${describeValue(v)} ${p}`, { code: 'model/invalid-label' });
     });
   }),
 );

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { checkDns1123Label, checkQualifiedName, checkLabelValue } from './names.ts';
 import { crossCheck, hinted, report, strict, tag } from './schema-kit.ts';
+import { describeValue } from './issues.ts';
 
 const ANNOTATIONS_MAX_BYTES = 256 * 1024;
 
@@ -15,7 +16,7 @@ export const labelMapSchema = tag(
       const keyProblem = checkQualifiedName(k);
       if (keyProblem !== undefined) report(ctx, [k], `label name "${k}" ${keyProblem}`, { code: 'model/invalid-label', atKey: true });
       const valueProblem = checkLabelValue(v);
-      if (valueProblem !== undefined) report(ctx, [k], `label value "${v}" ${valueProblem}`, { code: 'model/invalid-label' });
+      if (valueProblem !== undefined) report(ctx, [k], `label value ${describeValue(v)} ${valueProblem}`, { code: 'model/invalid-label' });
     }
     }),
   ),

@@ -3,6 +3,7 @@
 import type { AdminNetworkPolicy } from './admin-network-policy.ts';
 import type { BaselineAdminNetworkPolicy } from './baseline-admin-network-policy.ts';
 import type { ClusterNetworkPolicy } from './cluster-network-policy.ts';
+import type { ConnectivityInvariant } from './connectivity-invariant.ts';
 import type { CronJob } from './cron-job.ts';
 import type { DaemonSet } from './daemon-set.ts';
 import type { Deployment } from './deployment.ts';
@@ -56,6 +57,8 @@ export interface BodyByType {
   readonly AdminNetworkPolicy: AdminNetworkPolicy;
   readonly BaselineAdminNetworkPolicy: BaselineAdminNetworkPolicy;
   readonly ClusterNetworkPolicy: ClusterNetworkPolicy;
+  /** strata/v1 ConnectivityInvariant: a connectivity promise `check` verifies. */
+  readonly ConnectivityInvariant: ConnectivityInvariant;
 }
 
 export type ResourceType = keyof BodyByType;

@@ -43,6 +43,12 @@ const serviceSpecShape = z.looseObject({
   selector: labelMapSchema.optional(),
   /** The Service's ports. */
   ports: z.array(servicePortSchema).optional(),
+  /** The virtual IP kube-proxy answers on; `None` for a headless Service (DNS gives pod IPs). */
+  clusterIP: z.string().optional(),
+  /** The virtual IPs, one per family (dual stack); the first equals clusterIP. */
+  clusterIPs: z.array(z.string()).optional(),
+  /** ClusterIP (default), NodePort, LoadBalancer or ExternalName (a DNS alias: no proxying). */
+  type: z.string().optional(),
 });
 
 export const serviceSpecSchema = serviceSpecShape.check(

@@ -2,13 +2,14 @@
 // `undefined` for a kind Strata does not use (with an info diagnostic), or every problem found.
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { didYouMean, editDistance, fail, formatPath, ok } from '../diagnostics/index.ts';
-import { describeValue, listOf, parseWithDiagnostics, sortBySpan } from './issues.ts';
-import { KINDS, KNOWN_GROUPS, KNOWN_KINDS, apiVersionsOfKind, groupOf, resourceTypeOf } from './kinds.ts';
+import { describeValue, listOf, parseWithDiagnostics, quoteHelp, sortBySpan } from './issues.ts';
+import { KINDS, KNOWN_GROUPS, KNOWN_KINDS, apiVersionsOfKind, groupOf, isUnknownKindOfPolicyGroup, resourceTypeOf } from './kinds.ts';
 import type { KindInfo } from './kinds.ts';
 import type { FieldPath, Origin } from './origin.ts';
 import { keySpanOf } from './origin.ts';
 import type { Resource, ResourceOf, ResourceType } from './resource.ts';
 import { isRecord } from './schema-kit.ts';
+import { POLICY_TEST_API_VERSION, POLICY_TEST_KIND, isPolicyTestHeader } from './policy-test.ts';
 
 export function validateDocument(raw: unknown, origin: Origin): Result<Resource | undefined> {
   const doc = withoutNulls(raw);
@@ -25,6 +26,26 @@ export function validateDocument(raw: unknown, origin: Origin): Result<Resource 
   const header = readHeader(doc, origin);
   if (!header.ok) return header;
   const { apiVersion, kind } = header.value;
+  // Strata's own test kind shares files and directories with the manifests: not part of the
+  // cluster, validated and run by `strata test` (and validated by `strata check`).
+  if (isPolicyTestHeader(apiVersion, kind)) {
+    return ok(undefined, [{ code: 'load/policy-test', severity: 'info', message: `${kind} ${describeValue(isRecord(doc['metadata']) ? doc['metadata']['name'] : undefined)}: a test for \`strata test\`, not part of the cluster`, span: origin.spanOf(['kind']), path: 'kind' }]);
+  }
+  // A test that silently does not run is as bad as a policy that silently disappears.
+  const strataGroup = groupOf(apiVersion) === POLICY_TEST_API_VERSION.split('/')[0];
+  if ((strataGroup || kind === POLICY_TEST_KIND) && resourceTypeOf(apiVersion, kind) === undefined) {
+    const wrongKind = kind !== POLICY_TEST_KIND;
+    return fail([
+      {
+        code: wrongKind ? 'model/unknown-kind' : 'model/unsupported-api-version',
+        severity: 'error',
+        message: wrongKind ? `${apiVersion} has the kinds ${POLICY_TEST_KIND} and ConnectivityInvariant; got "${kind}"` : `${POLICY_TEST_KIND} is served as ${POLICY_TEST_API_VERSION}, not ${apiVersion}`,
+        span: origin.spanOf([wrongKind ? 'kind' : 'apiVersion']),
+        path: wrongKind ? 'kind' : 'apiVersion',
+        help: wrongKind ? (didYouMean(kind, [POLICY_TEST_KIND, 'ConnectivityInvariant']) ?? `use kind: ${POLICY_TEST_KIND} or ConnectivityInvariant`) : `use apiVersion: ${POLICY_TEST_API_VERSION}`,
+      },
+    ]);
+  }
   const type = resourceTypeOf(apiVersion, kind);
   if (type === undefined) return unknownKind(apiVersion, kind, origin);
   return validateAs(KINDS[type] as KindInfo<ResourceType>, doc, origin);
@@ -58,7 +79,7 @@ function readHeader(doc: Readonly<Record<string, unknown>>, origin: Origin): Res
       };
       problems.push(near === undefined ? base : { ...base, help: `found the key "${near}": did you mean "${field}"?` });
     } else if (typeof v !== 'string') {
-      problems.push({ code: 'model/invalid-value', severity: 'error', message: `${field} must be a string, got ${describeValue(v)}`, span: origin.spanOf([field]), path: field });
+      problems.push({ code: 'model/invalid-value', severity: 'error', message: `${field} must be a string, got ${describeValue(v)}`, span: origin.spanOf([field]), path: field, ...(typeof v === 'number' || typeof v === 'boolean' ? { help: quoteHelp(v) } : {}) });
     }
   }
   if (problems.length > 0) return fail(problems);
@@ -82,15 +103,30 @@ function unknownKind(apiVersion: string, kind: string, origin: Origin): Result<u
   }
   // Only a typo-sized difference counts: CiliumNetworkPolicy is not a misspelt NetworkPolicy.
   const near = versions.length === 0 ? KNOWN_KINDS.find((k) => editDistance(k.toLowerCase(), kind.toLowerCase()) <= 2) : undefined;
-  const close = near === undefined ? undefined : `did you mean "${near}"?`;
+  const group = groupOf(apiVersion);
+  const unknownInPolicyGroup = versions.length === 0 && near === undefined && isUnknownKindOfPolicyGroup(group, kind);
+  if (near !== undefined || unknownInPolicyGroup) {
+    // Skipping it would drop a security policy silently while `check` stays green: refuse instead.
+    return fail([
+      {
+        code: 'model/unknown-kind',
+        severity: 'error',
+        message:
+          near !== undefined
+            ? `unknown kind ${kind} (${apiVersion}): probably a misspelt ${near}; the resource would be ignored`
+            : `${group} has no kind ${kind}: the resource would be ignored`,
+        span: origin.spanOf(['kind']),
+        path: 'kind',
+        help: near !== undefined ? `did you mean "${near}"?` : `kinds of ${group} Strata reads: ${listOf(KNOWN_KINDS.filter((k) => apiVersionsOfKind(k).some((v) => groupOf(v) === group)))}`,
+      },
+    ]);
+  }
   const note: Diagnostic = {
     code: 'load/skipped-kind',
-    // A near-miss of a kind Strata reads is probably a typo that would drop a policy silently.
-    severity: close === undefined ? 'info' : 'warning',
+    severity: 'info',
     message: `skipped ${kind} (${apiVersion}): Strata does not use this kind`,
     span: origin.spanOf(['kind']),
     path: 'kind',
-    ...(close === undefined ? {} : { help: close }),
   };
   return ok(undefined, [note]);
 }

@@ -2,7 +2,7 @@
 // input reported as file:line:col with the field path and no stack trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -80,6 +80,38 @@ test('explain: one flow as JSON, exit 0 when allowed and 1 when denied', async (
   assert.match(d.out, /egress: not evaluated \(source is not a cluster endpoint\)/);
 });
 
+test('explain names an AdminNetworkPolicy that decides, with its tier, kind and the rule in the manifest', async () => {
+  const anp = file(
+    'anp.yaml',
+    `${CLUSTER}---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard-db}
+spec:
+  priority: 5
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}}
+  ingress:
+    - name: no-web
+      action: Deny
+      from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: prod}}}]
+      ports: [{portNumber: {port: 5432}}]
+`,
+  );
+  const r = await run(['explain', '-f', anp, '--from', 'prod/web', '--to', 'prod/db', '--port', '5432', '-o', 'json']);
+  assert.equal(r.code, 1);
+  const e = JSON.parse(r.out) as { verdict: string; decidedBy: Record<string, unknown> };
+  assert.equal(e.verdict, 'deny');
+  assert.deepEqual(
+    { ...e.decidedBy, source: undefined },
+    { direction: 'ingress', tier: 'kube-admin', policy: 'guard-db', kind: 'AdminNetworkPolicy', rule: 0, action: 'deny', reason: 'rule', source: undefined },
+  );
+  const [, line, col] = /anp\.yaml:(\d+):(\d+)$/.exec(String(e.decidedBy['source'])) ?? [];
+  const at = (readFileSync(anp, 'utf8').split('\n')[Number(line) - 1] ?? '').slice(Number(col) - 1);
+  assert.ok(at.startsWith('{namespaces:'), `the source is the peer the rule matched, got "${at}"`);
+  const text = await run(['explain', '-f', anp, '--from', 'prod/web', '--to', 'prod/db', '--port', '5432']);
+  assert.match(text.out, /AdminNetworkPolicy guard-db in tier kube-admin/);
+});
+
 test('explain --flows: one JSON result per input line, same order; bad lines get error objects and exit 2', async () => {
   const flows = file(
     'flows.jsonl',
@@ -105,7 +137,7 @@ test('matrix: truth table, CSV and JSON agree', async () => {
   const csv = await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'csv']);
   assert.ok(csv.out.split('\n').includes('prod/web,prod/db,5432,TCP,allow'));
   assert.ok(csv.out.split('\n').includes('prod/db,prod/db,5432,TCP,allow'), 'loopback');
-  const json = JSON.parse((await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'json'])).out) as { results: { from: string; to: string; verdict: string }[] };
+  const json = JSON.parse((await run(['matrix', '-f', cluster, '--port', '5432', '-o', 'json-pairs'])).out) as { results: { from: string; to: string; verdict: string }[] };
   assert.equal(json.results.find((c) => c.from === 'prod/db' && c.to === 'prod/web')?.verdict, 'allow');
 });
 

@@ -14,6 +14,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.ts';
+import { memoryIo } from '../../src/cli/io.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'strata.js');
@@ -44,7 +46,15 @@ interface Run {
   readonly stderr: string;
 }
 
-function strata(args: readonly string[]): Run {
+// In-process (the command is the same code bin/strata.js runs), with paths under the repository
+// root so the run does not depend on the working directory. One test below runs the real binary.
+async function strata(args: readonly string[]): Promise<Run> {
+  const io = memoryIo();
+  const code = await main(args.map((a) => (a.startsWith('examples/') ? path.join(ROOT, a) : a)), io);
+  return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
+}
+
+function strataProcess(args: readonly string[]): Run {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -179,9 +189,9 @@ describe('bundled examples', () => {
         }
       });
 
-      it('strata check exits 0 with only the intended warnings', () => {
+      it('strata check exits 0 with only the intended warnings', async () => {
         const args = ['check', '-f', ex.dir, '-o', 'json'];
-        const r = strata(args);
+        const r = await strata(args);
         assert.equal(r.code, 0, describeRun(args, r));
         const out = JSON.parse(r.stdout) as { errors: number; warnings: number; diagnostics: { code: string; severity: string; message: string }[] };
         assert.equal(out.errors, 0, describeRun(args, r));
@@ -192,14 +202,14 @@ describe('bundled examples', () => {
           `unexpected warnings:\n${warnings.map((d) => `  ${d.code}: ${d.message}`).join('\n')}`,
         );
         // The human form agrees.
-        const text = strata(['check', '-f', ex.dir]);
+        const text = await strata(['check', '-f', ex.dir]);
         assert.equal(text.code, 0, describeRun(['check', '-f', ex.dir], text));
       });
 
-      it('explain --flows matches the hand analysis and the golden file', () => {
+      it('explain --flows matches the hand analysis and the golden file', async () => {
         const flows = readFlows(path.join(ROOT, flowsFile));
         const args = ['explain', '-f', ex.dir, '--flows', flowsFile, '-o', 'json'];
-        const r = strata(args);
+        const r = await strata(args);
         assert.equal(r.code, 0, describeRun(args, r));
         const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
         assert.equal(lines.length, flows.length, `one result per flow expected\n${describeRun(args, r)}`);
@@ -240,9 +250,10 @@ describe('bundled examples', () => {
     });
   }
 
-  it('strata demo (npm start) explains the multi-tenant flows without findings', () => {
+  it('strata demo (npm start) explains the multi-tenant flows without findings, run as the real binary', () => {
+    // The one process start: `npm start` is bin/strata.js, so the process itself is what is tested.
     const args = ['demo', '-o', 'json'];
-    const r = strata(args);
+    const r = strataProcess(args);
     assert.equal(r.code, 0, describeRun(args, r));
     const out = JSON.parse(r.stdout) as { diagnostics: { code: string; severity: string }[]; flows: { verdict: string }[] };
     assert.deepEqual(out.diagnostics.filter((d) => d.severity !== 'info').map((d) => d.code), []);

@@ -88,7 +88,7 @@ describe('lab session: Kubernetes e2e corpus (one lab, policy switched by lab ap
 
   for (const c of cases) {
     it(c.name, async () => {
-      const applied = await applySession(session, await sourcesOf(c.dir));
+      const applied = await applySession(session, await sourcesOf(c.dir), { mode: 'replace' });
       assert.ok(applied.ok, JSON.stringify(applied.diagnostics));
       assert.ok(
         applied.value.nodes.every((n) => n.kind !== 'replace'),

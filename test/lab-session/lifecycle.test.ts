@@ -141,7 +141,7 @@ describe('lab session life cycle: updates, connections, counters', { skip: sessi
     const h = await openConnection(session.lab, { from: 'tools/client', to: 'shop/web', port: 8080 });
     assert.ok(h.ok, JSON.stringify(h.diagnostics));
     held.push(h.value);
-    const applied = await applySession(session, src(WORKLOADS, BASE_POLICY + DB_LOCKDOWN));
+    const applied = await applySession(session, src(WORKLOADS, BASE_POLICY + DB_LOCKDOWN), { mode: 'replace' });
     assert.ok(applied.ok, JSON.stringify(applied.diagnostics));
     session = applied.value.session;
     assert.ok(applied.value.nodes.some((n) => n.kind === 'update' && n.ops > 0), 'an incremental transaction was applied');
@@ -158,7 +158,7 @@ describe('lab session life cycle: updates, connections, counters', { skip: sessi
     const h = await openConnection(session.lab, { from: 'tools/client', to: 'shop/api', port: 8080 });
     assert.ok(h.ok, JSON.stringify(h.diagnostics));
     held.push(h.value);
-    const applied = await applySession(session, src(WORKLOADS, BASE_POLICY + DB_LOCKDOWN + API_FROM_TOOLS_DENY));
+    const applied = await applySession(session, src(WORKLOADS, BASE_POLICY + DB_LOCKDOWN + API_FROM_TOOLS_DENY), { mode: 'replace' });
     assert.ok(applied.ok, JSON.stringify(applied.diagnostics));
     session = applied.value.session;
     // Established before the change: the first rule of every endpoint chain accepts it.
@@ -173,12 +173,36 @@ describe('lab session life cycle: updates, connections, counters', { skip: sessi
 
   it('refuses an apply that adds or removes workloads, and changes nothing', async () => {
     const before = session.record.generation;
-    const r = await applySession(session, src(BASE_POLICY + DB_LOCKDOWN));
+    const r = await applySession(session, src(BASE_POLICY + DB_LOCKDOWN), { mode: 'replace' });
     assert.equal(r.ok, false);
     assert.equal(r.diagnostics.at(-1)?.code, 'lab-session/endpoints-changed');
     const again = attachSession(labId);
     assert.ok(again.ok);
     assert.equal(again.value.record.generation, before);
+  });
+
+  it('a partial apply upserts just the changed resources; everything else stays programmed', async () => {
+    // The deny becomes an allow: tools reach the api again, by that rule; db stays locked down.
+    const narrowed = API_FROM_TOOLS_DENY.replace('- action: Deny', '- action: Allow');
+    const applied = await applySession(session, [{ file: 'narrowed.yaml', text: narrowed }]);
+    assert.ok(applied.ok, JSON.stringify(applied.diagnostics));
+    session = applied.value.session;
+    assert.ok(applied.value.nodes.every((n) => n.kind !== 'replace'), 'an incremental update, not a replacement');
+    const results = await probeSession(session, [
+      { from: 'tools/client', to: 'shop/api', port: 8080, protocol: 'TCP', expected: 'allow' },
+      { from: 'shop/api', to: 'shop/db', port: 5432, protocol: 'TCP', expected: 'deny' },
+      { from: 'tools/client', to: 'shop/web', port: 8080, protocol: 'TCP', expected: 'allow' },
+    ]);
+    assert.deepEqual(disagreements(results), []);
+    assert.equal(results[0]?.decidedBy?.policy, 'no-tools-to-api');
+    // A later command rebuilds the same state from the session's layers.
+    const again = attachSession(labId);
+    assert.ok(again.ok);
+    assert.equal(again.value.record.sources.at(-1)?.layer, 1);
+    // Back to the full state, for the tests after this one.
+    const restored = await applySession(session, src(WORKLOADS, BASE_POLICY + DB_LOCKDOWN + API_FROM_TOOLS_DENY), { mode: 'replace' });
+    assert.ok(restored.ok, JSON.stringify(restored.diagnostics));
+    session = restored.value.session;
   });
 
   it('counters: the rule that decided each probed flow counted its packets', async () => {
@@ -283,7 +307,12 @@ describe('strata lab (the command)', { skip: sessionSkip }, () => {
     assert.equal(st.agents.running, 5);
     assert.equal(st.session.generation, 2);
 
-    const bad = strata('apply', '-f', path.join(dir, 'policy.yaml'));
+    // Without --prune a file is a change: upserting what is already there changes nothing.
+    const partial = strata('apply', '-f', path.join(dir, 'policy.yaml'));
+    assert.equal(partial.code, 0, partial.stderr);
+    assert.match(partial.stdout, /nothing changed/);
+    // With --prune it is the whole state: the workloads it leaves out would be removed.
+    const bad = strata('apply', '--prune', '-f', path.join(dir, 'policy.yaml'));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /lab-session\/endpoints-changed/);
 

@@ -35,7 +35,7 @@ describe('lab session: the workshop, stage by stage', { skip: sessionSkip }, () 
         assert.ok(up.ok, JSON.stringify(up.diagnostics));
         session = up.value.session;
       } else {
-        const applied = await applySession(session, sources);
+        const applied = await applySession(session, sources, { mode: 'replace' });
         assert.ok(applied.ok, JSON.stringify(applied.ok ? '' : applied.diagnostics));
         session = applied.value.session;
       }

@@ -154,8 +154,10 @@ describe('label selectors follow ValidateLabelSelector', () => {
   test('an unknown operator suggests the right spelling', () => {
     assert.equal(validateLabelSelector({ matchExpressions: [{ key: 'a', operator: 'in', values: ['x'] }] }).diagnostics[0]?.help, 'did you mean "In"?');
   });
-  test('a number as a label value suggests quoting it', () => {
-    assert.equal(validateLabelSelector({ matchLabels: { version: 1 } }).diagnostics[0]?.help, 'quote it to make it a string: "1"');
+  test('a number as a label value suggests quoting it as written, not as YAML converted it (version: 1.0 is not "1")', () => {
+    const help = validateLabelSelector({ matchLabels: { version: 1 } }).diagnostics[0]?.help ?? '';
+    assert.match(help, /quote the value exactly as written/);
+    assert.doesNotMatch(help, /"1"/);
   });
 });
 

@@ -34,6 +34,7 @@ const MINIMAL: { readonly [T in ResourceType]: string } = {
   AdminNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec: {priority: 1, subject: {namespaces: {}}}',
   BaselineAdminNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec: {subject: {namespaces: {}}}',
   ClusterNetworkPolicy: 'apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: c}\nspec: {tier: Admin, priority: 1, subject: {namespaces: {}}}',
+  ConnectivityInvariant: "apiVersion: strata/v1\nkind: ConnectivityInvariant\nmetadata: {name: i}\nspec: {from: {namespaceSelector: all()}, to: {nets: [0.0.0.0/0]}, must: deny}",
 };
 
 const CLUSTER_SCOPED: ReadonlySet<ResourceType> = new Set([
@@ -47,6 +48,7 @@ const CLUSTER_SCOPED: ReadonlySet<ResourceType> = new Set([
   'AdminNetworkPolicy',
   'BaselineAdminNetworkPolicy',
   'ClusterNetworkPolicy',
+  'ConnectivityInvariant',
 ]);
 
 describe('every resource type loads from a minimal manifest', () => {
@@ -81,7 +83,7 @@ describe('kinds Strata does not use are skipped, never errors', () => {
     ['a ConfigMap', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}', 'info'],
     ['an Ingress', 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}', 'info'],
     ['a CRD of another project', 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}', 'info'],
-    ['a near-miss of a known kind warns', 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicyy\nmetadata: {name: g}', 'warning'],
+    ['another Calico kind Strata does not read', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: g}', 'info'],
   ];
   for (const [name, yaml, severity] of cases) {
     test(`${name} is skipped with ${severity} load/skipped-kind`, () => {
@@ -92,6 +94,22 @@ describe('kinds Strata does not use are skipped, never errors', () => {
         o.diagnostics.map((d) => [d.code, d.severity]),
         [['load/skipped-kind', severity]],
       );
+    });
+  }
+});
+
+describe('a kind that would silently drop a policy is an error, not a skip', () => {
+  const cases: readonly [string, string, RegExp][] = [
+    ['a near-miss of a known kind (GlobalNetworkPolicyy)', 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicyy\nmetadata: {name: g}', /did you mean "GlobalNetworkPolicy"\?/],
+    ['a near-miss in another group (NetworkPolcy)', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolcy\nmetadata: {name: g}', /did you mean "NetworkPolicy"\?/],
+    ['a known policy group with an unknown kind', 'apiVersion: projectcalico.org/v3\nkind: ClusterPolicy\nmetadata: {name: g}', /kinds of projectcalico\.org Strata reads: .*"GlobalNetworkPolicy"/],
+    ['the policy API group with an unknown kind', 'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: NamespacePolicy\nmetadata: {name: g}', /AdminNetworkPolicy/],
+  ];
+  for (const [name, yaml, help] of cases) {
+    test(name, () => {
+      const o = validateYaml(yaml);
+      assert.deepEqual(o.errors, ['model/unknown-kind@kind']);
+      assert.match(o.diagnostics[0]?.help ?? '', help);
     });
   }
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCENARIOS_ROOT = path.join(REPO_ROOT, 'testdata', 'scenarios');
-export const SUITES = ['k8s-e2e', 'cyclonus', 'np-guard'] as const;
+export const SUITES = ['k8s-e2e', 'cyclonus', 'np-guard', 'network-policy-api'] as const;
 
 export const PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'ICMP'] as const;
 export const VERDICTS = ['allow', 'deny'] as const;

@@ -3,15 +3,15 @@
 // result per flow, in order, whose verdict is the expected one and whose decidedBy has every
 // field the expectation gives. One test per case; cases run a few at a time.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT, flowLabel, listCases, readExpect } from './corpus.ts';
+import { main } from '../../src/cli/main.ts';
+import { memoryIo } from '../../src/cli/io.ts';
 import type { ExpectedFlow, ScenarioCase } from './corpus.ts';
 
-const STRATA = path.join(REPO_ROOT, 'bin', 'strata.js');
 const CONCURRENCY = Math.max(1, Math.min(4, os.availableParallelism() - 1));
 const TIMEOUT_MS = 120_000;
 const MAX_REPORTED = 40;
@@ -22,13 +22,12 @@ interface Run {
   stderr: string;
 }
 
-function runStrata(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [STRATA, ...args], { cwd: REPO_ROOT, maxBuffer: 256 * 1024 * 1024, timeout: TIMEOUT_MS }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
+// In-process, as the CLI tests run: 120 process starts were most of `npm test`'s time. The command
+// is the same code `bin/strata.js` runs; only the process around it is left out.
+async function runStrata(args: readonly string[]): Promise<Run> {
+  const io = memoryIo();
+  const code = await main(args, io);
+  return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
 }
 
 /** The JSON values in `text`: JSON Lines, pretty-printed objects one after another, or one array. */

@@ -10,6 +10,7 @@ import type { ExplainJson } from '../../analysis/explain.ts';
 import { makeFlow } from '../../engine/index.ts';
 import type { FlowRequest } from '../../engine/index.ts';
 import type { Io } from '../io.ts';
+import { countTiers } from './check.ts';
 import { loadWorkspace, renderFor } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { runMatrix } from './matrix.ts';
@@ -42,7 +43,7 @@ export async function runDemo(io: Io, opts: { readonly output: string }): Promis
     return EXIT.OK;
   }
   io.out(`Strata demo — the bundled multi-tenant example (${dir})\n`);
-  io.out(`== check: ${ws.resources.length} resources, ${ws.cluster.policies.length} policies in ${ws.cluster.tiers.filter((t) => t.exists).length} tiers, ${ws.cluster.endpoints.length} endpoints`);
+  io.out(`== check: ${ws.resources.length} resources, ${ws.cluster.policies.length} policies in ${countTiers(ws.cluster)} tiers, ${ws.cluster.endpoints.length} endpoints`);
   if (findings.length > 0) io.out(renderFor({ ...io, stderrColor: io.stdoutColor }, ws, findings));
   else io.out('   no problems found');
   io.out('\n== explain: the flows the example walks through');

@@ -20,6 +20,7 @@ import {
   withExternalsFor,
   readCounters,
   sessionUnavailableReason,
+  formatProbeSummary,
   summarize,
   upSession,
 } from '../../lab-session/index.ts';
@@ -51,6 +52,8 @@ export interface LabProbeOptions extends LabCommon {
 export interface LabApplyOptions extends LabCommon {
   readonly filename: readonly string[];
   readonly quiet?: boolean | undefined;
+  /** The manifests are the whole new state (resources not in them are removed). */
+  readonly prune?: boolean | undefined;
 }
 
 export interface LabCountersOptions extends LabCommon {
@@ -252,9 +255,7 @@ export async function runLabProbe(io: Io, opts: LabProbeOptions): Promise<number
     const red = (s: string): string => (io.stdoutColor ? `\x1b[31m${s}\x1b[0m` : s);
     io.out(lines.map((l, i) => (i > 0 && results[i - 1]!.agree === false ? red(l) : l)).join('\n'));
   }
-  const summary =
-    `${plural(sum.total, 'flow')}: ${sum.agree} agree (${sum.allowed} allowed, ${sum.denied} denied), ${sum.disagree} disagree` +
-    `${sum.errors > 0 ? ` (${sum.errors} could not be probed)` : ''}, ${sum.skipped} skipped${sum.invalid > 0 ? `, ${sum.invalid} invalid` : ''}; ${(sum.ms / 1000).toFixed(1)} s`;
+  const summary = formatProbeSummary(sum);
   if (!(opts.quiet === true && opts.output === 'json')) {
     io.err(summary);
     for (const [why, n] of Object.entries(sum.skipReasons)) io.err(`  skipped ${n}: ${why}`);
@@ -274,7 +275,7 @@ export async function runLabApply(io: Io, opts: LabApplyOptions): Promise<number
   if (sources === undefined) return EXIT.USAGE;
   const session = attach(io, labId);
   if (session === undefined) return EXIT.USAGE;
-  const r = await applySession(session, sources);
+  const r = await applySession(session, sources, { mode: opts.prune === true ? 'replace' : 'upsert' });
   render(io, shown(r.diagnostics, quiet), sourcesMap(sources));
   if (!r.ok) return EXIT.USAGE;
   const changed = r.value.nodes.filter((n) => n.kind !== 'unchanged');

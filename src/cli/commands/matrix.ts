@@ -1,11 +1,15 @@
 // `strata matrix`: who can reach whom, per port, as a truth table (table/md), CSV, JSON or a
 // Graphviz graph. Computed over equivalence classes of endpoints (analysis/matrix.ts).
 import { computeMatrix } from '../../analysis/matrix.ts';
+import { classMatrix, matrixView, parseEndpointFilter } from '../../analysis/matrix-view.ts';
+import type { EndpointFilter, MatrixView } from '../../analysis/matrix-view.ts';
 import type { Matrix, PortSpec } from '../../analysis/matrix.ts';
 import { parseFlowProtocol, PROTOCOL, protocolName } from '../../engine/index.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { analysisTarget } from '../remote.ts';
+import { runRemoteMatrix } from './remote-analysis.ts';
 
 export interface MatrixCommandOptions {
   readonly filename: readonly string[];
@@ -13,6 +17,13 @@ export interface MatrixCommandOptions {
   readonly output: string;
   readonly podCidr?: string | undefined;
   readonly quiet?: boolean | undefined;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+  readonly aggregate?: string | undefined;
+  readonly allPorts?: boolean | undefined;
+  readonly pending?: boolean | undefined;
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 /** `80`, `80/TCP`, `53/udp`, `ICMP`. */
@@ -95,20 +106,88 @@ function renderDot(m: Matrix): string {
   return lines.join('\n');
 }
 
+const SYMBOL = { allow: '.', deny: 'X', partial: '~' } as const;
+
+/** A view (filtered, aggregated or combined) as tables: only the columns a block evaluates. */
+function renderView(v: MatrixView, markdown: boolean): string {
+  return v.blocks
+    .map((b) => ({ b, cols: v.columns.map((_c, i) => i).filter((i) => b.cells.some((row) => row[i] !== undefined)) }))
+    // A port none of the chosen destinations listens on says nothing: leave it out.
+    .filter(({ cols }) => cols.length > 0)
+    .map(({ b, cols }) => {
+      const header = ['from \\ to', ...cols.map((i) => v.columns[i]!)];
+      const rows = v.rows.map((r, ri) => [r, ...cols.map((i) => { const c = b.cells[ri]![i]; return c === undefined ? '-' : SYMBOL[c]; })]);
+      if (markdown) return [`### ${b.label}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const fmt = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+      return [`${b.label}   (. allowed, ~ partly, X denied, - not evaluated)`, fmt(header), ...rows.map(fmt)].join('\n');
+    })
+    .join('\n\n');
+}
+
+function viewCells(v: MatrixView): { block: string; from: string; to: string; verdict: string; allowedPorts?: readonly string[] }[] {
+  return v.blocks.flatMap((b) =>
+    v.rows.flatMap((r, ri) =>
+      v.columns.flatMap((c, ci) => {
+        const verdict = b.cells[ri]![ci];
+        if (verdict === undefined) return [];
+        const ports = b.allowedPorts?.[ri]?.[ci];
+        return [{ block: b.label, from: r, to: c, verdict, ...(ports === undefined ? {} : { allowedPorts: ports }) }];
+      }),
+    ),
+  );
+}
+
 export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<number> {
-  const formats = ['table', 'json', 'csv', 'md', 'dot'];
+  const formats = ['table', 'json', 'json-pairs', 'csv', 'md', 'dot'];
   if (!formats.includes(opts.output)) throw new UsageError(`-o ${opts.output}: matrix prints ${formats.join(', ')}`);
-  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH');
+  const target = await analysisTarget(opts);
+  if (target !== undefined) return runRemoteMatrix(io, target, opts);
+  if (opts.filename.length === 0) throw new UsageError('matrix needs at least one -f PATH (or --server URL)');
+  if (opts.aggregate !== undefined && opts.aggregate !== 'namespace') throw new UsageError(`--aggregate ${opts.aggregate}: only "namespace" is supported`);
+  const reshaped = opts.aggregate !== undefined || opts.allPorts === true;
+  if (reshaped && (opts.output === 'json' || opts.output === 'dot')) {
+    throw new UsageError(`-o ${opts.output} shows endpoint classes per port; with --aggregate or --all-ports use -o table, md, csv or json-pairs`);
+  }
   const ports = opts.port.length === 0 ? undefined : opts.port.map(parsePortSpec);
   const ws = await loadWorkspace(io, opts.filename, { podCidr: opts.podCidr });
   if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
-  const m = computeMatrix(ws.cluster, { ports });
+  const ids = new Set(ws.cluster.endpoints.map((e) => e.id));
+  const filter = (flag: string, text: string | undefined): EndpointFilter | undefined => {
+    if (text === undefined) return undefined;
+    const f = parseEndpointFilter(text, ids);
+    if (typeof f === 'string') throw new UsageError(`--${flag} ${f}`);
+    return f;
+  };
+  const from = filter('from', opts.from);
+  const to = filter('to', opts.to);
+  const m = computeMatrix(ws.cluster, { ports, pending: opts.pending === true });
   if (m.ports.length === 0) {
     io.err('strata: no ports to evaluate: no container declares a port; pass --port PORT[/PROTOCOL]');
     return EXIT.USAGE;
   }
+  if (opts.output === 'json') {
+    io.out(JSON.stringify(classMatrix(m, { from, to })));
+    return EXIT.OK;
+  }
+  if (reshaped || from !== undefined || to !== undefined) {
+    if (opts.output === 'dot') throw new UsageError('-o dot draws the whole matrix; drop --from/--to or use -o table');
+    const v = matrixView(m, { from, to, aggregate: opts.aggregate === 'namespace' ? 'namespace' : undefined, allPorts: opts.allPorts === true });
+    if (v.rows.length === 0 || v.columns.length === 0) io.err('strata: the --from/--to filters leave no endpoint on one side');
+    switch (opts.output) {
+      case 'json-pairs':
+        io.out(JSON.stringify({ rows: v.rows, columns: v.columns, blocks: v.blocks.map((b) => b.label), results: viewCells(v) }));
+        break;
+      case 'csv':
+        io.out(['block,from,to,verdict', ...viewCells(v).map((c) => `${c.block.includes(',') ? JSON.stringify(c.block) : c.block},${c.from},${c.to},${c.verdict}`)].join('\n'));
+        break;
+      default:
+        io.out(renderView(v, opts.output === 'md'));
+    }
+    return EXIT.OK;
+  }
   switch (opts.output) {
-    case 'json':
+    case 'json-pairs':
       io.out(JSON.stringify({ endpoints: m.endpoints.map((e) => e.id), ports: m.ports.map((p) => specLabel(p.spec)), results: [...cells(m)] }));
       break;
     case 'csv':

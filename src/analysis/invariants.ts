@@ -1,0 +1,183 @@
+// ConnectivityInvariant verification: does a state keep every promise? Exhaustive over the same
+// atoms as `diff` (flow-space.ts), with the invariants' own ports and CIDRs as extra cuts, so a
+// "must deny" is proved for every port and address it covers, not sampled. A pure function of
+// (cluster, invariants) → violations, each with one counter-example flow and the tier, policy and
+// rule that decides it — what `strata check` prints and what an admission check would return.
+import type { Diagnostic, Span } from '../diagnostics/index.ts';
+import type { Cluster } from '../engine/index.ts';
+import { composeEntitySelector, evaluateFlow, PROTOCOL } from '../engine/index.ts';
+import type { ResourceOf } from '../model/index.ts';
+import { invariantPortRange } from '../model/index.ts';
+import { cidrContains, formatCidr, parseCidrLenient } from '../net/index.ts';
+import type { Cidr } from '../net/index.ts';
+import { blockAddress, blockCidrs } from './atoms.ts';
+import type { PortInterval } from './atoms.ts';
+import { jsonDecidedBy } from './explain.ts';
+import type { ExplainJsonDecidedBy } from './explain.ts';
+import { buildFlowSpace, enforcedView, serviceDetail, serviceProtocol, SpaceEvaluator } from './flow-space.ts';
+import type { FlowSpace, ServiceAtom } from './flow-space.ts';
+
+export type InvariantResource = ResourceOf<'ConnectivityInvariant'>;
+
+/** One flow that breaks a promise. */
+export interface CounterExample {
+  readonly from: string;
+  readonly to: string;
+  /** The first port of the offending range; null for protocols without ports. */
+  readonly port: number | null;
+  /** The whole range of ports decided alike, e.g. `1-79`. */
+  readonly ports: string | null;
+  readonly protocol: string;
+  readonly icmp?: string;
+  readonly verdict: 'allow' | 'deny';
+  readonly decidedBy: ExplainJsonDecidedBy;
+}
+
+export interface Violation {
+  readonly invariant: string;
+  readonly must: 'allow' | 'deny';
+  readonly span: Span;
+  readonly example: CounterExample;
+  /** Atom triples (class or block, class or block, service range) that break it. */
+  readonly count: number;
+}
+
+const DEFAULT_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
+const PROTOCOL_NUMBER: Readonly<Record<string, number>> = { TCP: PROTOCOL.TCP, UDP: PROTOCOL.UDP, SCTP: PROTOCOL.SCTP };
+const PROTOCOL_NUMBER_LIST: readonly number[] = Object.values(PROTOCOL_NUMBER);
+
+function netsOf(inv: InvariantResource): Cidr[] {
+  const out: Cidr[] = [];
+  for (const end of [inv.body.spec.from, inv.body.spec.to]) {
+    for (const t of end.nets ?? []) {
+      const c = parseCidrLenient(t);
+      if (c.ok) out.push(c.value);
+    }
+  }
+  return out;
+}
+
+function portRanges(inv: InvariantResource): PortInterval[] {
+  return (inv.body.spec.ports ?? ['1-65535']).map(invariantPortRange);
+}
+
+/** The peer atoms an invariant end covers. */
+function endAtoms(ev: SpaceEvaluator, end: InvariantResource['body']['spec']['from']): number[] {
+  const space = ev.space;
+  if (end.nets !== undefined) {
+    const cidrs = end.nets.map((t) => parseCidrLenient(t)).flatMap((r) => (r.ok ? [r.value] : []));
+    // Blocks are cut at every invariant CIDR's bounds: a block starting inside one lies inside it.
+    return space.atoms.flatMap((a, i) => (a.kind === 'block' && cidrs.some((c) => cidrContains(c, blockAddress(a.block.family, a.block.start))) ? [i] : []));
+  }
+  const sel = composeEntitySelector(
+    { selector: end.selector ?? '', notSelector: '', namespaceSelector: end.namespaceSelector ?? '', serviceAccountNames: [], serviceAccountSelector: '' },
+    undefined,
+  );
+  return space.atoms.flatMap((a, i) => (a.kind === 'class' && (sel === undefined || sel.matches(ev.rep(0, a.index).labels)) ? [i] : []));
+}
+
+function servicesOf(space: FlowSpace, inv: InvariantResource): number[] {
+  const protocols = new Set<string>(inv.body.spec.protocols ?? DEFAULT_PROTOCOLS);
+  const ranges = portRanges(inv);
+  return space.services.flatMap((s, i) => {
+    if (s.kind === 'ports') {
+      const name = Object.entries(PROTOCOL_NUMBER).find(([, n]) => n === s.protocol)?.[0];
+      return name !== undefined && protocols.has(name) && ranges.some((r) => s.range.min >= r.min && s.range.max <= r.max) ? [i] : [];
+    }
+    if (s.kind === 'icmp') return protocols.has('ICMP') ? [i] : [];
+    return [];
+  });
+}
+
+function names(space: FlowSpace, atom: number, avoid?: string): string {
+  const a = space.atoms[atom]!;
+  if (a.kind === 'class') {
+    const members = space.classes[a.index]!.members;
+    return members.find((m) => m !== avoid) ?? members[0]!;
+  }
+  if (a.kind === 'block') return formatCidr(blockCidrs(a.block)[0]!);
+  return a.domain;
+}
+
+/**
+ * Every invariant the state breaks, with one counter-example each. `must: deny` is broken by any
+ * allowed flow it covers, `must: allow` by any denied one; an endpoint and itself never count.
+ */
+export function verifyInvariants(cluster: Cluster, invariants: readonly InvariantResource[]): Violation[] {
+  if (invariants.length === 0) return [];
+  const space = buildFlowSpace([cluster], {
+    cidrs: invariants.flatMap(netsOf),
+    ports: invariants.flatMap((inv) => PROTOCOL_NUMBER_LIST.flatMap((protocol) => portRanges(inv).map((range) => ({ protocol, range })))),
+  });
+  const ev = new SpaceEvaluator(space, [enforcedView(cluster)]);
+  const out: Violation[] = [];
+  for (const inv of invariants) {
+    const spec = inv.body.spec;
+    const froms = endAtoms(ev, spec.from);
+    const tos = endAtoms(ev, spec.to);
+    const services = servicesOf(space, inv);
+    const wantAllowed = spec.must === 'allow';
+    let first: { s: number; d: number; q: number } | undefined;
+    let count = 0;
+    for (const s of froms) {
+      for (const d of tos) {
+        if (s === d && space.atoms[s]!.kind === 'class' && space.classes[(space.atoms[s] as { index: number }).index]!.members.length < 2) continue;
+        for (const q of services) {
+          const v = ev.verdict(0, s, d, q);
+          if (v === undefined || v === wantAllowed) continue;
+          count++;
+          first ??= { s, d, q };
+        }
+      }
+    }
+    if (first === undefined) continue;
+    const family = ev.family(0, first.s, first.d)!;
+    const flow = ev.flow(0, first.s, first.d, first.q, family);
+    const decision = evaluateFlow(cluster, flow);
+    const svc: ServiceAtom = space.services[first.q]!;
+    const from = names(space, first.s);
+    const detail = serviceDetail(svc);
+    out.push({
+      invariant: inv.name,
+      must: spec.must,
+      span: inv.origin.spanOf(['spec', 'must']),
+      count,
+      example: {
+        from,
+        to: first.s === first.d ? names(space, first.d, from) : names(space, first.d),
+        port: flow.port ?? null,
+        ports: svc.kind === 'ports' ? detail : null,
+        protocol: serviceProtocol(svc),
+        ...(svc.kind === 'icmp' && detail !== null ? { icmp: detail } : {}),
+        verdict: decision.verdict,
+        decidedBy: jsonDecidedBy(cluster, decision.decidedBy, true),
+      },
+    });
+  }
+  return out;
+}
+
+function describeDecider(d: ExplainJsonDecidedBy): string {
+  if (d.kind === 'Profile') return `${d.direction ?? ''} profile ${d.policy ?? ''}`.trim();
+  if (d.kind === null) return d.reason === 'no-endpoint' ? 'no endpoint enforcing policy' : 'the final default deny';
+  const ns = d.namespace === undefined ? '' : `${d.namespace}/`;
+  const rule = d.reason === 'end-of-tier' ? 'end of tier' : d.rule === null ? '' : `rule ${d.rule}`;
+  return `${d.direction ?? ''} ${d.kind} ${ns}${d.policy ?? ''} in tier ${d.tier ?? ''}${rule === '' ? '' : `, ${rule}`}`.trim();
+}
+
+/** A violation as an error diagnostic at the invariant's `must`. */
+export function violationDiagnostic(v: Violation): Diagnostic {
+  const e = v.example;
+  const what = e.ports !== null ? `${e.protocol} ${e.port ?? ''}${e.ports.includes('-') ? ` (ports ${e.ports} alike)` : ''}` : e.icmp === undefined ? e.protocol : `${e.protocol} ${e.icmp}`;
+  const verb = v.must === 'deny' ? 'allowed' : 'denied';
+  return {
+    code: 'invariant/violated',
+    severity: 'error',
+    message:
+      `ConnectivityInvariant "${v.invariant}" (must ${v.must}) is broken: ${e.from} → ${e.to} ${what} is ${verb} by ${describeDecider(e.decidedBy)}` +
+      (v.count > 1 ? ` (${v.count} flow ranges break it)` : ''),
+    span: v.span,
+    path: 'spec.must',
+    ...(e.decidedBy.source === undefined ? {} : { help: `the deciding rule is at ${e.decidedBy.source}` }),
+  };
+}
