@@ -213,20 +213,22 @@ function apply(changes: readonly StoreChange[]): void {
 }
 
 progress('single changes');
-const ratio = (x: number, of: number): string => `${(of / x).toFixed(0)}× faster than the rebuild`;
+const ratio = (x: number, of: number): string => (x <= 0 ? 'below the clock resolution' : `${(of / x).toFixed(0)}× faster than the rebuild`);
 for (const c of cases) {
   const snapTimes: number[] = [];
   const compileTimes: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const changes = c.changes[i % c.changes.length]!;
     // Time to an updated snapshot…
-    const t0 = cpuNow();
+    // Wall clock here: one change is below the resolution of the thread CPU clock on this VM
+    // (it reads 0 µs for sub-millisecond changes); medians absorb the odd preemption.
+    const t0 = performance.now();
     apply(changes);
     snap = store.snapshot();
-    const t1 = cpuNow();
+    const t1 = performance.now();
     // …and to the recompiled rules of the touched endpoint's node (plans for that node included).
     const r = compileNode(snap, nodeOf(snap, c.node), { interfaces });
-    const t2 = cpuNow();
+    const t2 = performance.now();
     if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('; '));
     snapTimes.push(t1 - t0);
     compileTimes.push(t2 - t0);
@@ -235,7 +237,7 @@ for (const c of cases) {
   }
   const s = median(snapTimes);
   const k = median(compileTimes);
-  report(`${c.name}: updated snapshot`, ms(s), `${ratio(s, buildMs)} (median of ${RUNS})`);
+  report(`${c.name}: updated snapshot`, ms(s), `${ratio(s, buildMs)} (median of ${RUNS}, wall clock)`);
   report(`${c.name}: + recompiled node rules`, ms(k), `${ratio(k, rebuildAndCompile)} (rebuild + compile ${ms(rebuildAndCompile)})`);
 }
 
@@ -297,5 +299,5 @@ report('peak RSS of the run', mb(memAfter.peak));
 
 const w1 = Math.max(...rows.map((r) => r.what.length));
 const w2 = Math.max(...rows.map((r) => r.value.length));
-process.stdout.write(`live engine, ${int(pods)} pods (seed ${seed}), node ${process.version}; times are main-thread CPU time\n`);
+process.stdout.write(`live engine, ${int(pods)} pods (seed ${seed}), node ${process.version}; times are main-thread CPU time except single changes (wall clock)\n`);
 for (const r of rows) process.stdout.write(`${r.what.padEnd(w1)}  ${r.value.padStart(w2)}  ${r.note}\n`);
