@@ -69,6 +69,15 @@ export class EntityIndex {
   readonly #idOwners = new Map<string, string[]>();
   readonly #byId = new CowMap<Endpoint>(this.#clock);
   readonly #addressOwners = new Map<string, string[]>();
+  /**
+   * Endpoint key → when it arrived. Claimants of an id or address are kept in arrival order, so
+   * the owner is the latest-arrived resource however often the others were upserted since — the
+   * same owner a batch build of the same resources picks.
+   */
+  readonly #arrival = new Map<string, number>();
+  #arrivals = 0;
+  /** Highest arrival among the endpoints present: an endpoint arriving below it is placed, not appended. */
+  #lastArrival = -1;
   readonly #byAddress = new CowMap<Endpoint>(this.#clock);
 
   /** Container-port name → keys of the endpoints that declare it (named-port sets, as Felix keeps them). */
@@ -105,10 +114,24 @@ export class EntityIndex {
 
   // ---- endpoints
 
-  setEndpoint(key: string, ep: Endpoint): void {
+  /**
+   * `arrival` orders endpoints as their resources arrived (the store passes it): a resource that
+   * had no endpoint (a host-network pod) and now has one takes its resource's place in the list
+   * and among the claimants of an address, as it has in a batch build — not the last place.
+   */
+  setEndpoint(key: string, ep: Endpoint, arrival?: number): void {
     const old = this.#endpoints.get(key);
     if (old === ep) return;
-    this.#endpoints.set(key, ep);
+    if (old === undefined) {
+      const at = arrival ?? this.#arrivals;
+      this.#arrivals = Math.max(this.#arrivals, at + 1);
+      this.#arrival.set(key, at);
+      if (at < this.#lastArrival) this.#placeEndpoint(key, ep, at);
+      else {
+        this.#lastArrival = at;
+        this.#endpoints.set(key, ep);
+      }
+    } else this.#endpoints.set(key, ep);
     if (old === undefined) {
       this.#added.add(ep.id);
       this.#membership.addMember(ep.labelKey, ep.labels, key);
@@ -130,7 +153,11 @@ export class EntityIndex {
       } else if (old.profiles !== ep.profiles) {
         this.#planEndpoints.add(ep.id); // profile rules are part of what the endpoint runs
       }
-      for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
+      // Only addresses the endpoint no longer has are given up: an address it keeps keeps its
+      // place among the claimants, so a re-upsert does not take a shared address over from a
+      // later resource (the batch build gives it to the later one).
+      const kept = new Set(ep.addresses.map(formatIp));
+      for (const a of old.addresses) if (!kept.has(formatIp(a))) this.#removeAddress(formatIp(a), key);
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
@@ -146,6 +173,7 @@ export class EntityIndex {
     if (old === undefined) return;
     this.#endpoints.delete(key);
     this.#leaveClass(old.labelKey, key);
+    this.#arrival.delete(key);
     this.#removeId(old.id, key);
     for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
     for (const p of old.ports) if (p.name !== undefined) this.#namedPorts.remove(p.name, key);
@@ -154,6 +182,23 @@ export class EntityIndex {
     this.#updated.delete(old.id);
   }
 
+  /**
+   * Inserts an endpoint before those that arrived after it: O(endpoints), and rare. The map
+   * orders by first insertion, so the later ones are taken out and put back behind it.
+   */
+  #placeEndpoint(key: string, ep: Endpoint, at: number): void {
+    const later: { key: string; ep: Endpoint; at: number }[] = [];
+    for (const k of this.#endpoints.keys()) {
+      const a = this.#arrival.get(k) ?? Number.MAX_SAFE_INTEGER;
+      if (a > at && k !== key) later.push({ key: k, ep: this.#endpoints.get(k)!, at: a });
+    }
+    later.sort((x, y) => x.at - y.at);
+    for (const l of later) this.#endpoints.delete(l.key);
+    this.#endpoints.set(key, ep);
+    for (const l of later) this.#endpoints.set(l.key, l.ep);
+  }
+
+  /** A class that loses its last member goes, and its plan with it (no change could reach it). */
   #leaveClass(classKey: string, key: string): void {
     this.#membership.removeMember(classKey, key);
   }
@@ -169,7 +214,7 @@ export class EntityIndex {
   #addId(id: string, key: string): void {
     let owners = this.#idOwners.get(id);
     if (owners === undefined) this.#idOwners.set(id, (owners = []));
-    if (!owners.includes(key)) owners.push(key);
+    this.#claim(owners, key);
     this.#byId.set(id, this.#endpoints.get(owners[owners.length - 1]!)!);
   }
 
@@ -186,10 +231,19 @@ export class EntityIndex {
     }
   }
 
+  /** Adds a claimant in arrival order (lists are short: claims of one id or address). */
+  #claim(owners: string[], key: string): void {
+    if (owners.includes(key)) return;
+    const at = this.#arrival.get(key) ?? Number.MAX_SAFE_INTEGER;
+    let i = owners.length;
+    while (i > 0 && (this.#arrival.get(owners[i - 1]!) ?? Number.MAX_SAFE_INTEGER) > at) i--;
+    owners.splice(i, 0, key);
+  }
+
   #addAddress(address: string, key: string): void {
     let owners = this.#addressOwners.get(address);
     if (owners === undefined) this.#addressOwners.set(address, (owners = []));
-    if (!owners.includes(key)) owners.push(key);
+    this.#claim(owners, key);
     this.#byAddress.set(address, this.#endpoints.get(owners[owners.length - 1]!)!);
   }
 

@@ -139,6 +139,9 @@ class Store implements PolicyStore {
   readonly #assigned = new Map<ResourceKey, IpAddress>();
   /** Tiers only referenced by policies (kept in `keep` mode, as Calico does). */
   readonly #placeholders = new Set<string>();
+  /** Resource key → when it arrived (kept across upserts): the order a batch build would see. */
+  readonly #arrival = new Map<ResourceKey, number>();
+  #arrivals = 0;
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -201,6 +204,9 @@ class Store implements PolicyStore {
   get podCidrText(): string {
     return this.#options.podCidr ?? '';
   }
+  nextArrival(): number {
+    return this.#arrivals++;
+  }
   get converter(): PolicyConverter | undefined {
     return this.#options.policyConverter;
   }
@@ -220,6 +226,7 @@ class Store implements PolicyStore {
       policyTiers: this.#policyTiers,
       assigned: this.#assigned,
       placeholders: this.#placeholders,
+      arrival: this.#arrival,
     };
   }
 }
@@ -239,6 +246,7 @@ interface StoreState {
   readonly policyTiers: Map<string, Set<ResourceKey>>;
   readonly assigned: Map<ResourceKey, IpAddress>;
   readonly placeholders: Set<string>;
+  readonly arrival: Map<ResourceKey, number>;
 }
 
 /**
@@ -299,6 +307,15 @@ class Stage {
       seen.add(key);
       if (c.op === 'remove' && this.#resource(key) === undefined) {
         this.diagnostics.push({ code: 'store/not-found', severity: 'error', message: `${key} cannot be removed: it does not exist` });
+        continue;
+      }
+      if (c.op === 'remove' && !this.#s.resources.has(key)) {
+        // Created earlier in this very batch and removed again (a duplicate, reported above): the
+        // net change is nothing. Keeping it staged as "removed" would leave a key whose type no
+        // one knows, and the derivation below would crash on it instead of reporting.
+        this.#resources.delete(key);
+        const at = this.#order.indexOf(key);
+        if (at >= 0) this.#order.splice(at, 1);
         continue;
       }
       if (!this.#resources.has(key)) this.#order.push(key);
@@ -589,8 +606,13 @@ class Stage {
     const s = this.#s;
     const index = this.#store.index;
     for (const [key, r] of this.#resources) {
-      if (r === null) s.resources.delete(key);
-      else s.resources.set(key, r);
+      if (r === null) {
+        s.resources.delete(key);
+        s.arrival.delete(key);
+      } else {
+        if (!s.resources.has(key)) s.arrival.set(key, this.#store.nextArrival());
+        s.resources.set(key, r);
+      }
     }
     for (const [name, ns] of this.#declared) {
       if (ns === null) s.declared.delete(name);
@@ -659,7 +681,7 @@ class Stage {
     }
     for (const [key, ep] of this.#endpoints) {
       if (ep === null) index.removeEndpoint(key);
-      else index.setEndpoint(key, ep);
+      else index.setEndpoint(key, ep, s.arrival.get(key));
     }
     for (const [key, ns] of this.#netSets) {
       const oldId = s.netSetIds.get(key);
