@@ -45,15 +45,29 @@ type Slot = { readonly kind: 'value'; readonly label: string; readonly values: r
 /** Labels every endpoint of the cluster carries: useless for narrowing candidates. */
 const UNSELECTIVE = new Set(['projectcalico.org/orchestrator']);
 
-/** The most selective restriction: a value list on a label (shortest list), else presence. */
-function slotOf(sel: Selector): Slot {
+/**
+ * Where to index a selector: the restriction that admits the fewest label classes *now* (a value
+ * list on a label, or a label's presence), so both directions of the index test few candidates.
+ * `count` says how many classes a (label, values | presence) restriction admits.
+ */
+function slotOf(sel: Selector, count: (label: string, values: readonly string[] | undefined) => number): Slot {
   let best: Slot = { kind: 'any' };
+  let bestCount = Number.POSITIVE_INFINITY;
   for (const [label, r] of labelRestrictions(sel)) {
     if (UNSELECTIVE.has(label)) continue;
+    let slot: Slot;
+    let n: number;
     if (r.mustHaveOneOfValues !== undefined) {
-      if (best.kind !== 'value' || r.mustHaveOneOfValues.length < best.values.length) best = { kind: 'value', label, values: r.mustHaveOneOfValues };
-    } else if (r.mustBePresent && best.kind === 'any') {
-      best = { kind: 'present', label };
+      slot = { kind: 'value', label, values: r.mustHaveOneOfValues };
+      n = count(label, r.mustHaveOneOfValues);
+    } else if (r.mustBePresent) {
+      slot = { kind: 'present', label };
+      // Presence is kept in a coarser list than a value: prefer a value at equal counts.
+      n = count(label, undefined) + 0.5;
+    } else continue;
+    if (n < bestCount) {
+      best = slot;
+      bestCount = n;
     }
   }
   return best;
@@ -183,7 +197,14 @@ export class MembershipIndex {
       cur.refs++;
       return id;
     }
-    const slot = slotOf(sel);
+    const slot = slotOf(sel, (label, values) => {
+      const byValue = this.#classesByLabel.get(label);
+      if (byValue === undefined) return 0;
+      let n = 0;
+      if (values === undefined) for (const set of byValue.values()) n += set.size;
+      else for (const v of values) n += byValue.get(v)?.size ?? 0;
+      return n;
+    });
     this.#selectors.set(id, { selector: sel, refs: 1, slot });
     this.#registered.set(id, sel);
     switch (slot.kind) {
