@@ -21,7 +21,7 @@
 // the rule count follows the API rules, not the number of endpoints.
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, ok } from '../diagnostics/index.ts';
-import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, SelectorMembers, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
 // Values from the engine's modules rather than its front door: the compiler needs only these
 // pure functions, not the resource builder behind engine/index.ts.
 import { PROTOCOL, SHORT_KIND } from '../engine/model.ts';
@@ -455,15 +455,8 @@ class Compilation {
   private selectorSet(sel: Selector, family: IpFamily): string {
     const name = `s${family}/${sel.canonical}`;
     if (!this.sets.has(name)) {
-      const cidrs: Cidr[] = [];
       const members = this.cluster.selectorMembers(sel); // the engine's membership index, not a scan
-      for (const ep of members.endpoints) {
-        for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
-      }
-      for (const ns of members.networkSets) {
-        for (const c of ns.nets) if (c.family === family) cidrs.push(c);
-      }
-      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `selector ${sel.canonical}` });
+      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(members, family), comment: `selector ${sel.canonical}` });
     }
     return name;
   }
@@ -476,24 +469,9 @@ class Compilation {
     const sorted = [...new Set(names)].sort(compareText);
     const name = `n${family}/${sorted.join(',')}${filter === undefined ? '' : `/${filter.canonical}`}`;
     if (!this.sets.has(name)) {
-      const wanted = new Set(sorted);
-      const elements: Triple[] = [];
-      // From the engine's indexes: the endpoints declaring one of the names, or the side selector's members.
-      const named = [...new Set(sorted.flatMap((n) => this.cluster.endpointsWithPortName(n)))];
-      let owners: readonly Endpoint[] = named;
-      if (filter !== undefined) {
-        // The smaller side, tested against the other: the label classes the filter matches.
-        const classes = this.cluster.selectorClasses(filter);
-        const members = this.cluster.selectorMembers(filter).endpoints;
-        owners = named.length <= members.length ? named.filter((ep) => classes.has(ep.labelKey)) : members;
-      }
-      for (const ep of owners) {
-        for (const p of ep.ports) {
-          if (p.name === undefined || !wanted.has(p.name)) continue;
-          for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
-        }
-      }
-      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: normalizeTriples(elements), comment: `named ports ${sorted.join(', ')}` });
+      // From the engine's indexes: the side selector's members, or the endpoints declaring a name.
+      const owners: readonly (readonly Endpoint[])[] = filter !== undefined ? [this.cluster.selectorMembers(filter).endpoints] : sorted.map((n) => this.cluster.endpointsWithPortName(n));
+      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
     }
     return name;
   }
@@ -600,6 +578,53 @@ function normalizeTriples(ts: readonly Triple[]): ProtoPortElement[] {
     if (prev !== undefined && compareIp(prev.address, t.address) === 0 && prev.protocol === t.protocol && prev.port === t.port) continue;
     out.push({ address: formatIp(t.address), protocol: t.protocol, port: t.port });
     prev = t;
+  }
+  return out;
+}
+
+// Set elements by the engine's member lists, which are shared by every snapshot that did not
+// change them: an agent's recompile after one change sorts only the sets that change touched.
+const selectorElementCache = new WeakMap<SelectorMembers, Map<IpFamily, string[]>>();
+
+function selectorElements(members: SelectorMembers, family: IpFamily): string[] {
+  let byFamily = selectorElementCache.get(members);
+  if (byFamily === undefined) selectorElementCache.set(members, (byFamily = new Map()));
+  let elements = byFamily.get(family);
+  if (elements === undefined) {
+    const cidrs: Cidr[] = [];
+    for (const ep of members.endpoints) for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
+    for (const ns of members.networkSets) for (const c of ns.nets) if (c.family === family) cidrs.push(c);
+    byFamily.set(family, (elements = normalizeCidrs(cidrs)));
+  }
+  return elements;
+}
+
+const namedPortElementCache = new WeakMap<readonly Endpoint[], Map<string, ProtoPortElement[]>>();
+
+function namedPortElements(owners: readonly (readonly Endpoint[])[], names: readonly string[], family: IpFamily): ProtoPortElement[] {
+  // One owner list (a selector's members, or one name's owners) is cacheable by its identity.
+  const single = owners.length === 1 ? owners[0]! : undefined;
+  const key = `${family}/${names.join(',')}`;
+  const cached = single === undefined ? undefined : namedPortElementCache.get(single)?.get(key);
+  if (cached !== undefined) return cached;
+  const wanted = new Set(names);
+  const elements: Triple[] = [];
+  const seen = new Set<Endpoint>();
+  for (const list of owners) {
+    for (const ep of list) {
+      if (seen.has(ep)) continue;
+      seen.add(ep);
+      for (const p of ep.ports) {
+        if (p.name === undefined || !wanted.has(p.name)) continue;
+        for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
+      }
+    }
+  }
+  const out = normalizeTriples(elements);
+  if (single !== undefined) {
+    let byKey = namedPortElementCache.get(single);
+    if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
+    byKey.set(key, out);
   }
   return out;
 }

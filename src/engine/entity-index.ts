@@ -16,7 +16,7 @@ import { MembershipIndex } from './membership.ts';
 import type { Endpoint, NamespaceEntry, NetworkSetEntry, Policy, ServiceEntry, Tier } from './model.ts';
 import { serviceSelector } from './service-selector.ts';
 import type { SnapshotState } from './snapshot.ts';
-import { createSnapshot, planCacheOf } from './snapshot.ts';
+import { createSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { enforcedKeyOfStaged } from './policy-keys.ts';
 
@@ -92,6 +92,9 @@ export class EntityIndex {
   #last: Snapshot | undefined;
   /** Classes whose plans changed since the last snapshot (the next one recomputes only those). */
   #invalidSinceSnapshot = new Set<string>();
+  /** Selector ids whose members changed, and port names whose owners changed, since the last snapshot. */
+  #selectorsSinceSnapshot = new Set<string>();
+  #portNamesSinceSnapshot = new Set<string>();
   /** Enforced policy keys a staged Delete hides in the pending view; replaced, never mutated. */
   #hidden: ReadonlySet<string> = new Set();
   #stagedDeletes = new Map<string, string>();
@@ -153,6 +156,9 @@ export class EntityIndex {
       } else if (old.profiles !== ep.profiles) {
         this.#planEndpoints.add(ep.id); // profile rules are part of what the endpoint runs
       }
+      // Members lists hold endpoint objects: one replaced in its class must not be handed out
+      // from the previous snapshot's caches (the report still names only real member changes).
+      if (old.labelKey === ep.labelKey) for (const id of this.#membership.selectorsOf(ep.labelKey)) this.#selectorsSinceSnapshot.add(id);
       // Only addresses the endpoint no longer has are given up: an address it keeps keeps its
       // place among the claimants, so a re-upsert does not take a shared address over from a
       // later resource (the batch build gives it to the later one).
@@ -161,8 +167,18 @@ export class EntityIndex {
     }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
-    if (old !== undefined) for (const p of old.ports) if (p.name !== undefined) this.#namedPorts.remove(p.name, key);
-    for (const p of ep.ports) if (p.name !== undefined) this.#namedPorts.add(p.name, key);
+    if (old !== undefined) {
+      for (const p of old.ports) {
+        if (p.name === undefined) continue;
+        this.#namedPorts.remove(p.name, key);
+        this.#portNamesSinceSnapshot.add(p.name);
+      }
+    }
+    for (const p of ep.ports) {
+      if (p.name === undefined) continue;
+      this.#namedPorts.add(p.name, key);
+      this.#portNamesSinceSnapshot.add(p.name);
+    }
     // A class may have gone and come back since the last snapshot, missing the invalidations of
     // policy changes in between: its inherited plan is not trusted.
     this.#invalidSinceSnapshot.add(ep.labelKey);
@@ -176,7 +192,11 @@ export class EntityIndex {
     this.#arrival.delete(key);
     this.#removeId(old.id, key);
     for (const a of old.addresses) this.#removeAddress(formatIp(a), key);
-    for (const p of old.ports) if (p.name !== undefined) this.#namedPorts.remove(p.name, key);
+    for (const p of old.ports) {
+      if (p.name === undefined) continue;
+      this.#namedPorts.remove(p.name, key);
+      this.#portNamesSinceSnapshot.add(p.name);
+    }
     this.#removed.add(old.id);
     this.#added.delete(old.id);
     this.#updated.delete(old.id);
@@ -419,6 +439,7 @@ export class EntityIndex {
     for (const id of this.#removed) plans.delete(id);
     const selectors: string[] = [];
     for (const id of this.#membership.takeChanged()) {
+      this.#selectorsSinceSnapshot.add(id);
       const sel = this.#membership.selector(id);
       if (sel !== undefined) selectors.push(sel.canonical);
       else selectors.push(id); // released: named by id, it has no members any more
@@ -468,8 +489,13 @@ export class EntityIndex {
       hidden: this.#hidden,
       membership: this.#membership.view,
       namedPorts: this.#namedPorts.view,
-      inherited: this.#last === undefined ? undefined : { plans: planCacheOf(this.#last) ?? new Map(), invalid: this.#invalidSinceSnapshot },
+      inherited:
+        this.#last === undefined
+          ? undefined
+          : { from: this.#last, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot },
     };
+    this.#selectorsSinceSnapshot = new Set();
+    this.#portNamesSinceSnapshot = new Set();
     this.#invalidSinceSnapshot = new Set();
     this.#clock.advance();
     this.#last = createSnapshot(state);

@@ -52,15 +52,27 @@ export interface SnapshotState {
    * changes did not touch is reused instead of recomputed (one generation back only, so no chain
    * of old snapshots is kept alive).
    */
-  readonly inherited?: { readonly plans: ReadonlyMap<string, Plans>; readonly invalid: ReadonlySet<string> } | undefined;
+  readonly inherited?: Inherited | undefined;
 }
 
-const planCaches = new WeakMap<Cluster, ReadonlyMap<string, Plans>>();
-
-/** The tier plans a snapshot computed (or reused), for the next snapshot to inherit. */
-export function planCacheOf(s: Cluster): ReadonlyMap<string, Plans> | undefined {
-  return planCaches.get(s);
+/** What a snapshot takes over from the previous one, and what changed in between. */
+export interface Inherited {
+  readonly from: Cluster;
+  /** Label classes whose tier plans changed. */
+  readonly invalid: ReadonlySet<string>;
+  /** Ids of registered selectors whose members (or their addresses, ports, objects) changed. */
+  readonly changedSelectors: ReadonlySet<string>;
+  /** Container-port names whose owners changed. */
+  readonly changedPortNames: ReadonlySet<string>;
 }
+
+interface Caches {
+  readonly plans: ReadonlyMap<string, Plans>;
+  readonly members: () => LRUCache<string, SelectorMembers> | undefined;
+  readonly ports: () => LRUCache<string, readonly Endpoint[]> | undefined;
+}
+
+const caches = new WeakMap<Cluster, Caches>();
 
 /** A cluster as of one generation of the store. */
 export type Snapshot = Cluster;
@@ -154,7 +166,7 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     plans = planByClass.get(ep.labelKey);
     if (plans === undefined) {
       const inherited = state.inherited;
-      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? inherited.plans.get(ep.labelKey) : undefined;
+      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? caches.get(inherited.from)?.plans.get(ep.labelKey) : undefined;
       plans ??= computePlans(ep.labelKey);
       planByClass.set(ep.labelKey, plans);
     }
@@ -179,6 +191,12 @@ export function createSnapshot(state: SnapshotState): Snapshot {
   function selectorMembers(sel: Selector): SelectorMembers {
     memberCache ??= new LRUCache({ max: 4096 });
     let hit = memberCache.get(sel.id);
+    const inherited = state.inherited;
+    // A registered selector the changes since the previous snapshot did not touch has its members.
+    if (hit === undefined && inherited !== undefined && state.membership.selectors.has(sel.id) && !inherited.changedSelectors.has(sel.id)) {
+      hit = caches.get(inherited.from)?.members()?.peek(sel.id);
+      if (hit !== undefined) memberCache.set(sel.id, hit);
+    }
     if (hit === undefined) {
       const endpoints: Endpoint[] = [];
       for (const c of selectorClasses(sel)) {
@@ -258,6 +276,11 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     endpointsWithPortName(name: string): readonly Endpoint[] {
       portCache ??= new LRUCache({ max: 4096 });
       let hit = portCache.get(name);
+      const inherited = state.inherited;
+      if (hit === undefined && inherited !== undefined && !inherited.changedPortNames.has(name)) {
+        hit = caches.get(inherited.from)?.ports()?.peek(name);
+        if (hit !== undefined) portCache.set(name, hit);
+      }
       if (hit === undefined) {
         const out: Endpoint[] = [];
         for (const key of state.namedPorts.get(name)?.set ?? EMPTY_SET) {
@@ -269,7 +292,7 @@ export function createSnapshot(state: SnapshotState): Snapshot {
       return hit;
     },
   };
-  planCaches.set(snapshot, planByClass);
+  caches.set(snapshot, { plans: planByClass, members: () => memberCache, ports: () => portCache });
   return snapshot;
 }
 
