@@ -16,7 +16,7 @@ import { MembershipIndex } from './membership.ts';
 import type { Endpoint, NamespaceEntry, NetworkSetEntry, Policy, ServiceEntry, Tier } from './model.ts';
 import { serviceSelector } from './service-selector.ts';
 import type { SnapshotState } from './snapshot.ts';
-import { createSnapshot } from './snapshot.ts';
+import { cachesOf, createSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { enforcedKeyOfStaged } from './policy-keys.ts';
 
@@ -492,7 +492,7 @@ export class EntityIndex {
       inherited:
         this.#last === undefined
           ? undefined
-          : { from: this.#last, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot },
+          : { from: cachesOf(this.#last) ?? { plans: new Map(), members: undefined, ports: undefined }, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot },
     };
     this.#selectorsSinceSnapshot = new Set();
     this.#portNamesSinceSnapshot = new Set();

@@ -57,7 +57,8 @@ export interface SnapshotState {
 
 /** What a snapshot takes over from the previous one, and what changed in between. */
 export interface Inherited {
-  readonly from: Cluster;
+  /** The previous snapshot's caches (a plain holder: no path back to older snapshots). */
+  readonly from: SnapshotCaches;
   /** Label classes whose tier plans changed. */
   readonly invalid: ReadonlySet<string>;
   /** Ids of registered selectors whose members (or their addresses, ports, objects) changed. */
@@ -66,13 +67,22 @@ export interface Inherited {
   readonly changedPortNames: ReadonlySet<string>;
 }
 
-interface Caches {
-  readonly plans: ReadonlyMap<string, Plans>;
-  readonly members: () => LRUCache<string, SelectorMembers> | undefined;
-  readonly ports: () => LRUCache<string, readonly Endpoint[]> | undefined;
+/**
+ * A snapshot's derived answers, held apart from the snapshot itself so that the next snapshot can
+ * take them over without keeping the previous snapshot (and, through it, every older one) alive.
+ */
+export interface SnapshotCaches {
+  readonly plans: Map<string, Plans>;
+  members: LRUCache<string, SelectorMembers> | undefined;
+  ports: LRUCache<string, readonly Endpoint[]> | undefined;
 }
 
-const caches = new WeakMap<Cluster, Caches>();
+const caches = new WeakMap<Cluster, SnapshotCaches>();
+
+/** The caches of a snapshot, for the next one to inherit. */
+export function cachesOf(s: Cluster): SnapshotCaches | undefined {
+  return caches.get(s);
+}
 
 /** A cluster as of one generation of the store. */
 export type Snapshot = Cluster;
@@ -159,14 +169,15 @@ export function createSnapshot(state: SnapshotState): Snapshot {
   // long label key (this runs twice or more per evaluated flow).
   const planByEndpoint = new WeakMap<Endpoint, Plans>();
   // Per generation: bounded by the label classes of this snapshot, gone with it.
-  const planByClass = new Map<string, Plans>();
+  const holder: SnapshotCaches = { plans: new Map(), members: undefined, ports: undefined };
+  const planByClass = holder.plans;
   function plansOf(ep: Endpoint): Plans {
     let plans = planByEndpoint.get(ep);
     if (plans !== undefined) return plans;
     plans = planByClass.get(ep.labelKey);
     if (plans === undefined) {
       const inherited = state.inherited;
-      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? caches.get(inherited.from)?.plans.get(ep.labelKey) : undefined;
+      plans = inherited !== undefined && !inherited.invalid.has(ep.labelKey) ? inherited.from.plans.get(ep.labelKey) : undefined;
       plans ??= computePlans(ep.labelKey);
       planByClass.set(ep.labelKey, plans);
     }
@@ -189,12 +200,12 @@ export function createSnapshot(state: SnapshotState): Snapshot {
 
   let memberCache: LRUCache<string, SelectorMembers> | undefined;
   function selectorMembers(sel: Selector): SelectorMembers {
-    memberCache ??= new LRUCache({ max: 4096 });
+    memberCache ??= holder.members = new LRUCache({ max: 4096 });
     let hit = memberCache.get(sel.id);
     const inherited = state.inherited;
     // A registered selector the changes since the previous snapshot did not touch has its members.
     if (hit === undefined && inherited !== undefined && state.membership.selectors.has(sel.id) && !inherited.changedSelectors.has(sel.id)) {
-      hit = caches.get(inherited.from)?.members()?.peek(sel.id);
+      hit = inherited.from.members?.peek(sel.id);
       if (hit !== undefined) memberCache.set(sel.id, hit);
     }
     if (hit === undefined) {
@@ -274,11 +285,11 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     selectorClasses,
     serviceBackends,
     endpointsWithPortName(name: string): readonly Endpoint[] {
-      portCache ??= new LRUCache({ max: 4096 });
+      portCache ??= holder.ports = new LRUCache({ max: 4096 });
       let hit = portCache.get(name);
       const inherited = state.inherited;
       if (hit === undefined && inherited !== undefined && !inherited.changedPortNames.has(name)) {
-        hit = caches.get(inherited.from)?.ports()?.peek(name);
+        hit = inherited.from.ports?.peek(name);
         if (hit !== undefined) portCache.set(name, hit);
       }
       if (hit === undefined) {
@@ -292,7 +303,7 @@ export function createSnapshot(state: SnapshotState): Snapshot {
       return hit;
     },
   };
-  caches.set(snapshot, { plans: planByClass, members: () => memberCache, ports: () => portCache });
+  caches.set(snapshot, holder);
   return snapshot;
 }
 
