@@ -38,3 +38,42 @@ export function setBit(b: Bitset, i: number): void {
 export function hasBit(b: Bitset, i: number): boolean {
   return (b[i >>> 5]! & (1 << (i & 31))) !== 0;
 }
+
+/**
+ * The bitset algebra with shortcuts for the common cases of a pipeline run: most rules match no
+ * peer for a given endpoint (their bitset is the shared `none`), and an empty result is returned
+ * as `none` itself, so emptiness tests and operations with an empty operand cost nothing and
+ * allocate nothing. Operands are never mutated, so returning one of them is safe.
+ */
+export function sparseBitsetAlgebra(size: number): FlowSetAlgebra<Bitset> & { full: Bitset; make(): Bitset } {
+  const base = bitsetAlgebra(size);
+  const { none, full } = base;
+  const words = none.length;
+  return {
+    none,
+    full,
+    make: base.make,
+    and(a, b) {
+      if (a === none || b === none) return none;
+      if (a === full) return b;
+      if (b === full) return a;
+      const out = new Uint32Array(words);
+      let any = 0;
+      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & b[i]!;
+      return any === 0 ? none : out;
+    },
+    or(a, b) {
+      if (a === none) return b;
+      if (b === none) return a;
+      return base.or(a, b);
+    },
+    minus(a, b) {
+      if (a === none || b === none) return a;
+      const out = new Uint32Array(words);
+      let any = 0;
+      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & ~b[i]!;
+      return any === 0 ? none : out;
+    },
+    isEmpty: (a) => a === none || base.isEmpty(a),
+  };
+}

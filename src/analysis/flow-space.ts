@@ -23,7 +23,7 @@ import { labelRestrictions } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 import { addressAtoms, blockAddress, firstUnused, formatPorts, portAtoms } from './atoms.ts';
 import type { AddressBlock, PortInterval } from './atoms.ts';
-import { bitsetAlgebra, hasBit, setBit } from './bitset.ts';
+import { hasBit, setBit, sparseBitsetAlgebra } from './bitset.ts';
 import type { Bitset } from './bitset.ts';
 
 /** One way of evaluating a cluster: enforced, or pending (staged policies as enforced). */
@@ -255,40 +255,6 @@ class Interner {
   }
 }
 
-/**
- * The bitset algebra with shortcuts for the common cases (see matrix.ts): empty results are the
- * shared `none`, so emptiness tests and operations with an empty operand allocate nothing.
- */
-function sparseAlgebra(size: number): FlowSetAlgebra<Bitset> & { make(): Bitset } {
-  const base = bitsetAlgebra(size);
-  const { none } = base;
-  const words = none.length;
-  return {
-    none,
-    make: base.make,
-    and(a, b) {
-      if (a === none || b === none) return none;
-      const out = new Uint32Array(words);
-      let any = 0;
-      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & b[i]!;
-      return any === 0 ? none : out;
-    },
-    or(a, b) {
-      if (a === none) return b;
-      if (b === none) return a;
-      return base.or(a, b);
-    },
-    minus(a, b) {
-      if (a === none || b === none) return a;
-      const out = new Uint32Array(words);
-      let any = 0;
-      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & ~b[i]!;
-      return any === 0 ? none : out;
-    },
-    isEmpty: (a) => a === none || base.isEmpty(a),
-  };
-}
-
 function pickAddress(e: Endpoint, family: 4 | 6): IpAddress | undefined {
   return e.addresses.find((a) => a.family === family);
 }
@@ -423,7 +389,7 @@ export class SpaceEvaluator {
     this.space = space;
     this.views = views;
     this.classCount = space.classes.length;
-    this.alg = sparseAlgebra(space.atoms.length);
+    this.alg = sparseBitsetAlgebra(space.atoms.length);
     this.plans = new Int32Array(views.length * 2 * space.classes.length).fill(-1);
     this.reps = views.map((v) => space.classes.map((c) => v.cluster.endpoint(c.members[0]!)!));
     // Views whose clusters agree on every class and the match index share pipeline runs.

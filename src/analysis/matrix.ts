@@ -12,7 +12,7 @@ import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/ind
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';
-import { bitsetAlgebra, hasBit, setBit } from './bitset.ts';
+import { hasBit, setBit, sparseBitsetAlgebra } from './bitset.ts';
 import type { Bitset } from './bitset.ts';
 
 export interface PortSpec {
@@ -126,45 +126,6 @@ function classify(cluster: Cluster, endpoints: readonly Endpoint[], family: 4 | 
     if (peer.kind === 'endpoint' && peer.address !== undefined && cluster.networkSetsContaining(peer.address).length > 0) viaSets.push(cls);
   });
   return { classOf, reps, peers, byLabelClass, viaSets };
-}
-
-/**
- * The bitset algebra with shortcuts for the common cases of a pipeline run: most rules match no
- * peer for a given endpoint (their bitset is the shared `none`), and an empty result is returned
- * as `none` itself, so emptiness tests and operations with an empty operand cost nothing and
- * allocate nothing. Operands are never mutated, so returning one of them is safe.
- */
-function sparseBitsetAlgebra(size: number): FlowSetAlgebra<Bitset> & { full: Bitset; make(): Bitset } {
-  const base = bitsetAlgebra(size);
-  const { none, full } = base;
-  const words = none.length;
-  return {
-    none,
-    full,
-    make: base.make,
-    and(a, b) {
-      if (a === none || b === none) return none;
-      if (a === full) return b;
-      if (b === full) return a;
-      const out = new Uint32Array(words);
-      let any = 0;
-      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & b[i]!;
-      return any === 0 ? none : out;
-    },
-    or(a, b) {
-      if (a === none) return b;
-      if (b === none) return a;
-      return base.or(a, b);
-    },
-    minus(a, b) {
-      if (a === none || b === none) return a;
-      const out = new Uint32Array(words);
-      let any = 0;
-      for (let i = 0; i < words; i++) any |= out[i] = a[i]! & ~b[i]!;
-      return any === 0 ? none : out;
-    },
-    isEmpty: (a) => a === none || base.isEmpty(a),
-  };
 }
 
 /** A side's content as text: equal keys match the same peers (selectors by canonical form). */
