@@ -5,6 +5,7 @@
 // string), so this module does the same to stay exact — see
 // libcalico-go/lib/backend/syncersv1/updateprocessors/{networkpolicyprocessor,
 // globalnetworkpolicyprocessor,rules,selectors}.go and docs/semantics.md §selectors.
+import { LRUCache } from 'lru-cache';
 import { parseSelector, prefixSelector } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 
@@ -15,7 +16,8 @@ export const LABEL_NAME = 'projectcalico.org/name';
 export const NAMESPACE_PREFIX = 'pcns.';
 export const SERVICE_ACCOUNT_PREFIX = 'pcsa.';
 
-const cache = new Map<string, Selector>();
+// Bounded: a long-lived store composes selectors for every policy it ever saw.
+const cache = new LRUCache<string, Selector>({ max: 65_536 });
 
 /**
  * Parses a selector the engine composed itself. The inputs were validated by the model, so a
