@@ -1,14 +1,13 @@
 // The differential property test: random clusters and policies, the engine's verdict for every
 // flow against the naive reference evaluator's, and the bulk matrix against per-flow evaluation.
 //
-//   STRATA_DIFF_SEED=N   base seed (scenario i uses seed N+i); default: random, printed
+//   STRATA_DIFF_SEED=N   base seed (scenario i uses seed N+i); default 20261201 (CI repeats), printed
 //   STRATA_DIFF_RUNS=K   number of random scenarios (default 200)
 //
 // A failure prints the seed of each failing scenario, and for the first one a shrunk reproduction:
 // the YAML, the flow, both verdicts, the engine's explain JSON and the reference's reasoning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { loadText } from '../../src/load/index.ts';
 import { buildCluster, evaluateFlow, makeFlow } from '../../src/engine/index.ts';
 import type { Cluster, Flow, FlowDecision } from '../../src/engine/index.ts';
@@ -32,7 +31,8 @@ function envInt(name: string, fallback: number): number {
 }
 
 const RUNS = envInt('STRATA_DIFF_RUNS', 200);
-const BASE_SEED = envInt('STRATA_DIFF_SEED', randomInt(2 ** 31));
+// Fixed by default so CI is repeatable; set the variable (any number) for a soak with new seeds.
+const BASE_SEED = envInt('STRATA_DIFF_SEED', 20261201);
 const MAX_REPORTED = 12;
 
 const seeds = Array.from({ length: RUNS }, (_, i) => (BASE_SEED + i) >>> 0);

@@ -5,14 +5,13 @@
 // the kernel's verdict must equal the engine's for the packet that was sent.
 //
 //   STRATA_LAB_DIFF_RUNS=N   scenarios (default 12, about 4 s each)
-//   STRATA_LAB_DIFF_SEED=S   base seed (scenario i uses S+i); default random, printed
+//   STRATA_LAB_DIFF_SEED=S   base seed (scenario i uses S+i); default 20261201 (CI repeats), printed
 //
 // A failure names the seed and prints a command that reruns exactly that scenario, the flows
 // that disagree and the scenario's YAML. Needs root, ip, nft, ping; skips with the reason.
 // SCTP flows are skipped where the kernel has no SCTP, ICMP flows other than echo request
 // because probes only ping.
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { downSession, probeSession, summarize, upSession } from '../../src/lab-session/index.ts';
 import type { SessionFlow } from '../../src/lab-session/index.ts';
@@ -30,7 +29,8 @@ function envInt(name: string, fallback: number): number {
 }
 
 const RUNS = envInt('STRATA_LAB_DIFF_RUNS', 12);
-const BASE_SEED = envInt('STRATA_LAB_DIFF_SEED', randomInt(2 ** 31));
+// Fixed by default so CI is repeatable; set the variable (any number) for a soak with new seeds.
+const BASE_SEED = envInt('STRATA_LAB_DIFF_SEED', 20261201);
 
 function rerun(seed: number): string {
   return `STRATA_LAB_DIFF_SEED=${seed} STRATA_LAB_DIFF_RUNS=1 node_modules/.bin/node --test 'test/lab-session/differential.test.ts'`;
