@@ -3,7 +3,6 @@
 // and class-level JSON where endpoints treated alike are listed once. Built on computeMatrix's
 // result only (its `allowed(src, dst)`), never on its internals.
 import type { Endpoint } from '../engine/index.ts';
-import { protocolName } from '../engine/index.ts';
 import { parseSelector } from '../selector/index.ts';
 import type { Matrix, PortMatrix, PortSpec } from './matrix.ts';
 
@@ -48,9 +47,8 @@ function fold(allowed: number, total: number): CellVerdict | undefined {
   return allowed === total ? 'allow' : allowed === 0 ? 'deny' : 'partial';
 }
 
-export function specLabel(s: PortSpec): string {
-  return s.port === undefined ? protocolName(s.protocol) : `${s.port}/${protocolName(s.protocol)}`;
-}
+export { specLabel } from './matrix-json.ts';
+import { specLabel } from './matrix-json.ts';
 
 /** One block of a view: a port, or every port at once (`--all-ports`). */
 export interface ViewBlock {

@@ -1,12 +1,13 @@
 // `strata matrix`: who can reach whom, per port, as a truth table (table/md), CSV, JSON or a
 // Graphviz graph. Computed over equivalence classes of endpoints (analysis/matrix.ts).
 import { computeMatrix } from '../../analysis/matrix.ts';
+import { matrixCells, matrixJson, parsePortSpecText, specLabel } from '../../analysis/matrix-json.ts';
 import { classMatrix, matrixView, parseEndpointFilter } from '../../analysis/matrix-view.ts';
 import { computeExternals } from '../../analysis/matrix-externals.ts';
 import type { ExternalMatrix } from '../../analysis/matrix-externals.ts';
 import type { EndpointFilter, MatrixView } from '../../analysis/matrix-view.ts';
 import type { Matrix, PortSpec } from '../../analysis/matrix.ts';
-import { parseFlowProtocol, PROTOCOL, protocolName } from '../../engine/index.ts';
+import { protocolName } from '../../engine/index.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -29,50 +30,11 @@ export interface MatrixCommandOptions {
   readonly token?: string | undefined;
 }
 
-/** `80`, `80/TCP`, `53/udp`, `ICMP`. */
+/** `80`, `80/TCP`, `53/udp`, `ICMP` (analysis/matrix-json.ts, shared with the server). */
 export function parsePortSpec(text: string): PortSpec {
-  const m = /^(?:(\d+)(?:\/([A-Za-z0-9]+))?|([A-Za-z]+[A-Za-z0-9]*))$/.exec(text.trim());
-  if (m === null) throw new UsageError(`--port "${text}" is not PORT[/PROTOCOL] (e.g. 80/TCP) or ICMP`);
-  if (m[3] !== undefined) {
-    const p = parseFlowProtocol(m[3]);
-    if (p !== PROTOCOL.ICMP && p !== PROTOCOL.ICMPV6) throw new UsageError(`--port "${text}": only ICMP/ICMPv6 may be given without a port`);
-    return { protocol: p, port: undefined };
-  }
-  const port = Number(m[1]);
-  if (port < 1 || port > 65535) throw new UsageError(`--port "${text}": ${port} is not a port from 1 to 65535`);
-  const protocol = parseFlowProtocol(m[2] ?? 'TCP');
-  if (protocol === undefined || protocol === PROTOCOL.ICMP || protocol === PROTOCOL.ICMPV6) {
-    throw new UsageError(`--port "${text}": the protocol must be TCP, UDP or SCTP`);
-  }
-  return { protocol, port };
-}
-
-function specLabel(s: PortSpec): string {
-  return s.port === undefined ? protocolName(s.protocol) : `${s.port}/${protocolName(s.protocol)}`;
-}
-
-interface Cell {
-  readonly from: string;
-  readonly to: string;
-  readonly port: number | null;
-  readonly protocol: string;
-  readonly verdict: 'allow' | 'deny';
-}
-
-function* cells(m: Matrix): Generator<Cell> {
-  for (const pm of m.ports) {
-    for (let s = 0; s < m.endpoints.length; s++) {
-      for (const d of pm.destinations) {
-        yield {
-          from: m.endpoints[s]!.id,
-          to: m.endpoints[d]!.id,
-          port: pm.spec.port ?? null,
-          protocol: protocolName(pm.spec.protocol),
-          verdict: pm.allowed(s, d) ? 'allow' : 'deny',
-        };
-      }
-    }
-  }
+  const r = parsePortSpecText(text);
+  if (!r.ok) throw new UsageError(r.diagnostics[0]?.message ?? `--port "${text}" is not PORT[/PROTOCOL]`);
+  return r.value;
 }
 
 function renderTable(m: Matrix, markdown: boolean): string {
@@ -98,7 +60,7 @@ function renderDot(m: Matrix): string {
   const lines = ['digraph connectivity {', '  rankdir=LR;', '  node [shape=box, fontname="Helvetica"];'];
   for (const e of m.endpoints) lines.push(`  ${JSON.stringify(e.id)};`);
   const edges = new Map<string, string[]>();
-  for (const c of cells(m)) {
+  for (const c of matrixCells(m)) {
     if (c.verdict !== 'allow' || c.from === c.to) continue;
     const k = `${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`;
     const label = c.port === null ? c.protocol : `${c.port}/${c.protocol}`;
@@ -225,10 +187,10 @@ export async function runMatrix(io: Io, opts: MatrixCommandOptions): Promise<num
   }
   switch (opts.output) {
     case 'json-pairs':
-      io.out(JSON.stringify({ endpoints: m.endpoints.map((e) => e.id), ports: m.ports.map((p) => specLabel(p.spec)), results: [...cells(m)] }));
+      io.out(JSON.stringify(matrixJson(m)));
       break;
     case 'csv':
-      io.out(['from,to,port,protocol,verdict', ...[...cells(m)].map((c) => `${c.from},${c.to},${c.port ?? ''},${c.protocol},${c.verdict}`)].join('\n'));
+      io.out(['from,to,port,protocol,verdict', ...[...matrixCells(m)].map((c) => `${c.from},${c.to},${c.port ?? ''},${c.protocol},${c.verdict}`)].join('\n'));
       break;
     case 'dot':
       io.out(renderDot(m));
