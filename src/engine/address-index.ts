@@ -9,16 +9,12 @@ import type { NetworkSetEntry } from './model.ts';
 
 const NONE: readonly NetworkSetEntry[] = [];
 
-interface Family<V> {
-  /** Prefix lengths in use, and per length: masked base → sets (in the sets' order). */
-  readonly byPrefix: ReadonlyMap<number, ReadonlyMap<V, readonly NetworkSetEntry[]>>;
-}
-
 export interface NetworkSetAddressIndex {
   containing(address: IpAddress): readonly NetworkSetEntry[];
 }
 
 export function indexNetworkSets(sets: readonly NetworkSetEntry[]): NetworkSetAddressIndex {
+  // Per family: prefix length in use → masked base → sets (in the sets' order).
   const v4 = new Map<number, Map<number, NetworkSetEntry[]>>();
   const v6 = new Map<number, Map<bigint, NetworkSetEntry[]>>();
   const rank = new Map<NetworkSetEntry, number>();
@@ -29,12 +25,10 @@ export function indexNetworkSets(sets: readonly NetworkSetEntry[]): NetworkSetAd
       else push(v6, c.prefix, c.base, s);
     }
   });
-  const f4: Family<number> = { byPrefix: v4 };
-  const f6: Family<bigint> = { byPrefix: v6 };
   if (v4.size === 0 && v6.size === 0) return { containing: () => NONE };
   // Masks computed once per prefix length in use (an IPv6 mask is a bigint: no allocation per lookup).
-  const masks4 = [...f4.byPrefix].map(([prefix, table]) => [ipv4Mask(prefix), table] as const);
-  const masks6 = [...f6.byPrefix].map(([prefix, table]) => [ipv6Mask(prefix), table] as const);
+  const masks4 = [...v4].map(([prefix, table]) => [ipv4Mask(prefix), table] as const);
+  const masks6 = [...v6].map(([prefix, table]) => [ipv6Mask(prefix), table] as const);
   return {
     containing(address) {
       let found: NetworkSetEntry[] | undefined;

@@ -291,10 +291,6 @@ export class MembershipIndex {
     if (this.#selectors.has(id)) this.#changed.add(id);
   }
 
-  isRegistered(id: string): boolean {
-    return this.#selectors.has(id);
-  }
-
   /** Selector ids whose members changed since the last call (registered or released ones too). */
   takeChanged(): ReadonlySet<string> {
     const out = this.#changed;
