@@ -11,6 +11,10 @@
 #   socat     socat          SCTP listeners and probes (Node has no SCTP sockets)
 #   modprobe  kmod           loading the sctp module where the kernel has it as a module
 #   etcd      etcd-server    the etcd v3 datastore the store and server tests run against
+#   conntrack conntrack      per-flow accounting; removing conntrack entries of flows that became denied
+#   ulogd     ulogd2         reads the kernel's nflog (rule ids of deciding rules) in each node namespace
+#   (json)    ulogd2-json    ulogd2's JSON output plugin (checked by its plugin file)
+#   chromium  chromium       the browser the console's end-to-end tests drive (playwright-core)
 #
 # Set STRATA_SKIP_SYSTEM_DEPS=1 to skip entirely.
 set -euo pipefail
@@ -32,6 +36,9 @@ declare -A PACKAGE_OF=(
   [socat]=socat
   [modprobe]=kmod
   [etcd]=etcd-server
+  [conntrack]=conntrack
+  [ulogd]=ulogd2
+  [chromium]=chromium
 )
 
 has() {
@@ -39,14 +46,17 @@ has() {
 }
 
 missing=()
-for prog in ip nft ping socat modprobe etcd; do
+for prog in ip nft ping socat modprobe etcd conntrack ulogd chromium; do
   if ! has "$prog"; then
     missing+=("${PACKAGE_OF[$prog]}")
   fi
 done
+if [[ ! -e /usr/lib/x86_64-linux-gnu/ulogd/ulogd_output_JSON.so ]] && ! compgen -G '/usr/lib/*/ulogd/ulogd_output_JSON.so' >/dev/null; then
+  missing+=(ulogd2-json)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "ensure-system-deps: ip, nft, ping, socat, modprobe, etcd present; nothing to install"
+  echo "ensure-system-deps: ip, nft, ping, socat, modprobe, etcd, conntrack, ulogd (json), chromium present; nothing to install"
   exit 0
 fi
 
