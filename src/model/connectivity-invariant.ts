@@ -12,6 +12,8 @@ import { crossCheck, oneOf, report, strict, stringRule, withCheck } from './sche
 
 export const INVARIANT_PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'ICMP'] as const;
 export const INVARIANT_MUST = ['deny', 'allow'] as const;
+/** What `strata server` does with a write that breaks the invariant: refuse it, or accept it with a warning. */
+export const INVARIANT_ADMISSION = ['reject', 'warn'] as const;
 
 const PORT_TEXT = /^(\d+)(?:[-:](\d+))?$/;
 
@@ -52,6 +54,8 @@ export const connectivityInvariantSpecSchema = strict({
   protocols: z.array(oneOf(INVARIANT_PROTOCOLS, 'model/invalid-protocol')).optional(),
   /** `deny`: no such flow may be allowed; `allow`: every such flow must be allowed. Required. */
   must: oneOf(INVARIANT_MUST, 'model/invalid-value'),
+  /** `strata server`: `reject` (the default) refuses a write that newly breaks the promise (422); `warn` accepts it with a `Warning` header. */
+  admission: oneOf(INVARIANT_ADMISSION, 'model/invalid-value').optional(),
   /** Free text, shown with a violation. */
   description: z.string().optional(),
 });

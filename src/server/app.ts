@@ -10,6 +10,7 @@ import type { AuditLog } from './audit.ts';
 import { authenticate } from './authn.ts';
 import type { TokenTable } from './authn.ts';
 import { batchApply } from './batch.ts';
+import { diffPreview } from './diff.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
@@ -199,6 +200,11 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
 }
 
 function send(reply: FastifyReply, r: Reply): FastifyReply {
+  // RFC 7234 warn-code 299 with an agent of "-", as kube-apiserver writes admission warnings.
+  // Header values are ASCII here: arrows become "->", anything else outside ASCII a \\u escape.
+  const ascii = (t: string): string => t.replace(/→/g, '->').replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const warnings = (r.warnings ?? []).map((w) => `299 - ${ascii(JSON.stringify(w.replace(/[\r\n]+/g, ' ')))}`);
+  if (warnings.length > 0) void reply.header('Warning', warnings);
   return reply.code(r.code).header('Content-Type', 'application/json').send(r.body);
 }
 
@@ -269,7 +275,11 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
     if (path === '/apis/strata/v1/apply') {
       rec.verb = 'apply';
       rec.resource = 'apply';
-      return send(reply, await batchApply(ctx, user, body, rec));
+      return send(reply, await batchApply(ctx, user, body, q, rec));
+    }
+    if (path === '/apis/strata/v1/diff') {
+      rec.verb = 'diff';
+      return send(reply, await diffPreview(ctx, user, body, q, rec));
     }
     if (path === '/apis/strata/v1/explain') {
       rec.writes = false;

@@ -4,8 +4,9 @@
 import type { UserInfo } from './authn.ts';
 import type { Mirror } from './mirror.ts';
 import type { RequestRecord } from './context.ts';
+import { ADMIN_TIERS } from './objects.ts';
 import { forbiddenMessage, rbacAllows, tierAllows, tierForbiddenMessage } from './rbac.ts';
-import type { ResourceAttributes, TierDecision } from './rbac.ts';
+import type { ResourceAttributes, TierDecision, TierRequest } from './rbac.ts';
 import type { ResourceInfo } from './resources.ts';
 import { qualifiedName } from './resources.ts';
 import { fail } from './status.ts';
@@ -24,16 +25,34 @@ function forbidden(info: ResourceInfo, name: string | undefined, message: string
   return fail(403, message, { ...(name === undefined ? {} : { name }), group: info.group, kind: info.plural });
 }
 
+/** The tier question of a request on a tiered kind (Calico's pseudo-resource, or plain RBAC for the admin policies). */
+export function tierRequestOf(info: ResourceInfo, verb: string, tier: string, namespace: string | undefined, name?: string | undefined): TierRequest {
+  return {
+    verb,
+    tierResource: info.tierResource!,
+    tier,
+    namespace,
+    name,
+    ...(info.adminTiered === true ? { plain: { apiGroup: info.group, resource: info.plural } } : {}),
+  };
+}
+
+/** The tiers a tiered kind's objects can be in: the declared ones and `default`, or the two admin tiers. */
+export function candidateTiers(mirror: Mirror, info: ResourceInfo): string[] {
+  return info.adminTiered === true ? [...ADMIN_TIERS] : [...new Set(['default', ...mirror.tiers()])];
+}
+
 /** Allowed, or throws 403; records the decision on the request for audit. */
 export function authorize(mirror: Mirror, user: UserInfo, a: Access, rec: RequestRecord): void {
   const state = mirror.rbac();
   if (a.info.tierResource !== undefined) {
-    const tier = a.tier ?? 'default';
+    const tier = a.tier ?? candidateTiers(mirror, a.info)[0]!;
     rec.tier = tier;
-    const d = tierAllows(state, user, { verb: a.verb, tierResource: a.info.tierResource, tier, namespace: a.namespace, name: a.name });
+    const r = tierRequestOf(a.info, a.verb, tier, a.namespace, a.name);
+    const d = tierAllows(state, user, r);
     rec.decision = d.allowed ? 'allow' : 'forbid';
     rec.reason = d.reason;
-    if (!d.allowed) throw forbidden(a.info, a.name, tierForbiddenMessage(user, { verb: a.verb, tierResource: a.info.tierResource, tier, namespace: a.namespace, name: a.name }, qualifiedName(a.info), d));
+    if (!d.allowed) throw forbidden(a.info, a.name, tierForbiddenMessage(user, r, qualifiedName(a.info), d));
     return;
   }
   const attrs: ResourceAttributes = { verb: a.verb, apiGroup: a.info.group, resource: a.info.plural, subresource: a.subresource, namespace: a.namespace, name: a.name };
@@ -46,20 +65,19 @@ export function authorize(mirror: Mirror, user: UserInfo, a: Access, rec: Reques
 /** For list and watch of tiered kinds: may the user see policies of `tier` in `namespace`? */
 export function tierVisible(mirror: Mirror, user: UserInfo, info: ResourceInfo, verb: string, tier: string, namespace: string | undefined): TierDecision | undefined {
   if (info.tierResource === undefined) return undefined;
-  return tierAllows(mirror.rbac(), user, { verb, tierResource: info.tierResource, tier, namespace });
+  return tierAllows(mirror.rbac(), user, tierRequestOf(info, verb, tier, namespace));
 }
 
 /** The tiers (declared, plus `default`) whose policies the user may list/watch in `namespace`. */
 export function visibleTiers(mirror: Mirror, user: UserInfo, info: ResourceInfo, verb: string, namespace: string | undefined): string[] {
-  const names = new Set(['default', ...mirror.tiers()]);
-  return [...names].filter((t) => tierVisible(mirror, user, info, verb, t, namespace)?.allowed === true);
+  return candidateTiers(mirror, info).filter((t) => tierVisible(mirror, user, info, verb, t, namespace)?.allowed === true);
 }
 
 export function tierListForbidden(mirror: Mirror, user: UserInfo, info: ResourceInfo, verb: string, namespace: string | undefined, rec: RequestRecord): Error {
-  const tier = 'default';
+  const tier = candidateTiers(mirror, info)[0]!;
   const d = tierVisible(mirror, user, info, verb, tier, namespace)!;
   rec.tier = tier;
   rec.decision = 'forbid';
   rec.reason = d.reason;
-  return forbidden(info, undefined, tierForbiddenMessage(user, { verb, tierResource: info.tierResource!, tier, namespace }, qualifiedName(info), d));
+  return forbidden(info, undefined, tierForbiddenMessage(user, tierRequestOf(info, verb, tier, namespace), qualifiedName(info), d));
 }

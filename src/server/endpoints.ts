@@ -14,7 +14,8 @@ import type { Reply, Query } from './rest.ts';
 import { nonResourceAllows, rbacAllows, tierAllows } from './rbac.ts';
 import { RESOURCES } from './resources.ts';
 import { fail } from './status.ts';
-import { authorize } from './authz.ts';
+import { ADMIN_TIERS } from './objects.ts';
+import { authorize, tierRequestOf } from './authz.ts';
 import type { ResourceInfo } from './resources.ts';
 
 /** Pseudo-resources of group `strata`, so RBAC can grant explain/matrix/audit like anything else. */
@@ -94,10 +95,13 @@ export function selfSubjectAccessReview(ctx: ServerContext, user: UserInfo, body
     const info = RESOURCES.find((r) => r.group === group && r.plural === ra.resource);
     if (info?.tierResource !== undefined) {
       const name = ra.name ?? '';
-      const dot = name.indexOf('.');
-      const tier = dot < 0 ? 'default' : name.slice(0, dot);
+      let dot = name.indexOf('.');
+      // Admin policy names may hold dots: only a leading kube-admin. / kube-baseline. is a tier.
+      if (info.adminTiered === true && !(ADMIN_TIERS as readonly string[]).includes(name.slice(0, Math.max(dot, 0)))) dot = -1;
+      const kindTier = info.adminTiered !== true ? 'default' : info.kind === 'BaselineAdminNetworkPolicy' ? 'kube-baseline' : 'kube-admin';
+      const tier = dot < 0 ? kindTier : name.slice(0, dot);
       const policy = dot < 0 ? (name === '' ? undefined : name) : name.slice(dot + 1);
-      const d = tierAllows(state, user, { verb: ra.verb, tierResource: info.tierResource, tier, namespace: ra.namespace, name: policy === '*' ? undefined : policy });
+      const d = tierAllows(state, user, tierRequestOf(info, ra.verb, tier, ra.namespace, policy === '*' ? undefined : policy));
       allowed = d.allowed;
       reason = d.reason;
     } else {

@@ -1,8 +1,13 @@
 // Every use of the engine by the server goes through this module: the server's current engine
 // resources, validation of a candidate change set against them (cross-resource problems such as
-// a policy in a missing tier, or a tier deleted under its policies), and a snapshot for explain
-// and matrix. It stands on the engine's live policy store: changes are incremental, snapshots
-// O(1).
+// a policy in a missing tier, or a tier deleted under its policies, and the ConnectivityInvariants
+// the change would break), a preview of a change set (the live snapshot and the snapshot with the
+// change applied, for `POST /apis/strata/v1/diff`), and a snapshot for explain and matrix. It
+// stands on the engine's live policy store: changes are incremental, snapshots O(1) and
+// immutable, so the after-state of a candidate batch is the live store with the batch applied,
+// snapshotted, and taken back — never a rebuild.
+import { verifyInvariants, violationDiagnostic } from '../analysis/invariants.ts';
+import type { InvariantResource, Violation } from '../analysis/invariants.ts';
 import type { Diagnostic } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
 import type { Cluster, ResourceKey, StoreChange } from '../engine/index.ts';
@@ -14,24 +19,54 @@ export interface EngineChange {
   readonly resource: Resource | undefined;
 }
 
+/** A ConnectivityInvariant the change would newly break. */
+export interface InvariantBreak {
+  readonly violation: Violation;
+  readonly admission: 'reject' | 'warn';
+  readonly diagnostic: Diagnostic;
+}
+
 export interface Validation {
   readonly ok: boolean;
-  /** The errors the change would introduce. */
+  /** The errors the change would introduce (invariants with `admission: reject` among them). */
   readonly diagnostics: readonly Diagnostic[];
+  /** Invariants with `admission: warn` the change would break: accepted, but said. */
+  readonly warnings: readonly Diagnostic[];
 }
+
+export type Preview =
+  | {
+      readonly ok: true;
+      readonly before: Cluster;
+      readonly after: Cluster;
+      /** Invariants the after-state breaks that the before-state kept (or that the change adds or changes). */
+      readonly breaks: readonly InvariantBreak[];
+    }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 export interface EngineState {
   validateChanges(changes: readonly EngineChange[]): Validation;
+  /** The live state and the state after `changes`, without committing anything. */
+  preview(changes: readonly EngineChange[]): Preview;
   apply(changes: readonly EngineChange[]): void;
   snapshot(): Cluster;
   /** How many resources the engine holds (for readiness and metrics). */
   size(): number;
 }
 
+function isInvariant(r: Resource | undefined): r is InvariantResource {
+  return r !== undefined && r.type === 'ConnectivityInvariant';
+}
+
 export function createEngineState(): EngineState {
   const live = createPolicyStore();
   /** Datastore key → the engine's key of the resource stored there. */
   const keys = new Map<string, ResourceKey>();
+  /** Datastore key → the ConnectivityInvariants the server holds (the engine does not read them). */
+  const invariants = new Map<string, InvariantResource>();
+  /** Bumped by every committed change: the cache of the live state's violations is per epoch. */
+  let epoch = 0;
+  let cachedBroken: { epoch: number; broken: ReadonlyMap<string, string> } | undefined;
 
   const storeChanges = (changes: readonly EngineChange[]): StoreChange[] =>
     changes.flatMap((c): StoreChange[] => {
@@ -41,26 +76,85 @@ export function createEngineState(): EngineState {
       return prev !== undefined && prev !== k ? [{ op: 'remove', key: prev }, { op: 'upsert', resource: c.resource }] : [{ op: 'upsert', resource: c.resource }];
     });
 
+  /** Invariant name → its spec (as JSON) for each invariant the live state breaks. */
+  const liveBroken = (before: Cluster): ReadonlyMap<string, string> => {
+    if (cachedBroken?.epoch === epoch) return cachedBroken.broken;
+    const list = [...invariants.values()];
+    const specOf = new Map(list.map((i) => [i.name, JSON.stringify(i.body.spec)]));
+    const broken = new Map(verifyInvariants(before, list).map((v) => [v.invariant, specOf.get(v.invariant) ?? '']));
+    cachedBroken = { epoch, broken };
+    return broken;
+  };
+
+  /**
+   * Runs `fn` on the after-state of `changes` (applied to the live store, then taken back) — or
+   * returns the engine's errors when the batch is invalid. The datastore's watch brings a valid
+   * batch in for good once it is committed.
+   */
+  const withChanges = <T>(changes: readonly EngineChange[], fn: (after: Cluster, afterInvariants: readonly InvariantResource[]) => T): { ok: true; value: T } | { ok: false; diagnostics: Diagnostic[] } => {
+    const after = new Map(invariants);
+    for (const c of changes) {
+      if (isInvariant(c.resource)) after.set(c.key, c.resource);
+      else after.delete(c.key);
+    }
+    const sc = storeChanges(changes);
+    if (sc.length === 0) return { ok: true, value: fn(live.snapshot(), [...after.values()]) };
+    const touched = sc.map((c) => (c.op === 'upsert' ? resourceKey(c.resource) : c.key));
+    const prior = touched.map((k) => live.resource(k));
+    const r = live.apply(sc, { onError: 'reject' });
+    if (!r.ok) return { ok: false, diagnostics: r.diagnostics.filter((d) => d.severity === 'error') };
+    const snap = live.snapshot();
+    const undo: StoreChange[] = [];
+    const seen = new Set<ResourceKey>();
+    touched.forEach((k, i) => {
+      if (seen.has(k)) return;
+      seen.add(k);
+      const prev = prior[i];
+      undo.push(prev === undefined ? { op: 'remove', key: k } : { op: 'upsert', resource: prev });
+    });
+    live.apply(undo, { onError: 'keep' });
+    return { ok: true, value: fn(snap, [...after.values()]) };
+  };
+
+  /**
+   * The invariants `after` breaks that the live state did not: a write is judged by what it
+   * breaks, so a state already broken (by data written before the invariant, or by another
+   * server) does not block the writes that would repair it. An invariant the batch itself adds or
+   * changes is judged on the after-state alone.
+   */
+  const breaksOf = (before: Cluster, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
+    if (afterInvariants.length === 0) return [];
+    const violations = verifyInvariants(after, afterInvariants);
+    if (violations.length === 0) return [];
+    const byName = new Map(afterInvariants.map((i) => [i.name, i]));
+    const was = liveBroken(before);
+    return violations
+      .filter((v) => {
+        const inv = byName.get(v.invariant);
+        return inv === undefined || was.get(v.invariant) !== JSON.stringify(inv.body.spec);
+      })
+      .map((violation) => {
+        const admission = byName.get(violation.invariant)?.body.spec.admission ?? 'reject';
+        const d = violationDiagnostic(violation);
+        return { violation, admission, diagnostic: admission === 'warn' ? { ...d, severity: 'warning' } : d };
+      });
+  };
+
   return {
     validateChanges(changes) {
-      const sc = storeChanges(changes);
-      if (sc.length === 0) return { ok: true, diagnostics: [] };
-      const touched = sc.map((c) => (c.op === 'upsert' ? resourceKey(c.resource) : c.key));
-      const before = touched.map((k) => live.resource(k));
-      // The live store rejects an invalid batch without changing anything; a valid one is taken
-      // back at once — the datastore's watch brings it in for good once it is committed.
-      const r = live.apply(sc, { onError: 'reject' });
-      if (!r.ok) return { ok: false, diagnostics: r.diagnostics.filter((d) => d.severity === 'error') };
-      const undo: StoreChange[] = [];
-      const seen = new Set<ResourceKey>();
-      touched.forEach((k, i) => {
-        if (seen.has(k)) return;
-        seen.add(k);
-        const prev = before[i];
-        undo.push(prev === undefined ? { op: 'remove', key: k } : { op: 'upsert', resource: prev });
-      });
-      live.apply(undo, { onError: 'keep' });
-      return { ok: true, diagnostics: [] };
+      if (changes.length === 0) return { ok: true, diagnostics: [], warnings: [] };
+      const before = live.snapshot();
+      const r = withChanges(changes, (after, afterInvariants) => breaksOf(before, after, afterInvariants));
+      if (!r.ok) return { ok: false, diagnostics: r.diagnostics, warnings: [] };
+      const errors = r.value.filter((b) => b.admission === 'reject').map((b) => b.diagnostic);
+      const warnings = r.value.filter((b) => b.admission === 'warn').map((b) => b.diagnostic);
+      return { ok: errors.length === 0, diagnostics: errors, warnings };
+    },
+    preview(changes) {
+      const before = live.snapshot();
+      const r = withChanges(changes, (after, afterInvariants) => ({ after, breaks: breaksOf(before, after, afterInvariants) }));
+      if (!r.ok) return { ok: false, diagnostics: r.diagnostics };
+      return { ok: true, before, after: r.value.after, breaks: r.value.breaks };
     },
     apply(changes) {
       if (changes.length === 0) return;
@@ -68,7 +162,10 @@ export function createEngineState(): EngineState {
       for (const c of changes) {
         if (c.resource === undefined) keys.delete(c.key);
         else keys.set(c.key, resourceKey(c.resource));
+        if (isInvariant(c.resource)) invariants.set(c.key, c.resource);
+        else invariants.delete(c.key);
       }
+      epoch++;
       // What is in the datastore is the truth: keep it even where it has errors (another server's
       // write, an older version's data), as Calico keeps a policy of a missing tier.
       if (sc.length > 0) live.apply(sc, { onError: 'keep' });

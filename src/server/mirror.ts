@@ -13,8 +13,8 @@ import { RESOURCES } from './resources.ts';
 import type { ResourceInfo } from './resources.ts';
 
 export const REGISTRY = '/registry/';
-/** Strata's own records (audit events) live under this prefix and are not resources. */
-export const STRATA_PREFIX = '/registry/strata/';
+/** Strata's own records (audit events) live under this prefix and are not resources (ConnectivityInvariants, group `strata`, are). */
+export const STRATA_PREFIX = '/registry/strata/auditevents/';
 
 export interface Mirror {
   readonly engine: EngineState;

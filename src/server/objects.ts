@@ -220,11 +220,29 @@ export function parseFieldSelector(text: string): Result<readonly FieldRequireme
   return ok(out);
 }
 
-/** The tier of a tiered policy object (Calico's default tier when unset). */
+/** The tiers the engine places the Kubernetes admin policies in (engine/convert-admin.ts). */
+export const ADMIN_TIERS = ['kube-admin', 'kube-baseline'] as const;
+
+/**
+ * The tier of a tiered policy object (Calico's default tier when unset). The Kubernetes admin
+ * policies are in the tier the engine places them in: AdminNetworkPolicy in `kube-admin`,
+ * BaselineAdminNetworkPolicy in `kube-baseline`, ClusterNetworkPolicy by `spec.tier` (Admin,
+ * Baseline; any other value is refused by validation, and authorized as `kube-admin`, the
+ * stricter one).
+ */
 export function tierOf(obj: Readonly<Record<string, unknown>>): string {
   const spec = obj['spec'];
   const t = isObject(spec) ? spec['tier'] : undefined;
-  return typeof t === 'string' && t !== '' ? t : 'default';
+  switch (obj['kind']) {
+    case 'AdminNetworkPolicy':
+      return 'kube-admin';
+    case 'BaselineAdminNetworkPolicy':
+      return 'kube-baseline';
+    case 'ClusterNetworkPolicy':
+      return t === 'Baseline' ? 'kube-baseline' : 'kube-admin';
+    default:
+      return typeof t === 'string' && t !== '' ? t : 'default';
+  }
 }
 
 export function fieldsMatch(reqs: readonly FieldRequirement[], obj: Readonly<Record<string, unknown>>): boolean {

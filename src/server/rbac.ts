@@ -110,6 +110,11 @@ export interface TierRequest {
   readonly namespace?: string | undefined;
   /** The policy's name, when the request names one. */
   readonly name?: string | undefined;
+  /**
+   * For the Kubernetes admin policies: the verb is checked as plain RBAC on this resource (named
+   * by the policy's own name) instead of on Calico's `tier.*` pseudo-resource.
+   */
+  readonly plain?: { readonly apiGroup: string; readonly resource: string } | undefined;
 }
 
 export interface TierDecision extends Decision {
@@ -124,9 +129,14 @@ export interface TierDecision extends Decision {
 export function tierAllows(state: RbacState, user: UserInfo, r: TierRequest): TierDecision {
   if (user.groups.includes(SUPERUSER_GROUP)) return { allowed: true, canGetTier: true, reason: `member of ${SUPERUSER_GROUP}` };
   const tierGet = rbacAllows(state, user, { verb: 'get', apiGroup: 'projectcalico.org', resource: 'tiers', name: r.tier });
-  const base = { verb: r.verb, apiGroup: 'projectcalico.org', resource: r.tierResource, namespace: r.namespace };
-  let policy = rbacAllows(state, user, { ...base, name: `${r.tier}.*` });
-  if (!policy.allowed && r.name !== undefined) policy = rbacAllows(state, user, { ...base, name: `${r.tier}.${r.name}` });
+  let policy: Decision;
+  if (r.plain !== undefined) {
+    policy = rbacAllows(state, user, { verb: r.verb, apiGroup: r.plain.apiGroup, resource: r.plain.resource, namespace: r.namespace, name: r.name });
+  } else {
+    const base = { verb: r.verb, apiGroup: 'projectcalico.org', resource: r.tierResource, namespace: r.namespace };
+    policy = rbacAllows(state, user, { ...base, name: `${r.tier}.*` });
+    if (!policy.allowed && r.name !== undefined) policy = rbacAllows(state, user, { ...base, name: `${r.tier}.${r.name}` });
+  }
   if (!tierGet.allowed) return { allowed: false, canGetTier: false, reason: `user cannot get tier "${r.tier}"` };
   if (!policy.allowed) return { allowed: false, canGetTier: true, reason: `user cannot ${r.verb} ${r.tierResource} in tier "${r.tier}"` };
   return { allowed: true, canGetTier: true, reason: `${tierGet.reason}; ${policy.reason}` };

@@ -22,6 +22,11 @@ export interface ResourceInfo {
   readonly subresources: readonly string[];
   /** Calico's RBAC pseudo-resource for tiered policies (`tier.networkpolicies`), when tiered. */
   readonly tierResource?: string;
+  /**
+   * The Kubernetes admin policies: tiered by kind (`kube-admin` / `kube-baseline`, where the
+   * engine places them), authorized by plain RBAC on the resource plus `get` on that tier.
+   */
+  readonly adminTiered?: true;
   /** True for kinds the engine reads (validated and analysed); false for RBAC. */
   readonly engine: boolean;
 }
@@ -34,6 +39,7 @@ interface Row {
   readonly shortNames?: readonly string[];
   readonly subresources?: readonly string[];
   readonly tierResource?: string;
+  readonly adminTiered?: true;
 }
 
 // Plurals and short names as kube-apiserver and Calico's API server register them.
@@ -60,9 +66,9 @@ const ENGINE_ROWS: { readonly [T in ResourceType]: Row } = {
   HostEndpoint: { plural: 'hostendpoints', shortNames: ['hep', 'heps'] },
   WorkloadEndpoint: { plural: 'workloadendpoints', shortNames: ['wep', 'weps'], subresources: ['status'] },
   GlobalThreatFeed: { plural: 'globalthreatfeeds' },
-  AdminNetworkPolicy: { plural: 'adminnetworkpolicies', shortNames: ['anp'] },
-  BaselineAdminNetworkPolicy: { plural: 'baselineadminnetworkpolicies', shortNames: ['banp'] },
-  ClusterNetworkPolicy: { plural: 'clusternetworkpolicies' },
+  AdminNetworkPolicy: { plural: 'adminnetworkpolicies', shortNames: ['anp'], tierResource: 'adminnetworkpolicies', adminTiered: true },
+  BaselineAdminNetworkPolicy: { plural: 'baselineadminnetworkpolicies', shortNames: ['banp'], tierResource: 'baselineadminnetworkpolicies', adminTiered: true },
+  ClusterNetworkPolicy: { plural: 'clusternetworkpolicies', tierResource: 'clusternetworkpolicies', adminTiered: true },
   ConnectivityInvariant: { plural: 'connectivityinvariants', shortNames: ['ci'] },
 };
 
@@ -83,6 +89,7 @@ function engineInfo(type: ResourceType): ResourceInfo {
     shortNames: row.shortNames ?? [],
     subresources: row.subresources ?? [],
     ...(row.tierResource === undefined ? {} : { tierResource: row.tierResource }),
+    ...(row.adminTiered === true ? { adminTiered: true as const } : {}),
     engine: true,
   };
 }

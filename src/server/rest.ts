@@ -31,6 +31,8 @@ import { alreadyExists, conflict, fail, invalid, notFound, status } from './stat
 export interface Reply {
   readonly code: number;
   readonly body: unknown;
+  /** Sent as `Warning: 299 - "…"` headers, as kube-apiserver sends admission warnings (kubectl prints them). */
+  readonly warnings?: readonly string[];
 }
 
 export type Query = Readonly<Record<string, string | undefined>>;
@@ -70,7 +72,7 @@ function parseStored(o: StoredObject): Record<string, unknown> {
 /** 403 or 404 for a missing object: a user who may not read any tier learns nothing from the answer. */
 function missing(ctx: ServerContext, user: UserInfo, p: ResourcePath, name: string, verb: string, rec: RequestRecord): Error {
   if (p.info.tierResource !== undefined && visibleTiers(ctx.mirror, user, p.info, verb, p.namespace).length === 0) {
-    authorize(ctx.mirror, user, { info: p.info, verb, namespace: p.namespace, name, tier: 'default' }, rec);
+    authorize(ctx.mirror, user, { info: p.info, verb, namespace: p.namespace, name }, rec);
   }
   return notFound(qualifiedName(p.info), name, p.info.group, p.info.kind);
 }
@@ -174,8 +176,8 @@ export interface PlannedWrite {
   readonly namespace: string | undefined;
 }
 
-/** Per-object validation, then the engine's view of the whole change; 422 with causes on failure. */
-export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[], label: (w: PlannedWrite) => string = () => ''): EngineChange[] {
+/** Per-object validation of planned writes (422 with every cause on failure) → the engine's changes. */
+export function engineChangesOf(writes: readonly PlannedWrite[], label: (w: PlannedWrite) => string = () => ''): EngineChange[] {
   const changes: EngineChange[] = [];
   const problems: { w: PlannedWrite; ds: Diagnostic[] }[] = [];
   for (const w of writes) {
@@ -194,19 +196,32 @@ export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[],
   if (first !== undefined) {
     throw invalid(first.w.info.kind, first.w.name, first.w.info.group, problems.flatMap((p) => p.ds));
   }
-  const v = ctx.mirror.engine.validateChanges(changes);
-  if (!v.ok) {
-    const w = writes[0]!;
-    // A cross-resource problem may sit in another object (a policy left in a deleted tier): say which.
-    const own = new Map(writes.map((x) => [objectLabel(x.info, x.namespace, x.name), x]));
-    const ds = v.diagnostics.map((d) => {
-      const mine = d.span === undefined ? undefined : own.get(d.span.file);
-      if (mine === undefined) return { ...d, message: d.span === undefined ? d.message : `${d.span.file}: ${d.message}` };
-      return d.path === undefined ? d : { ...d, path: `${label(mine)}${d.path}` };
-    });
-    throw invalid(w.info.kind, w.name, w.info.group, ds);
-  }
   return changes;
+}
+
+/** The engine's diagnostics about a batch, each naming the planned write it is about (or, when another object's, that object). */
+export function engineInvalid(writes: readonly PlannedWrite[], diagnostics: readonly Diagnostic[], label: (w: PlannedWrite) => string = () => ''): Error {
+  const w = writes[0]!;
+  // A cross-resource problem may sit in another object (a policy left in a deleted tier): say which.
+  const own = new Map(writes.map((x) => [objectLabel(x.info, x.namespace, x.name), x]));
+  const ds = diagnostics.map((d) => {
+    const mine = d.span === undefined ? undefined : own.get(d.span.file);
+    if (mine === undefined) return { ...d, message: d.span === undefined ? d.message : `${d.span.file}: ${d.message}` };
+    return d.path === undefined ? d : { ...d, path: `${label(mine)}${d.path}` };
+  });
+  return invalid(w.info.kind, w.name, w.info.group, ds);
+}
+
+/**
+ * Per-object validation, then the engine's view of the whole change (cross-resource checks and
+ * the ConnectivityInvariants it would break); 422 with causes on failure. Returns the warnings
+ * (invariants with `admission: warn` the change breaks), sent as `Warning` headers.
+ */
+export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[], label: (w: PlannedWrite) => string = () => ''): readonly string[] {
+  const changes = engineChangesOf(writes, label);
+  const v = ctx.mirror.engine.validateChanges(changes);
+  if (!v.ok) throw engineInvalid(writes, v.diagnostics, label);
+  return v.warnings.map((d) => d.message);
 }
 
 /** Commit planned writes in one transaction; waits until the mirror has seen them. */
@@ -239,9 +254,9 @@ export async function createObject(ctx: ServerContext, user: UserInfo, p: Resour
     if ((await ctx.store.get(key)) !== undefined) throw alreadyExists(qualifiedName(p.info), name, p.info.group, p.info.kind);
     const object = forStorage(p.info, body, undefined);
     const w: PlannedWrite = { info: p.info, key, object, expect: 0, name, namespace: p.namespace };
-    checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, [w]);
     const { revision } = await commit(ctx, [w]);
-    return { code: 201, body: served(JSON.stringify(object), revision) };
+    return { code: 201, body: served(JSON.stringify(object), revision), warnings };
   });
 }
 
@@ -296,9 +311,9 @@ export async function replaceObject(
     }
     const object = forStorage(p.info, next, previous);
     const w: PlannedWrite = { info: p.info, key, object, expect: cur.modRevision, name, namespace: p.namespace };
-    checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, [w]);
     const { revision } = await commit(ctx, [w]);
-    return { code: 200, body: served(JSON.stringify(object), revision) };
+    return { code: 200, body: served(JSON.stringify(object), revision), warnings };
   });
 }
 
@@ -323,8 +338,8 @@ export async function deleteObject(ctx: ServerContext, user: UserInfo, p: Resour
       throw conflict(qualifiedName(p.info), name, p.info.group, p.info.kind);
     }
     const w: PlannedWrite = { info: p.info, key, object: undefined, expect: cur.modRevision, name, namespace: p.namespace };
-    checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, [w]);
     await commit(ctx, [w]);
-    return { code: 200, body: status(200, `${qualifiedName(p.info)} "${name}" deleted`, { name, group: p.info.group, kind: p.info.plural }) };
+    return { warnings, code: 200, body: status(200, `${qualifiedName(p.info)} "${name}" deleted`, { name, group: p.info.group, kind: p.info.plural }) };
   });
 }
