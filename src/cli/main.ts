@@ -93,7 +93,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('diff')
-    .description('every connectivity change between two states (--before/--after), or what enforcing the staged policies changes (--staged -f)')
+    .description('every connectivity change between two states (--before/--after), what enforcing the staged policies changes (--staged), or what -f CHANGED would change on a server')
+    .argument('[policies...]', 'with --staged against a server: the staged policies to enforce (KIND/NAME, default all)')
     .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
     .option('--after <paths...>', 'manifests of the state after')
     .addOption(fileOption())
@@ -104,7 +105,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(podCidrOption())
     .addOption(new Option('-o, --output <format>', 'text, json (JSON Lines) or md').default('text'))
     .option('-q, --quiet', 'do not print warnings about the input')
-    .action(async (opts) => setExit(await (await import('./commands/diff.ts')).runDiff(io, opts)));
+    .addOption(new Option('--delete <ref>', 'against a server: also delete KIND/NAME or KIND/NAMESPACE/NAME; repeatable').argParser(collect).default([]))
+    .addOption(new Option('--port <port>', 'against a server: only lines covering PORT[/PROTOCOL]; repeatable').argParser(collect).default([]))
+    .option('-n, --namespace <ns>', 'namespace of KIND/NAME arguments (default "default")')
+    .addOption(serverTargetOptions()[0]!)
+    .addOption(serverTargetOptions()[1]!)
+    .option('--context <name>', 'use this context from the config file')
+    .action(async (policies: string[], opts) => setExit(await (await import('./commands/diff.ts')).runDiff(io, opts, policies)));
 
   program
     .command('selector')

@@ -65,6 +65,35 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
 
   withTarget(
     program
+      .command('stage')
+      .description('write the staged counterpart of each policy (NetworkPolicy → StagedNetworkPolicy, …; stagedAction Set, or Delete with --delete)')
+      .addOption(fileOption())
+      .option('--delete', 'stage the deletion of each policy (stagedAction Delete)')
+      .addOption(new Option('-o, --output <format>', 'text or json').default('text')),
+  ).action(async (opts) => setExit(await (await import('./commands/staging.ts')).runStage(io, opts)));
+
+  withTarget(
+    program
+      .command('enforce')
+      .description('turn staged policies into enforced ones: the enforced policy written (or deleted) and the staged one deleted, in one transaction')
+      .argument('[policies...]', 'KIND/NAME or KIND/NAMESPACE/NAME (snp, sgnp, sknp, or the enforced kinds)')
+      .addOption(fileOption())
+      .option('-n, --namespace <ns>', 'namespace of KIND/NAME (default "default")')
+      .addOption(new Option('-o, --output <format>', 'text or json').default('text')),
+  ).action(async (policies: string[], opts) => setExit(await (await import('./commands/staging.ts')).runEnforce(io, policies, opts)));
+
+  withTarget(
+    program
+      .command('unstage')
+      .description('delete staged policies (the enforced ones are untouched), in one transaction')
+      .argument('[policies...]', 'KIND/NAME or KIND/NAMESPACE/NAME')
+      .addOption(fileOption())
+      .option('-n, --namespace <ns>', 'namespace of KIND/NAME (default "default")')
+      .addOption(new Option('-o, --output <format>', 'text or json').default('text')),
+  ).action(async (policies: string[], opts) => setExit(await (await import('./commands/staging.ts')).runUnstage(io, policies, opts)));
+
+  withTarget(
+    program
       .command('audit')
       .description('audit events from the server: writes and refusals, who, what, tier, decision')
       .option('--since <when>', 'a duration (30s, 15m, 1h, 2d) or an RFC 3339 time')

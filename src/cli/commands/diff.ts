@@ -1,6 +1,8 @@
 // `strata diff`: what a change does to connectivity, exhaustively (analysis/diff.ts).
 //   --before PATH… --after PATH…   two states: enforced vs enforced (and pending vs pending)
 //   --staged -f PATH…               one state: enforced vs pending (what enforcing every staged policy changes)
+//   -f CHANGED… [--delete REF…]     a server's live state vs the state after applying CHANGED (staging.ts)
+//   --staged [KIND/NAME…]           a server's live state vs the state after enforcing those staged policies
 // JSON Lines for machines, text and Markdown grouped for people. Exit 1 on a change with
 // --fail-on-change, 2 on input errors, else 0.
 import { diffClusters, diffLines, diffStaged, hasChanges, peerLines } from '../../analysis/diff.ts';
@@ -9,8 +11,17 @@ import type { ExplainJsonDecidedBy } from '../../analysis/explain.ts';
 import type { Io } from '../io.ts';
 import { loadWorkspace, reportOrFail } from '../workspace.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import type { DiffJsonPeer } from '../../analysis/diff.ts';
+import type { TargetOptions } from '../config.ts';
+import { resolveTarget } from '../config.ts';
+import { requireTarget } from '../remote.ts';
 
-export interface DiffCommandOptions {
+export interface DiffCommandOptions extends TargetOptions {
+  /** Against a server: objects to delete (KIND/NAME, KIND/NAMESPACE/NAME). */
+  readonly delete?: readonly string[] | undefined;
+  readonly namespace?: string | undefined;
+  /** Against a server: only lines covering these PORT[/PROTOCOL]. */
+  readonly port?: readonly string[] | undefined;
   readonly before?: readonly string[] | undefined;
   readonly after?: readonly string[] | undefined;
   readonly filename: readonly string[];
@@ -52,7 +63,9 @@ function pendingText(l: DiffJsonLine): string {
 }
 
 /** Opened (deny → allow) and closed (allow → deny) flows, grouped by source, with counts. */
-function renderText(r: DiffResult, lines: readonly DiffJsonLine[], markdown: boolean): string {
+export function renderDiffText(peers: readonly DiffJsonPeer[], lines: readonly DiffJsonLine[], markdown: boolean): string {
+  const added = peers.filter((p) => p.change === 'added').length;
+  const removed = peers.length - added;
   const out: string[] = [];
   const opened = lines.filter((l) => l.change === 'opened');
   const closed = lines.filter((l) => l.change === 'closed');
@@ -62,9 +75,8 @@ function renderText(r: DiffResult, lines: readonly DiffJsonLine[], markdown: boo
   const summary = `${changed} changed flow${changed === 1 ? '' : 's'}: ${opened.length} opened (deny → allow), ${closed.length} closed (allow → deny)` +
     (pendingOnly.length > 0 ? `, ${pendingOnly.length} only in the pending view` : '') +
     (moved.length > 0 ? `; ${moved.length} with the same verdict decided by another rule` : '') +
-    (r.added.length + r.removed.length > 0 ? `; ${r.added.length} endpoint${r.added.length === 1 ? '' : 's'} added, ${r.removed.length} removed` : '');
+    (added + removed > 0 ? `; ${added} endpoint${added === 1 ? '' : 's'} added, ${removed} removed` : '');
   out.push(markdown ? `**${summary}**` : summary);
-  const peers = peerLines(r);
   if (peers.length > 0) {
     out.push('');
     out.push(markdown ? '### Endpoints on one side only (their flows are not compared)' : 'endpoints on one side only (their flows are not compared):');
@@ -100,11 +112,24 @@ function renderText(r: DiffResult, lines: readonly DiffJsonLine[], markdown: boo
   return out.join('\n');
 }
 
-export async function runDiff(io: Io, opts: DiffCommandOptions): Promise<number> {
+export async function runDiff(io: Io, opts: DiffCommandOptions, refs: readonly string[] = []): Promise<number> {
   const formats = ['text', 'json', 'md'];
   if (!formats.includes(opts.output)) throw new UsageError(`-o ${opts.output}: diff prints ${formats.join(', ')}`);
   const before = opts.before ?? [];
   const after = opts.after ?? [];
+  const offline = before.length > 0 || after.length > 0;
+  if (offline && (opts.server !== undefined || (opts.delete ?? []).length > 0)) throw new UsageError('--before/--after compare two sets of files offline: --server and --delete go with diff -f CHANGED…');
+  if (!offline) {
+    // A server's live state: -f CHANGED or --delete; --staged with --server, or without -f when a server is configured.
+    const remoteStaged = opts.staged === true && (opts.server !== undefined || (opts.filename.length === 0 && (await resolveTarget(opts)) !== undefined));
+    if (opts.staged !== true || remoteStaged) {
+      const t = opts.staged === true ? (await resolveTarget(opts))! : await requireTarget(opts);
+      const { runRemoteDiff } = await import('./staging.ts');
+      return runRemoteDiff(io, t, refs, opts);
+    }
+  }
+  if (refs.length > 0) throw new UsageError(`unexpected argument "${refs[0]!}": offline, diff --staged compares every staged policy of -f`);
+  if ((opts.port ?? []).length > 0) throw new UsageError('--port filters a diff against a server; offline, every port is compared');
   let result: DiffResult;
   if (opts.staged === true) {
     if (before.length > 0 || after.length > 0) throw new UsageError('diff --staged compares the enforced and pending view of one state: give -f PATH, not --before/--after');
@@ -113,8 +138,7 @@ export async function runDiff(io: Io, opts: DiffCommandOptions): Promise<number>
     if (!reportOrFail(io, ws, opts.quiet === true)) return EXIT.USAGE;
     result = diffStaged(ws.cluster, { reattributed: opts.reattributed !== false });
   } else {
-    if (opts.filename.length > 0) throw new UsageError('diff -f compares against a server (not available offline): use --before PATH… --after PATH…, or --staged -f PATH…');
-    if (before.length === 0 || after.length === 0) throw new UsageError('diff needs --before PATH… and --after PATH… (or --staged -f PATH…)');
+    if (before.length === 0 || after.length === 0) throw new UsageError('diff needs --before PATH… and --after PATH… (or --staged -f PATH…, or -f CHANGED… against a server)');
     const b = await loadWorkspace(io, before, { podCidr: opts.podCidr });
     const a = await loadWorkspace(io, after, { podCidr: opts.podCidr });
     const okB = reportOrFail(io, b, opts.quiet === true);
@@ -127,7 +151,7 @@ export async function runDiff(io: Io, opts: DiffCommandOptions): Promise<number>
     const text = [...peerLines(result), ...lines].map((l) => JSON.stringify(l)).join('\n');
     if (text !== '') io.out(text);
   } else {
-    io.out(renderText(result, lines, opts.output === 'md'));
+    io.out(renderDiffText(peerLines(result), lines, opts.output === 'md'));
   }
   return hasChanges(result, lines) && opts.failOnChange === true ? EXIT.FINDINGS : EXIT.OK;
 }
