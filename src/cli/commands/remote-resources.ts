@@ -15,6 +15,8 @@ export interface ApplyOptions extends TargetOptions {
 
 interface ApplyResult {
   readonly results: readonly { readonly apiVersion: string; readonly kind: string; readonly namespace?: string; readonly name: string; readonly action: string; readonly message?: string }[];
+  /** Admission warnings (a ConnectivityInvariant with `admission: warn` the write breaks). */
+  readonly warnings?: readonly string[];
 }
 
 /** `networkpolicy.projectcalico.org/name`, `pod/name`: how kubectl names an object in output. */
@@ -38,6 +40,7 @@ export async function runApply(io: Io, opts: ApplyOptions): Promise<number> {
         .map((x) => (x.action === 'skipped' ? `${objectName(undefined, x.kind, x.name)} skipped (${x.message ?? 'not served'})` : `${objectName(resourceOfObject(x.apiVersion, x.kind), x.kind, x.name)} ${x.action}`))
         .join('\n'),
     );
+    for (const w of r.warnings ?? []) io.err(`Warning: ${w}`);
     return EXIT.OK;
   });
 }
