@@ -1,8 +1,11 @@
 // `node bench/diff.ts`: the exhaustive diff of one policy change on the benchmark's generated
 // cluster (bench/generate.ts; default 10,000 pods / 1,000 namespaces / 2,000 policies). The change:
 // in the first tenant namespace's first Calico NetworkPolicy, every Allow becomes a Deny. Loading
-// and building both states is timed apart from the diff itself (target < 2 s). Numbers are
-// reported, never asserted.
+// and building both states is timed apart from the diff itself (target < 2 s). Then the same
+// change the way `strata server` previews it (POST /apis/strata/v1/diff): the after-state as an
+// overlay of the live store (engine-state.ts `preview`) against a rebuild from scratch, and the
+// admission check of one write with a ConnectivityInvariant stored. Numbers are reported, never
+// asserted.
 //
 //   node bench/diff.ts [--quick] [--seed N] [--pods N] [--namespaces N] [--policies N] [--runs N]
 import { parseArgs } from 'node:util';
@@ -12,6 +15,8 @@ import type { Cluster } from '../src/engine/index.ts';
 import type { Resource } from '../src/model/index.ts';
 import { loadText } from '../src/load/index.ts';
 import { generateCluster } from './generate.ts';
+import { createEngineState } from '../src/server/engine-state.ts';
+import { syntheticOrigin, validateDocument } from '../src/model/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,6 +93,50 @@ process.stdout.write(
     `| load once, build both states | ${ms(loadMs)} |`,
     `| **diff (median of ${runs})** | **${ms(median)}** (${times.map(ms).join(', ')}); target < 2 s |`,
     `| what it covered | ${summary} |`,
+    '',
+  ].join('\n'),
+);
+
+// ---- the server's path: one live store, the change as an overlay
+const engine = createEngineState();
+const keyOf = (r: Resource): string => `/bench/${r.type}/${r.namespace ?? ''}/${r.name}`;
+t = performance.now();
+engine.apply(loaded.resources.map((r) => ({ key: keyOf(r), resource: r })));
+const liveMs = performance.now() - t;
+const changedResource = changed.resources.find((r, i) => r !== loaded.resources[i])!;
+const overlay: number[] = [];
+const rebuild: number[] = [];
+for (let i = 0; i < runs; i++) {
+  t = performance.now();
+  const p = engine.preview([{ key: keyOf(changedResource), resource: changedResource }]);
+  if (!p.ok) fail('the change does not validate on the live store');
+  overlay.push(performance.now() - t);
+  t = performance.now();
+  build(changed.resources, 'after');
+  rebuild.push(performance.now() - t);
+}
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// One invariant over every endpoint (nothing may reach TEST-NET-1 on port 7): what a write costs
+// with an invariant stored — an exhaustive verification of the after-state on top of validation.
+const inv = validateDocument(
+  { apiVersion: 'strata/v1', kind: 'ConnectivityInvariant', metadata: { name: 'no-test-net' }, spec: { from: { namespaceSelector: 'all()' }, to: { nets: ['192.0.2.0/24'] }, ports: ['7'], must: 'deny' } },
+  syntheticOrigin('bench'),
+);
+if (!inv.ok) fail('the bench invariant does not validate');
+const change = [{ key: keyOf(changedResource), resource: changedResource }];
+t = performance.now();
+engine.validateChanges(change);
+const plainMs = performance.now() - t;
+engine.apply([{ key: '/bench/invariant', resource: inv.value! }]);
+engine.validateChanges(change); // the live state's own violations, once per change of it
+t = performance.now();
+const v = engine.validateChanges(change);
+const invMs = performance.now() - t;
+process.stdout.write(
+  [
+    `| server: load the live store | ${ms(liveMs)} |`,
+    `| server: after-state as an overlay of the live store (median) | **${ms(med(overlay))}**, against ${ms(med(rebuild))} to rebuild it (${(med(rebuild) / Math.max(med(overlay), 0.001)).toFixed(0)}× less) |`,
+    `| server: validate one write, no invariants / one invariant | ${ms(plainMs)} / ${ms(invMs)}${v.ok ? '' : ' (refused)'} |`,
     '',
   ].join('\n'),
 );
