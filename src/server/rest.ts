@@ -206,6 +206,11 @@ export function engineInvalid(writes: readonly PlannedWrite[], diagnostics: read
   const own = new Map(writes.map((x) => [objectLabel(x.info, x.namespace, x.name), x]));
   const ds = diagnostics.map((d) => {
     const mine = d.span === undefined ? undefined : own.get(d.span.file);
+    if (mine === undefined && d.code === 'invariant/violated') {
+      // A stored invariant the write breaks: its message names it; its field is not the written object's.
+      const { path: _path, ...rest } = d;
+      return rest;
+    }
     if (mine === undefined) return { ...d, message: d.span === undefined ? d.message : `${d.span.file}: ${d.message}` };
     return d.path === undefined ? d : { ...d, path: `${label(mine)}${d.path}` };
   });

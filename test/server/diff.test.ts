@@ -238,7 +238,8 @@ test('writes that break a stored ConnectivityInvariant are refused (or warned), 
   const refused = await h.call('PUT', '/apis/projectcalico.org/v3/namespaces/shop/networkpolicies/sec-guard', { body: open });
   assert.equal(refused.code, 422, refused.text);
   const cause = refused.json.details.causes.find((c: any) => c.reason === 'invariant/violated');
-  assert.match(cause.message, /ConnectivityInvariant "tool-never-db" \(must deny\) is broken: shop\/tool → shop\/db TCP 1 \(ports 1-5431 alike\) is allowed by ingress NetworkPolicy shop\/sec-guard in tier security, rule 0/);
+  assert.equal(cause.field, undefined, 'the field is the invariant\'s, not the written policy\'s');
+  assert.match(cause.message, /^ConnectivityInvariant "tool-never-db" \(must deny\) is broken: shop\/tool → shop\/db TCP 1 \(ports 1-5431 alike\) is allowed by ingress NetworkPolicy shop\/sec-guard in tier security, rule 0/);
   assert.equal((await h.call('GET', '/apis/projectcalico.org/v3/namespaces/shop/networkpolicies/sec-guard')).json.spec.ingress.length, 3, 'not applied');
   const batch = await h.call('POST', '/apis/strata/v1/apply', { body: [open] });
   assert.equal(batch.code, 422);
@@ -251,7 +252,7 @@ test('writes that break a stored ConnectivityInvariant are refused (or warned), 
   const broken = { ...invariant('web-never-db'), spec: { ...invariant('x').spec, from: { namespaceSelector: 'all()', selector: 'app == "web"' } } };
   const br = await h.call('POST', '/apis/strata/v1/apply', { body: [broken] });
   assert.equal(br.code, 422, 'web reaches db through the profile');
-  assert.ok(br.json.details.causes.some((c: any) => c.reason === 'invariant/violated' && /web-never-db/.test(c.message)));
+  assert.ok(br.json.details.causes.some((c: any) => c.reason === 'invariant/violated' && c.field === '[0].spec.must' && /web-never-db/.test(c.message)), br.text);
   assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [pod('web2', 'web', '10.1.0.4')] })).code, 200);
 
   // admission: warn — accepted, with a Warning header and the warning in the ApplyResult.
