@@ -14,6 +14,7 @@ import { blockAddress, blockCidrs } from './atoms.ts';
 import type { PortInterval } from './atoms.ts';
 import { jsonDecidedBy } from './explain.ts';
 import type { ExplainJsonDecidedBy } from './explain.ts';
+import type { DiffResult } from './diff.ts';
 import { buildFlowSpace, enforcedView, serviceDetail, serviceProtocol, SpaceEvaluator } from './flow-space.ts';
 import type { FlowSpace, ServiceAtom } from './flow-space.ts';
 
@@ -89,22 +90,28 @@ function servicesOf(space: FlowSpace, inv: InvariantResource): number[] {
   });
 }
 
-function names(space: FlowSpace, atom: number, avoid?: string): string {
+function names(space: FlowSpace, atom: number, avoid?: string, prefer?: ReadonlySet<string>): string {
   const a = space.atoms[atom]!;
   if (a.kind === 'class') {
     const members = space.classes[a.index]!.members;
-    return members.find((m) => m !== avoid) ?? members[0]!;
+    return (prefer === undefined ? undefined : members.find((m) => m !== avoid && prefer.has(m))) ?? members.find((m) => m !== avoid) ?? members[0]!;
   }
   if (a.kind === 'block') return formatCidr(blockCidrs(a.block)[0]!);
   return a.domain;
+}
+
+export interface VerifyOptions {
+  /** Only flows from or to these endpoints (ids) count: what endpoints new to a state add. */
+  readonly involving?: ReadonlySet<string> | undefined;
 }
 
 /**
  * Every invariant the state breaks, with one counter-example each. `must: deny` is broken by any
  * allowed flow it covers, `must: allow` by any denied one; an endpoint and itself never count.
  */
-export function verifyInvariants(cluster: Cluster, invariants: readonly InvariantResource[]): Violation[] {
+export function verifyInvariants(cluster: Cluster, invariants: readonly InvariantResource[], opts: VerifyOptions = {}): Violation[] {
   if (invariants.length === 0) return [];
+  const involving = opts.involving;
   const space = buildFlowSpace([cluster], {
     cidrs: invariants.flatMap(netsOf),
     ports: invariants.flatMap((inv) => PROTOCOL_NUMBER_LIST.flatMap((protocol) => portRanges(inv).map((range) => ({ protocol, range })))),
@@ -119,9 +126,14 @@ export function verifyInvariants(cluster: Cluster, invariants: readonly Invarian
     const wantAllowed = spec.must === 'allow';
     let first: { s: number; d: number; q: number } | undefined;
     let count = 0;
+    const involved = (a: number): boolean => {
+      const atom = space.atoms[a]!;
+      return atom.kind === 'class' && space.classes[atom.index]!.members.some((m) => involving!.has(m));
+    };
     for (const s of froms) {
       for (const d of tos) {
         if (s === d && space.atoms[s]!.kind === 'class' && space.classes[(space.atoms[s] as { index: number }).index]!.members.length < 2) continue;
+        if (involving !== undefined && !involved(s) && !involved(d)) continue;
         for (const q of services) {
           const v = ev.verdict(0, s, d, q);
           if (v === undefined || v === wantAllowed) continue;
@@ -135,7 +147,7 @@ export function verifyInvariants(cluster: Cluster, invariants: readonly Invarian
     const flow = ev.flow(0, first.s, first.d, first.q, family);
     const decision = evaluateFlow(cluster, flow);
     const svc: ServiceAtom = space.services[first.q]!;
-    const from = names(space, first.s);
+    const from = names(space, first.s, undefined, involving);
     const detail = serviceDetail(svc);
     out.push({
       invariant: inv.name,
@@ -144,7 +156,7 @@ export function verifyInvariants(cluster: Cluster, invariants: readonly Invarian
       count,
       example: {
         from,
-        to: first.s === first.d ? names(space, first.d, from) : names(space, first.d),
+        to: first.s === first.d ? names(space, first.d, from, involving) : names(space, first.d, undefined, involving),
         port: flow.port ?? null,
         ports: svc.kind === 'ports' ? detail : null,
         protocol: serviceProtocol(svc),
@@ -180,4 +192,99 @@ export function violationDiagnostic(v: Violation): Diagnostic {
     path: 'spec.must',
     ...(e.decidedBy.source === undefined ? {} : { help: `the deciding rule is at ${e.decidedBy.source}` }),
   };
+}
+
+/** The inclusive address range of a CIDR. */
+function cidrRange(c: Cidr): { start: bigint; end: bigint } {
+  const width = c.family === 4 ? 32 : 128;
+  const start = BigInt(c.base);
+  return { start, end: start + (1n << BigInt(width - c.prefix)) - 1n };
+}
+
+/**
+ * The invariants a change breaks, from the change's exhaustive diff (analysis/diff.ts) instead of
+ * a verification of the whole after-state: a change breaks `must: deny` exactly where it opens a
+ * flow the invariant covers, and `must: allow` where it closes one. Every atom of the diff is
+ * decided alike throughout, so an atom that overlaps an invariant's ports or nets changed there
+ * too — no extra cuts are needed. Flows of endpoints only in the after-state are not in the diff:
+ * `verifyInvariants(after, …, {involving: added})` covers them. One counter-example per
+ * invariant, decided as the diff decided it.
+ */
+export function invariantBreaksOfDiff(diff: DiffResult, after: Cluster, invariants: readonly InvariantResource[]): Violation[] {
+  const space = diff.space;
+  const out: Violation[] = [];
+  for (const inv of invariants) {
+    const spec = inv.body.spec;
+    const protocols = new Set<string>(spec.protocols ?? DEFAULT_PROTOCOLS);
+    const ranges = portRanges(inv);
+    const covers = (end: InvariantResource['body']['spec']['from'], atom: number): boolean => {
+      const a = space.atoms[atom]!;
+      if (end.nets !== undefined) {
+        if (a.kind !== 'block') return false;
+        return end.nets.some((t) => {
+          const c = parseCidrLenient(t);
+          if (!c.ok || c.value.family !== a.block.family) return false;
+          const r = cidrRange(c.value);
+          return r.start <= a.block.end && a.block.start <= r.end;
+        });
+      }
+      if (a.kind !== 'class') return false;
+      const sel = composeEntitySelector(
+        { selector: end.selector ?? '', notSelector: '', namespaceSelector: end.namespaceSelector ?? '', serviceAccountNames: [], serviceAccountSelector: '' },
+        undefined,
+      );
+      const rep = after.endpoint(space.classes[a.index]!.members[0]!);
+      return rep !== undefined && (sel === undefined || sel.matches(rep.labels));
+    };
+    /** The part of a service atom the invariant covers, or undefined. */
+    const coveredService = (q: number): { svc: ServiceAtom; range: PortInterval | undefined } | undefined => {
+      const svc = space.services[q]!;
+      if (svc.kind === 'ports') {
+        const name = Object.entries(PROTOCOL_NUMBER).find(([, n]) => n === svc.protocol)?.[0];
+        if (name === undefined || !protocols.has(name)) return undefined;
+        // The overlap starting lowest: the first port a verification of the whole state would report.
+        let best: PortInterval | undefined;
+        for (const r of ranges) {
+          const min = Math.max(r.min, svc.range.min);
+          const max = Math.min(r.max, svc.range.max);
+          if (min <= max && (best === undefined || min < best.min)) best = { min, max };
+        }
+        return best === undefined ? undefined : { svc, range: best };
+      }
+      return svc.kind === 'icmp' && protocols.has('ICMP') ? { svc, range: undefined } : undefined;
+    };
+    const bad = spec.must === 'deny' ? 'allow' : 'deny';
+    let count = 0;
+    let first: { c: (typeof diff.changes)[number]; svc: ServiceAtom; range: PortInterval | undefined } | undefined;
+    for (const c of diff.changes) {
+      if (c.before === c.after || c.after !== bad) continue;
+      if (!covers(spec.from, c.src) || !covers(spec.to, c.dst)) continue;
+      for (const q of c.services) {
+        const hit = coveredService(q);
+        if (hit === undefined) continue;
+        count++;
+        first ??= { c, ...hit };
+      }
+    }
+    if (first === undefined) continue;
+    const from = names(space, first.c.src);
+    const detail = first.range === undefined ? serviceDetail(first.svc) : first.range.min === first.range.max ? String(first.range.min) : `${first.range.min}-${first.range.max}`;
+    out.push({
+      invariant: inv.name,
+      must: spec.must,
+      span: inv.origin.spanOf(['spec', 'must']),
+      count,
+      example: {
+        from,
+        to: first.c.src === first.c.dst ? names(space, first.c.dst, from) : names(space, first.c.dst),
+        port: first.range?.min ?? null,
+        ports: first.svc.kind === 'ports' ? detail : null,
+        protocol: serviceProtocol(first.svc),
+        ...(first.svc.kind === 'icmp' && detail !== null ? { icmp: detail } : {}),
+        verdict: first.c.after,
+        decidedBy: first.c.decidedBy.after,
+      },
+    });
+  }
+  return out;
 }

@@ -10,7 +10,7 @@
 // reason, but loses the policy, namespace, rule and source — and the tier's name when they may
 // not even `get` the tier. The line itself stays: a change a user makes must show all of its
 // effects, even those decided in tiers above them.
-import { diffClusters, diffLines, hasChanges, peerLines } from '../analysis/diff.ts';
+import { diffLines, hasChanges, peerLines } from '../analysis/diff.ts';
 import type { DiffJsonDecided, DiffJsonLine, DiffJsonPeer } from '../analysis/diff.ts';
 import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
 import { parsePortSpecText } from '../analysis/matrix-json.ts';
@@ -119,9 +119,9 @@ export async function diffPreview(ctx: ServerContext, user: UserInfo, bodyText: 
     const writes = planned.flatMap((p) => (p.write === undefined ? [] : [p.write]));
     const label = plannedLabel(planned, planned.filter((p) => p.result.action !== 'deleted').length);
     const changes = engineChangesOf(writes, label);
-    const preview = ctx.mirror.engine.preview(changes);
+    const preview = ctx.mirror.engine.preview(changes, { reattributed: cs.reattributed });
     if (!preview.ok) throw engineInvalid(writes, preview.diagnostics, label);
-    const result = diffClusters(preview.before, preview.after, { reattributed: cs.reattributed });
+    const result = preview.diff;
     let redacted = 0;
     const lines = diffLines(result)
       .filter((l) => specs.length === 0 || lineCovers(l, specs))

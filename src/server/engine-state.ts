@@ -6,7 +6,9 @@
 // stands on the engine's live policy store: changes are incremental, snapshots O(1) and
 // immutable, so the after-state of a candidate batch is the live store with the batch applied,
 // snapshotted, and taken back — never a rebuild.
-import { verifyInvariants, violationDiagnostic } from '../analysis/invariants.ts';
+import { diffClusters } from '../analysis/diff.ts';
+import type { DiffOptions, DiffResult } from '../analysis/diff.ts';
+import { invariantBreaksOfDiff, verifyInvariants, violationDiagnostic } from '../analysis/invariants.ts';
 import type { InvariantResource, Violation } from '../analysis/invariants.ts';
 import type { Diagnostic } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
@@ -39,15 +41,17 @@ export type Preview =
       readonly ok: true;
       readonly before: Cluster;
       readonly after: Cluster;
-      /** Invariants the after-state breaks that the before-state kept (or that the change adds or changes). */
+      /** `strata diff` of before and after. */
+      readonly diff: DiffResult;
+      /** Invariants the change breaks (see `breaksOf`). */
       readonly breaks: readonly InvariantBreak[];
     }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 export interface EngineState {
   validateChanges(changes: readonly EngineChange[]): Validation;
-  /** The live state and the state after `changes`, without committing anything. */
-  preview(changes: readonly EngineChange[]): Preview;
+  /** The live state and the state after `changes`, and their diff, without committing anything. */
+  preview(changes: readonly EngineChange[], options?: DiffOptions): Preview;
   apply(changes: readonly EngineChange[]): void;
   snapshot(): Cluster;
   /** How many resources the engine holds (for readiness and metrics). */
@@ -64,10 +68,6 @@ export function createEngineState(): EngineState {
   const keys = new Map<string, ResourceKey>();
   /** Datastore key → the ConnectivityInvariants the server holds (the engine does not read them). */
   const invariants = new Map<string, InvariantResource>();
-  /** Bumped by every committed change: the cache of the live state's violations is per epoch. */
-  let epoch = 0;
-  let cachedBroken: { epoch: number; broken: ReadonlyMap<string, string> } | undefined;
-
   const storeChanges = (changes: readonly EngineChange[]): StoreChange[] =>
     changes.flatMap((c): StoreChange[] => {
       const prev = keys.get(c.key);
@@ -75,16 +75,6 @@ export function createEngineState(): EngineState {
       const k = resourceKey(c.resource);
       return prev !== undefined && prev !== k ? [{ op: 'remove', key: prev }, { op: 'upsert', resource: c.resource }] : [{ op: 'upsert', resource: c.resource }];
     });
-
-  /** Invariant name → its spec (as JSON) for each invariant the live state breaks. */
-  const liveBroken = (before: Cluster): ReadonlyMap<string, string> => {
-    if (cachedBroken?.epoch === epoch) return cachedBroken.broken;
-    const list = [...invariants.values()];
-    const specOf = new Map(list.map((i) => [i.name, JSON.stringify(i.body.spec)]));
-    const broken = new Map(verifyInvariants(before, list).map((v) => [v.invariant, specOf.get(v.invariant) ?? '']));
-    cachedBroken = { epoch, broken };
-    return broken;
-  };
 
   /**
    * Runs `fn` on the after-state of `changes` (applied to the live store, then taken back) — or
@@ -117,44 +107,54 @@ export function createEngineState(): EngineState {
   };
 
   /**
-   * The invariants `after` breaks that the live state did not: a write is judged by what it
-   * breaks, so a state already broken (by data written before the invariant, or by another
-   * server) does not block the writes that would repair it. An invariant the batch itself adds or
-   * changes is judged on the after-state alone.
+   * The invariants a change breaks. A write is judged by what it changes: it breaks a kept
+   * invariant where it opens a flow a `must: deny` covers or closes one a `must: allow` covers
+   * (found from the change's exhaustive diff, not a verification of the whole state), or where an
+   * endpoint it adds has a forbidden flow. So a state already broken elsewhere (data written
+   * before the invariant, another server's write) blocks no write, and never a repair. An
+   * invariant the batch adds or changes is verified on the whole after-state.
    */
-  const breaksOf = (before: Cluster, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
+  const breaksOf = (diff: DiffResult, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
     if (afterInvariants.length === 0) return [];
-    const violations = verifyInvariants(after, afterInvariants);
-    if (violations.length === 0) return [];
+    const live = new Map([...invariants.values()].map((i) => [i.name, JSON.stringify(i.body.spec)]));
+    const kept = afterInvariants.filter((i) => live.get(i.name) === JSON.stringify(i.body.spec));
+    const fresh = afterInvariants.filter((i) => !kept.includes(i));
+    const added = new Set(diff.added);
+    const found = new Map<string, Violation>();
+    const take = (vs: readonly Violation[]): void => {
+      for (const v of vs) if (!found.has(v.invariant)) found.set(v.invariant, v);
+    };
+    take(verifyInvariants(after, fresh));
+    take(invariantBreaksOfDiff(diff, after, kept));
+    if (added.size > 0) take(verifyInvariants(after, kept.filter((i) => !found.has(i.name)), { involving: added }));
     const byName = new Map(afterInvariants.map((i) => [i.name, i]));
-    const was = liveBroken(before);
-    return violations
-      .filter((v) => {
-        const inv = byName.get(v.invariant);
-        return inv === undefined || was.get(v.invariant) !== JSON.stringify(inv.body.spec);
-      })
-      .map((violation) => {
-        const admission = byName.get(violation.invariant)?.body.spec.admission ?? 'reject';
-        const d = violationDiagnostic(violation);
-        return { violation, admission, diagnostic: admission === 'warn' ? { ...d, severity: 'warning' } : d };
-      });
+    return [...found.values()].map((violation) => {
+      const admission = byName.get(violation.invariant)?.body.spec.admission ?? 'reject';
+      const d = violationDiagnostic(violation);
+      return { violation, admission, diagnostic: admission === 'warn' ? { ...d, severity: 'warning' } : d };
+    });
   };
 
   return {
     validateChanges(changes) {
       if (changes.length === 0) return { ok: true, diagnostics: [], warnings: [] };
       const before = live.snapshot();
-      const r = withChanges(changes, (after, afterInvariants) => breaksOf(before, after, afterInvariants));
+      const r = withChanges(changes, (after, afterInvariants) =>
+        afterInvariants.length === 0 ? [] : breaksOf(diffClusters(before, after, { reattributed: false }), after, afterInvariants),
+      );
       if (!r.ok) return { ok: false, diagnostics: r.diagnostics, warnings: [] };
       const errors = r.value.filter((b) => b.admission === 'reject').map((b) => b.diagnostic);
       const warnings = r.value.filter((b) => b.admission === 'warn').map((b) => b.diagnostic);
       return { ok: errors.length === 0, diagnostics: errors, warnings };
     },
-    preview(changes) {
+    preview(changes, options = {}) {
       const before = live.snapshot();
-      const r = withChanges(changes, (after, afterInvariants) => ({ after, breaks: breaksOf(before, after, afterInvariants) }));
+      const r = withChanges(changes, (after, afterInvariants) => {
+        const diff = diffClusters(before, after, options);
+        return { after, diff, breaks: breaksOf(diff, after, afterInvariants) };
+      });
       if (!r.ok) return { ok: false, diagnostics: r.diagnostics };
-      return { ok: true, before, after: r.value.after, breaks: r.value.breaks };
+      return { ok: true, before, ...r.value };
     },
     apply(changes) {
       if (changes.length === 0) return;
@@ -165,7 +165,6 @@ export function createEngineState(): EngineState {
         if (isInvariant(c.resource)) invariants.set(c.key, c.resource);
         else invariants.delete(c.key);
       }
-      epoch++;
       // What is in the datastore is the truth: keep it even where it has errors (another server's
       // write, an older version's data), as Calico keeps a policy of a missing tier.
       if (sc.length > 0) live.apply(sc, { onError: 'keep' });

@@ -254,17 +254,25 @@ test('writes that break a stored ConnectivityInvariant are refused (or warned), 
   assert.equal(br.code, 422, 'web reaches db through the profile');
   assert.ok(br.json.details.causes.some((c: any) => c.reason === 'invariant/violated' && c.field === '[0].spec.must' && /web-never-db/.test(c.message)), br.text);
   assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [pod('web2', 'web', '10.1.0.4')] })).code, 200);
+  // An endpoint the write adds is checked too: its flows are in no diff (it has no before).
+  const admins = { ...invariant('admins-never-db'), spec: { ...invariant('x').spec, from: { namespaceSelector: 'all()', selector: 'app == "admin"' } } };
+  assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [admins] })).code, 200, 'no admin pod yet: kept');
+  const newAdmin = await h.call('POST', '/api/v1/namespaces/shop/pods', { body: pod('a1', 'admin', '10.1.0.5') });
+  assert.equal(newAdmin.code, 422, newAdmin.text);
+  assert.match(newAdmin.json.details.causes[0].message, /^ConnectivityInvariant "admins-never-db" \(must deny\) is broken: shop\/a1 → shop\/db .* is allowed by ingress NetworkPolicy shop\/sec-guard in tier security, rule 0/);
+  assert.equal((await h.call('DELETE', '/apis/strata/v1/connectivityinvariants/admins-never-db')).code, 200);
 
   // admission: warn — accepted, with a Warning header and the warning in the ApplyResult.
   assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [invariant('tool-never-db', 'warn')] })).code, 200);
   const warned = await h.server.app.inject({ method: 'PUT', url: '/apis/projectcalico.org/v3/namespaces/shop/networkpolicies/sec-guard', headers: { authorization: 'Bearer admin-token', 'content-type': 'application/json' }, payload: JSON.stringify(open) });
   assert.equal(warned.statusCode, 200, warned.body);
   assert.match(String(warned.headers['warning']), /^299 - "ConnectivityInvariant \\"tool-never-db\\" \(must deny\) is broken: shop\/tool -> shop\/db/);
-  // Already broken: a further write is not blocked by it (no new break), and restoring the guard is allowed.
+  // Already broken: a write that changes none of its flows is not blocked by it, and restoring the guard is allowed.
+  assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [pod('web3', 'web', '10.1.0.6')] })).json.warnings, undefined);
   const restore = await h.call('POST', '/apis/strata/v1/apply', { body: [secGuard(GUARD_RULES)] });
   assert.equal(restore.code, 200, restore.text);
   assert.equal(restore.json.warnings, undefined);
-  assert.equal((await h.call('POST', '/apis/strata/v1/apply?delete=connectivityinvariants/tool-never-db,pods/shop/web2', { body: '' })).code, 200);
+  assert.equal((await h.call('POST', '/apis/strata/v1/apply?delete=connectivityinvariants/tool-never-db,pods/shop/web2,pods/shop/web3', { body: '' })).code, 200);
 });
 
 const ADMIN_RBAC = `apiVersion: rbac.authorization.k8s.io/v1
