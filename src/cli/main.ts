@@ -108,6 +108,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('--delete <ref>', 'against a server: also delete KIND/NAME or KIND/NAMESPACE/NAME; repeatable').argParser(collect).default([]))
     .addOption(new Option('--port <port>', 'against a server: only lines covering PORT[/PROTOCOL]; repeatable').argParser(collect).default([]))
     .option('-n, --namespace <ns>', 'namespace of KIND/NAME arguments (default "default")')
+    .option('--flows-since <when>', 'against a server: also replay the flows observed since then (30m, 1h, RFC 3339) from its flow store')
+    .option('--flows <file>', 'against a server: also replay the flow records of FILE (JSON Lines, as strata flows -o json prints)')
     .addOption(serverTargetOptions()[0]!)
     .addOption(serverTargetOptions()[1]!)
     .option('--context <name>', 'use this context from the config file')

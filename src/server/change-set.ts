@@ -1,7 +1,7 @@
 // The body of a batch write or preview: documents to create or replace, and objects to delete.
 // Either the plain form `POST /apis/strata/v1/apply` always took — multi-document YAML, a JSON
 // array or a `List` — with deletions and options as query parameters, or a JSON/YAML envelope
-// `{apiVersion: strata/v1, kind: ChangeSet, documents: […], delete: […], ports: […], reattributed}`.
+// `{apiVersion: strata/v1, kind: ChangeSet, documents: […], delete: […], ports: […], reattributed, flows: […]}`.
 // A deletion names an object as kubectl does (`gnp/NAME`, `snp/NAMESPACE/NAME`,
 // `networkpolicies.projectcalico.org/NS/NAME`) or as a reference `{apiVersion, kind, namespace, name}`.
 import { z } from 'zod';
@@ -11,6 +11,8 @@ import type { Query } from './rest.ts';
 import { resolveResourceName, resourceOfObject } from './resources.ts';
 import type { ResourceInfo } from './resources.ts';
 import { fail } from './status.ts';
+import { MAX_OBSERVED, observedFlowSchema } from './replay.ts';
+import type { ObservedFlow } from './replay.ts';
 
 export interface DeleteRef {
   readonly info: ResourceInfo;
@@ -25,6 +27,8 @@ export interface ChangeSet {
   readonly ports: readonly string[];
   /** Diff only: report flows whose verdict stays but whose deciding rule changes (default true). */
   readonly reattributed: boolean;
+  /** Diff only: observed flows to replay against the change (undefined: no replay). */
+  readonly flows: readonly ObservedFlow[] | undefined;
 }
 
 const refSchema = z.union([
@@ -40,6 +44,7 @@ const envelopeSchema = z
     delete: z.array(refSchema).optional(),
     ports: z.array(z.string()).optional(),
     reattributed: z.boolean().optional(),
+    flows: z.array(observedFlowSchema).max(MAX_OBSERVED).optional(),
   })
   .strict();
 
@@ -87,7 +92,8 @@ export function parseChangeSet(bodyText: string, q: Query): ChangeSet {
       deletes: [...(e.delete ?? []).map((r, i) => parseDeleteRef(r, `delete[${i}]`)), ...queryDeletes],
       ports: [...(e.ports ?? []), ...queryPorts],
       reattributed: e.reattributed ?? queryReattributed ?? true,
+      flows: e.flows,
     };
   }
-  return { documents: flattenLists(docs), deletes: queryDeletes, ports: queryPorts, reattributed: queryReattributed ?? true };
+  return { documents: flattenLists(docs), deletes: queryDeletes, ports: queryPorts, reattributed: queryReattributed ?? true, flows: undefined };
 }

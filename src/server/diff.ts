@@ -26,6 +26,8 @@ import type { Query, Reply } from './rest.ts';
 import { engineChangesOf, engineInvalid } from './rest.ts';
 import { RESOURCES } from './resources.ts';
 import { fail } from './status.ts';
+import { replayFlows } from './replay.ts';
+import type { Replay } from './replay.ts';
 
 export interface DiffSummary {
   readonly opened: number;
@@ -53,6 +55,8 @@ export interface DiffResultBody {
   readonly peers: readonly DiffJsonPeer[];
   readonly lines: readonly DiffJsonLine[];
   readonly summary: DiffSummary;
+  /** With `flows` in the request: the observed flows whose verdict the change would flip. */
+  readonly replay?: Replay;
 }
 
 function parsePorts(texts: readonly string[]): PortSpec[] {
@@ -143,6 +147,11 @@ export async function diffPreview(ctx: ServerContext, user: UserInfo, bodyText: 
       invariants: preview.breaks.map((b) => ({ name: b.violation.invariant, must: b.violation.must, admission: b.admission, message: b.diagnostic.message })),
       documents: planned.map((p) => ({ kind: p.result.kind, ...(p.result.namespace === undefined ? {} : { namespace: p.result.namespace }), name: p.result.name, action: p.result.action })),
     };
+    let replay: Replay | undefined;
+    if (cs.flows !== undefined) {
+      const r = replayFlows(preview.before, preview.after, cs.flows);
+      replay = { ...r, lines: r.lines.map((l) => ({ ...l, decidedBy: redactDecided(ctx, user, l.decidedBy).value })) };
+    }
     const body: DiffResultBody = {
       apiVersion: 'strata/v1',
       kind: 'DiffResult',
@@ -150,6 +159,7 @@ export async function diffPreview(ctx: ServerContext, user: UserInfo, bodyText: 
       peers: peerLines(result),
       lines,
       summary,
+      ...(replay === undefined ? {} : { replay }),
     };
     return { code: 200, body };
   });

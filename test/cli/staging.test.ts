@@ -145,3 +145,47 @@ test('stage, diff --staged, enforce and unstage round-trip through the server', 
   assert.equal((await cli(['unstage', 'pods/web', '-n', 'shop'])).code, 2, 'only policy kinds have staged counterparts');
   assert.equal((await cli(['stage', '-f', join(dir, 'base.yaml')])).code, 2, 'a Namespace cannot be staged');
 });
+
+const record = (srcName: string | null, srcIp: string | null, port: number, connections: number) => ({
+  startTime: '2026-12-02T01:00:00Z',
+  endTime: '2026-12-02T01:00:15Z',
+  reporter: 'dst',
+  node: 'n1',
+  source: { kind: 'WorkloadEndpoint', namespace: 'shop', name: srcName, ip: srcIp, labels: { app: 'web' } },
+  destination: { kind: 'WorkloadEndpoint', namespace: 'shop', name: 'db', ip: '10.1.0.2', labels: { app: 'db' } },
+  srcPort: null,
+  port,
+  protocol: 'tcp',
+  action: 'allow',
+  policies: { enforced: [], pending: [] },
+  engine: null,
+  mismatch: false,
+  packets: connections * 10,
+  bytes: connections * 1000,
+  packetsIn: connections * 5,
+  packetsOut: connections * 5,
+  bytesIn: 0,
+  bytesOut: 0,
+  connections,
+  connectionsCompleted: connections,
+  aggregation: 'src-port',
+});
+
+test('diff --flows replays observed flows against the change: which seen traffic it would cut', async () => {
+  const flows = join(dir, 'flows.jsonl');
+  writeFileSync(flows, [record('web', '10.1.0.1', 5432, 7), record('web', '10.1.0.1', 80, 2), record('web', '10.1.0.1', 80, 1), record('web-*', null, 80, 4)].map((r) => JSON.stringify(r)).join('\n'));
+  const r = await cli(['diff', '-f', join(dir, 'db-allow.yaml'), '--flows', flows, '-o', 'json']);
+  assert.equal(r.code, 0, r.err);
+  const replayed = jsonLines(r.out).filter((l) => l.observed !== undefined);
+  assert.deepEqual(
+    replayed.map((l) => ({ from: l.from, to: l.to, port: l.port, change: l.change, seen: l.observed.connections, records: l.observed.records, after: l.decidedBy.after.reason })),
+    [{ from: 'shop/web', to: 'shop/db', port: 80, change: 'closed', seen: 3, records: 2, after: 'end-of-tier' }],
+    'port 5432 stays allowed; the two port-80 records are one flow',
+  );
+  assert.match(r.err, /1 of 4 flow records name neither end/);
+  const text = await cli(['diff', '-f', join(dir, 'db-allow.yaml'), '--flows', flows]);
+  assert.match(text.out, /^observed flows \(in .*flows\.jsonl\) whose verdict would change: 1 of 2 distinct flows:$/m);
+  assert.match(text.out, /^  closed shop\/web → shop\/db  TCP 80 \(3 connections, 30 packets\): allow by .* ⇒ deny by ingress application\/shop\/db-allow end of tier$/m);
+  const offlineFlows = await offline(['diff', '--before', join(dir, 'base.yaml'), '--after', join(dir, 'base.yaml'), '--flows', flows]);
+  assert.equal(offlineFlows.code, 2, 'replay needs a server');
+});

@@ -140,6 +140,20 @@ test('steps in tiers the user cannot read are redacted; an admin sees them', asy
   assert.ok(alice.json.summary.redacted >= 1);
   assert.doesNotMatch(alice.text, /sec-guard|"security"/, 'neither the policy nor the tier is named');
 
+  // Observed flows replayed: redacted alike; a flow that cannot be decided is counted, not fatal.
+  const observed = [
+    { from: 'shop/tool', to: 'shop/db', port: 5432, protocol: 'tcp', action: 'deny', connections: 4 },
+    { from: 'shop/gone', to: 'shop/db', port: 5432, protocol: 'tcp' },
+  ];
+  const replayed = await h.call('POST', '/apis/strata/v1/diff', { token: 'alice-token', body: { apiVersion: 'strata/v1', kind: 'ChangeSet', documents: [relabel], flows: observed } });
+  assert.equal(replayed.code, 200, replayed.text);
+  assert.equal(replayed.json.replay.flows, 2);
+  assert.equal(replayed.json.replay.skipped, 1);
+  assert.deepEqual(replayed.json.replay.lines.map((l: any) => [l.from, l.to, l.port, l.change, l.observed.connections, l.decidedBy.after.policy, l.decidedBy.after.tier]), [['shop/tool', 'shop/db', 5432, 'opened', 4, null, null]]);
+  const badFlows = await h.call('POST', '/apis/strata/v1/diff', { body: { apiVersion: 'strata/v1', kind: 'ChangeSet', documents: [relabel], flows: [{ from: 'a' }] } });
+  assert.equal(badFlows.code, 400);
+  assert.match(badFlows.json.message, /flows\.0\.to/);
+
   const admin = await h.call('POST', '/apis/strata/v1/diff', { body: [relabel] });
   const full = admin.json.lines.find((l: any) => l.from === 'shop/tool' && l.to === 'shop/db' && l.protocol === 'TCP');
   assert.equal(full.decidedBy.after.tier, 'security');

@@ -22,6 +22,9 @@ export interface DiffCommandOptions extends TargetOptions {
   readonly namespace?: string | undefined;
   /** Against a server: only lines covering these PORT[/PROTOCOL]. */
   readonly port?: readonly string[] | undefined;
+  /** Against a server: replay the flows observed since then (the flow store), or those of a file of flow records. */
+  readonly flowsSince?: string | undefined;
+  readonly flows?: string | undefined;
   readonly before?: readonly string[] | undefined;
   readonly after?: readonly string[] | undefined;
   readonly filename: readonly string[];
@@ -35,7 +38,7 @@ export interface DiffCommandOptions extends TargetOptions {
   readonly quiet?: boolean | undefined;
 }
 
-function describe(d: ExplainJsonDecidedBy): string {
+export function describe(d: ExplainJsonDecidedBy): string {
   if (d.reason === 'no-endpoint') return 'no endpoint enforces policy';
   if (d.reason === 'loopback') return 'loopback';
   const dir = d.direction === null ? '' : `${d.direction} `;
@@ -130,6 +133,7 @@ export async function runDiff(io: Io, opts: DiffCommandOptions, refs: readonly s
   }
   if (refs.length > 0) throw new UsageError(`unexpected argument "${refs[0]!}": offline, diff --staged compares every staged policy of -f`);
   if ((opts.port ?? []).length > 0) throw new UsageError('--port filters a diff against a server; offline, every port is compared');
+  if (opts.flowsSince !== undefined || opts.flows !== undefined) throw new UsageError('--flows-since and --flows replay observed flows against a change on a server: use diff -f CHANGED… with a server');
   let result: DiffResult;
   if (opts.staged === true) {
     if (before.length > 0 || after.length > 0) throw new UsageError('diff --staged compares the enforced and pending view of one state: give -f PATH, not --before/--after');

@@ -10,7 +10,9 @@ import { EXIT, UsageError } from '../exit.ts';
 import type { Target, TargetOptions } from '../config.ts';
 import { call, readManifests, remote, requireTarget, RemoteError } from '../remote.ts';
 import { objectName } from './remote-resources.ts';
-import { renderDiffText } from './diff.ts';
+import { describe, renderDiffText } from './diff.ts';
+import { MAX_OBSERVED, observedOfRecords } from '../../server/replay.ts';
+import type { ObservedFlow, Replay } from '../../server/replay.ts';
 import { isObject, metaOf } from '../../server/objects.ts';
 import { resolveResourceName, resourceOfObject, resourceUrl } from '../../server/resources.ts';
 import type { ResourceInfo } from '../../server/resources.ts';
@@ -184,6 +186,7 @@ export async function runUnstage(io: Io, refs: readonly string[], opts: EnforceO
 interface DiffResultBody {
   readonly peers: readonly DiffJsonPeer[];
   readonly lines: readonly DiffJsonLine[];
+  readonly replay?: Replay;
   readonly summary: { readonly changed: boolean; readonly redacted: number; readonly invariants: readonly { readonly name: string; readonly admission: string; readonly message: string }[] };
 }
 
@@ -197,6 +200,66 @@ export interface RemoteDiffOptions {
   readonly reattributed?: boolean | undefined;
   readonly failOnChange?: boolean | undefined;
   readonly port?: readonly string[] | undefined;
+  readonly flowsSince?: string | undefined;
+  readonly flows?: string | undefined;
+}
+
+/** At most this many flow records are read from the flow store for one replay. */
+const MAX_RECORDS = 200_000;
+
+/** The flow records to replay: a JSON Lines file, or the server's flow store since a time (paged). */
+async function observedFlows(io: Io, t: Target, opts: RemoteDiffOptions): Promise<{ flows: ObservedFlow[]; records: number; unreplayable: number; truncated: boolean } | undefined> {
+  if (opts.flows === undefined && opts.flowsSince === undefined) return undefined;
+  if (opts.flows !== undefined && opts.flowsSince !== undefined) throw new UsageError('give --flows FILE or --flows-since WHEN, not both');
+  const records: unknown[] = [];
+  let truncated = false;
+  if (opts.flows !== undefined) {
+    const file = opts.flows;
+    const text = file === '-' ? await io.readStdin() : await io.readFile(file).catch((e: unknown) => Promise.reject(new UsageError(`cannot read --flows ${file}: ${(e as Error).message}`)));
+    for (const [i, line] of text.split(/\r?\n/).entries()) {
+      const s = line.trim();
+      if (s === '' || s.startsWith('#')) continue;
+      try {
+        records.push(JSON.parse(s));
+      } catch (e) {
+        throw new UsageError(`${file}:${i + 1}: not JSON: ${(e as Error).message}`);
+      }
+    }
+  } else {
+    let cont: string | undefined;
+    do {
+      const q = new URLSearchParams({ since: opts.flowsSince!, limit: '5000', ...(cont === undefined ? {} : { continue: cont }) });
+      const page = (await call(t, 'GET', `/apis/strata/v1/flows?${q.toString()}`)) as { items?: unknown[]; metadata?: { continue?: string } };
+      records.push(...(page.items ?? []));
+      cont = page.metadata?.continue;
+      if (records.length >= MAX_RECORDS) {
+        truncated = cont !== undefined;
+        break;
+      }
+    } while (cont !== undefined && cont !== '');
+  }
+  const o = observedOfRecords(records);
+  let flows = o.flows;
+  if (flows.length > MAX_OBSERVED) {
+    // The busiest flows matter most: keep those.
+    flows = [...flows].sort((a, b) => (b.connections ?? 0) - (a.connections ?? 0) || (b.packets ?? 0) - (a.packets ?? 0)).slice(0, MAX_OBSERVED);
+    truncated = true;
+  }
+  return { flows, records: records.length, unreplayable: o.unreplayable, truncated };
+}
+
+function renderReplay(r: Replay, markdown: boolean, what: string): string {
+  const out: string[] = [''];
+  const head = `observed flows (${what}) whose verdict would change: ${r.lines.length} of ${r.flows} distinct flows${r.skipped > 0 ? ` (${r.skipped} could not be decided: endpoints gone or unnamed)` : ''}`;
+  out.push(markdown ? `### ${head}` : `${head}${r.lines.length > 0 ? ':' : ''}`);
+  if (markdown && r.lines.length > 0) out.push('', '| change | from | to | service | seen | before | after |', '|---|---|---|---|---|---|---|');
+  for (const l of r.lines) {
+    const svc = l.port === null ? l.protocol : `${l.protocol} ${l.port}`;
+    const seen = `${l.observed.connections} connections, ${l.observed.packets} packets`;
+    if (markdown) out.push(`| ${l.change} | ${l.from} | ${l.to} | ${svc} | ${seen} | ${l.before} (${describe(l.decidedBy.before)}) | ${l.after} (${describe(l.decidedBy.after)}) |`);
+    else out.push(`  ${l.change} ${l.from} → ${l.to}  ${svc} (${seen}): ${l.before} by ${describe(l.decidedBy.before)} ⇒ ${l.after} by ${describe(l.decidedBy.after)}`);
+  }
+  return out.join('\n');
 }
 
 /**
@@ -225,16 +288,30 @@ export async function runRemoteDiff(io: Io, t: Target, refs: readonly string[], 
       documents = opts.filename.length > 0 ? await readManifests(io, opts.filename) : [];
       if (documents.length === 0 && deletes.length === 0) throw new UsageError('diff against a server needs -f CHANGED... or --delete KIND/NAME (or --staged)');
     }
-    const body = { apiVersion: 'strata/v1', kind: 'ChangeSet', documents, delete: deletes, ports: [...(opts.port ?? [])], reattributed: opts.reattributed !== false };
+    const observed = await observedFlows(io, t, opts);
+    const body = {
+      apiVersion: 'strata/v1',
+      kind: 'ChangeSet',
+      documents,
+      delete: deletes,
+      ports: [...(opts.port ?? [])],
+      reattributed: opts.reattributed !== false,
+      ...(observed === undefined ? {} : { flows: observed.flows }),
+    };
     const r = (await call(t, 'POST', '/apis/strata/v1/diff', body)) as DiffResultBody;
     if (opts.output === 'json') {
-      const text = [...r.peers, ...r.lines].map((l) => JSON.stringify(l)).join('\n');
+      // Replayed flows follow the diff's lines; their `observed` field tells them apart.
+      const text = [...r.peers, ...r.lines, ...(r.replay?.lines ?? [])].map((l) => JSON.stringify(l)).join('\n');
       if (text !== '') io.out(text);
     } else {
-      io.out(renderDiffText(r.peers, r.lines, opts.output === 'md'));
+      const what = opts.flows !== undefined ? `in ${opts.flows}` : `since ${opts.flowsSince ?? ''}`;
+      io.out(renderDiffText(r.peers, r.lines, opts.output === 'md') + (r.replay === undefined ? '' : renderReplay(r.replay, opts.output === 'md', what)));
     }
+    if (observed !== undefined && observed.unreplayable > 0) io.err(`strata: ${observed.unreplayable} of ${observed.records} flow records name neither end (aggregated away) and were not replayed`);
+    if (observed?.truncated === true) io.err(`strata: only the busiest ${MAX_OBSERVED} distinct flows (of at most ${MAX_RECORDS} records) were replayed`);
     if (r.summary.redacted > 0) io.err(`strata: ${r.summary.redacted} line${r.summary.redacted === 1 ? ' is' : 's are'} decided in tiers you cannot read: their policy and rule are left out`);
     for (const i of r.summary.invariants) io.err(`strata: ${i.admission === 'reject' ? 'applying this would be refused' : 'warning'}: ${i.message}`);
-    return r.summary.changed && opts.failOnChange === true ? EXIT.FINDINGS : EXIT.OK;
+    const replayChanged = (r.replay?.lines.length ?? 0) > 0;
+    return (r.summary.changed || replayChanged) && opts.failOnChange === true ? EXIT.FINDINGS : EXIT.OK;
   });
 }
