@@ -18,12 +18,13 @@ export interface StagedPair {
   /** kubectl names, for `KIND/NAME` references. */
   readonly enforcedRef: string;
   readonly stagedRef: string;
+  readonly namespaced: boolean;
 }
 
 export const STAGED_PAIRS: readonly StagedPair[] = [
-  { enforced: { apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy' }, enforcedRef: 'networkpolicies.projectcalico.org', stagedRef: 'stagednetworkpolicies' },
-  { enforced: { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedGlobalNetworkPolicy' }, enforcedRef: 'globalnetworkpolicies', stagedRef: 'stagedglobalnetworkpolicies' },
-  { enforced: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedKubernetesNetworkPolicy' }, enforcedRef: 'networkpolicies.networking.k8s.io', stagedRef: 'stagedkubernetesnetworkpolicies' },
+  { enforced: { apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedNetworkPolicy' }, enforcedRef: 'networkpolicies.projectcalico.org', stagedRef: 'stagednetworkpolicies', namespaced: true },
+  { enforced: { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedGlobalNetworkPolicy' }, enforcedRef: 'globalnetworkpolicies', stagedRef: 'stagedglobalnetworkpolicies', namespaced: false },
+  { enforced: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, staged: { apiVersion: 'projectcalico.org/v3', kind: 'StagedKubernetesNetworkPolicy' }, enforcedRef: 'networkpolicies.networking.k8s.io', stagedRef: 'stagedkubernetesnetworkpolicies', namespaced: true },
 ];
 
 type Obj = Readonly<Record<string, unknown>>;
@@ -81,9 +82,9 @@ export interface Enforcement {
   readonly action: 'Set' | 'Delete';
 }
 
-function refOf(kind: string, obj: Obj): string {
+function refOf(kind: string, namespaced: boolean, obj: Obj): string {
   const m = metaOf(obj);
-  return m.namespace === undefined || kind.startsWith('globalnetworkpolicies') || kind.startsWith('stagedglobal') ? `${kind}/${m.name ?? ''}` : `${kind}/${m.namespace}/${m.name ?? ''}`;
+  return namespaced ? `${kind}/${m.namespace ?? 'default'}/${m.name ?? ''}` : `${kind}/${m.name ?? ''}`;
 }
 
 /**
@@ -96,9 +97,9 @@ export function enforcementOf(staged: Obj, enforcedExists: boolean): { ok: true;
   if (pair === undefined) return { ok: false, message: `${String(staged['apiVersion'] ?? '')} ${String(staged['kind'] ?? '')} "${metaOf(staged).name ?? ''}" is not a staged policy` };
   const spec: Record<string, unknown> = { ...(isObject(staged['spec']) ? staged['spec'] : {}) };
   const action = spec['stagedAction'] === 'Delete' ? 'Delete' : 'Set';
-  const stagedRef = refOf(pair.stagedRef, staged);
+  const stagedRef = refOf(pair.stagedRef, pair.namespaced, staged);
   if (action === 'Delete') {
-    return { ok: true, value: { put: undefined, delete: [stagedRef, ...(enforcedExists ? [refOf(pair.enforcedRef, staged)] : [])], action } };
+    return { ok: true, value: { put: undefined, delete: [stagedRef, ...(enforcedExists ? [refOf(pair.enforcedRef, pair.namespaced, staged)] : [])], action } };
   }
   delete spec['stagedAction'];
   const meta = userMeta(staged);
@@ -108,5 +109,5 @@ export function enforcementOf(staged: Obj, enforcedExists: boolean): { ok: true;
 /** The enforced policy's `KIND/[NAMESPACE/]NAME` for a staged object (to look it up). */
 export function enforcedRefOf(staged: Obj): string | undefined {
   const pair = pairOfStaged(staged);
-  return pair === undefined ? undefined : refOf(pair.enforcedRef, staged);
+  return pair === undefined ? undefined : refOf(pair.enforcedRef, pair.namespaced, staged);
 }
