@@ -146,6 +146,7 @@ export function plannedLabel(planned: readonly Planned[], documents: number): (w
 export async function batchApply(ctx: ServerContext, user: UserInfo, bodyText: string, q: Query, rec: RequestRecord): Promise<Reply> {
   rec.writes = true;
   const cs = parseChangeSet(bodyText, q);
+  if (cs.ports.length > 0 || cs.flows !== undefined) throw fail(400, 'ports and flows are options of POST /apis/strata/v1/diff, not of apply');
   return ctx.serialize(async () => {
     const planned = await planChangeSet(ctx, user, cs, rec);
     const writes = planned.flatMap((p) => (p.write === undefined ? [] : [p.write]));

@@ -189,3 +189,10 @@ test('diff --flows replays observed flows against the change: which seen traffic
   const offlineFlows = await offline(['diff', '--before', join(dir, 'base.yaml'), '--after', join(dir, 'base.yaml'), '--flows', flows]);
   assert.equal(offlineFlows.code, 2, 'replay needs a server');
 });
+
+test('get shows an admin policy in the tier the engine places it in', async () => {
+  const banp = { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy', metadata: { name: 'default' }, spec: { subject: { namespaces: {} }, ingress: [{ name: 'd', action: 'Deny', from: [{ namespaces: {} }] }] } };
+  assert.equal((await cli(['apply', '-f', file('banp.yaml', [banp])])).code, 0);
+  assert.match((await cli(['get', 'banp'])).out, /^default\s+kube-baseline\s+\d+s$/m);
+  assert.equal((await cli(['delete', 'banp', 'default'])).code, 0);
+});

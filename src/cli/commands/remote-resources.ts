@@ -7,6 +7,7 @@ import type { TargetOptions } from '../config.ts';
 import { call, readManifests, remote, requireTarget, RemoteError, renderRemoteError } from '../remote.ts';
 import { resolveResourceName, resourceOfObject, resourceUrl } from '../../server/resources.ts';
 import type { ResourceInfo } from '../../server/resources.ts';
+import { tierOf } from '../../server/objects.ts';
 
 export interface ApplyOptions extends TargetOptions {
   readonly filename: readonly string[];
@@ -82,7 +83,7 @@ export function renderObjects(info: ResourceInfo, items: readonly Obj[], output:
   const rows = items.map((o) => [
     ...(withNamespace ? [o.metadata?.namespace ?? ''] : []),
     o.metadata?.name ?? '',
-    ...(info.tierResource !== undefined ? [o.spec?.tier ?? 'default'] : []),
+    ...(info.tierResource !== undefined ? [tierOf({ kind: info.kind, ...(o as Record<string, unknown>) })] : []),
     age(o.metadata?.creationTimestamp),
     ...(wide ? [o.metadata?.resourceVersion ?? '', Object.entries(o.metadata?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'] : []),
   ]);
