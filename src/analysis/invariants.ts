@@ -174,7 +174,9 @@ function describeDecider(d: ExplainJsonDecidedBy): string {
   if (d.kind === null) return d.reason === 'no-endpoint' ? 'no endpoint enforcing policy' : 'the final default deny';
   const ns = d.namespace === undefined ? '' : `${d.namespace}/`;
   const rule = d.reason === 'end-of-tier' ? 'end of tier' : d.rule === null ? '' : `rule ${d.rule}`;
-  return `${d.direction ?? ''} ${d.kind} ${ns}${d.policy ?? ''} in tier ${d.tier ?? ''}${rule === '' ? '' : `, ${rule}`}`.trim();
+  // A step redacted for the reader (strata server): no policy, and no tier when that is hidden too.
+  if (d.policy === null) return `${d.direction ?? ''} ${d.kind} (not shown)${d.tier === null ? '' : ` in tier ${d.tier}`}${rule === '' ? '' : `, ${rule}`}`.trim();
+  return `${d.direction ?? ''} ${d.kind} ${ns}${d.policy} in tier ${d.tier ?? ''}${rule === '' ? '' : `, ${rule}`}`.trim();
 }
 
 /** A violation as an error diagnostic at the invariant's `must`. */

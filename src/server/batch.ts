@@ -151,7 +151,7 @@ export async function batchApply(ctx: ServerContext, user: UserInfo, bodyText: s
     const planned = await planChangeSet(ctx, user, cs, rec);
     const writes = planned.flatMap((p) => (p.write === undefined ? [] : [p.write]));
     const documents = planned.filter((p) => p.result.action !== 'deleted').length;
-    const warnings = writes.length > 0 ? checkWrites(ctx, writes, plannedLabel(planned, documents)) : [];
+    const warnings = writes.length > 0 ? checkWrites(ctx, user, writes, plannedLabel(planned, documents)) : [];
     const revision = writes.length > 0 ? (await commit(ctx, writes)).revision : await ctx.store.revision();
     const results: ApplyItemResult[] = planned.map((p) => {
       if (p.write === undefined || p.write.object === undefined) return p.result;

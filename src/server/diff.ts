@@ -11,21 +11,18 @@
 // not even `get` the tier. The line itself stays: a change a user makes must show all of its
 // effects, even those decided in tiers above them.
 import { diffLines, hasChanges, peerLines } from '../analysis/diff.ts';
-import type { DiffJsonDecided, DiffJsonLine, DiffJsonPeer } from '../analysis/diff.ts';
-import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
+import type { DiffJsonLine, DiffJsonPeer } from '../analysis/diff.ts';
 import { parsePortSpecText } from '../analysis/matrix-json.ts';
 import type { PortSpec } from '../analysis/matrix.ts';
 import { parseFlowProtocol } from '../engine/index.ts';
 import type { UserInfo } from './authn.ts';
-import { tierVisible } from './authz.ts';
 import { planChangeSet, plannedLabel } from './batch.ts';
 import { parseChangeSet } from './change-set.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
-import { rbacAllows } from './rbac.ts';
 import type { Query, Reply } from './rest.ts';
 import { engineChangesOf, engineInvalid } from './rest.ts';
-import { RESOURCES } from './resources.ts';
 import { fail } from './status.ts';
+import { redactBreak, redactDecided, redactLine } from './redact.ts';
 import { replayFlows } from './replay.ts';
 import type { Replay } from './replay.ts';
 
@@ -78,39 +75,6 @@ function lineCovers(l: DiffJsonLine, specs: readonly PortSpec[]): boolean {
   });
 }
 
-const POLICY_INFO = new Map(RESOURCES.filter((r) => r.engine).map((r) => [r.type as string, r]));
-
-/** Redact one deciding step for `user`; undefined when it is visible as it is. */
-function redactStep(ctx: ServerContext, user: UserInfo, d: ExplainJsonDecidedBy): ExplainJsonDecidedBy | undefined {
-  if (d.policy === null || d.kind === null || d.kind === 'Profile') return undefined;
-  const info = POLICY_INFO.get(d.kind);
-  if (info === undefined) return undefined;
-  let visible: boolean;
-  let tierVisibleName = true;
-  if (info.tierResource !== undefined) {
-    const v = tierVisible(ctx.mirror, user, info, 'get', d.tier ?? 'default', d.namespace);
-    visible = v?.allowed === true;
-    tierVisibleName = v?.canGetTier === true;
-  } else {
-    visible = rbacAllows(ctx.mirror.rbac(), user, { verb: 'get', apiGroup: info.group, resource: info.plural, namespace: d.namespace, name: d.policy }).allowed;
-  }
-  if (visible) return undefined;
-  return { direction: d.direction, tier: tierVisibleName ? d.tier : null, policy: null, kind: d.kind, rule: null, action: d.action, reason: d.reason };
-}
-
-function redactDecided(ctx: ServerContext, user: UserInfo, d: DiffJsonDecided): { value: DiffJsonDecided; redacted: boolean } {
-  const b = redactStep(ctx, user, d.before);
-  const a = redactStep(ctx, user, d.after);
-  return { value: { before: b ?? d.before, after: a ?? d.after }, redacted: b !== undefined || a !== undefined };
-}
-
-export function redactLine(ctx: ServerContext, user: UserInfo, l: DiffJsonLine): { line: DiffJsonLine; redacted: boolean } {
-  const main = redactDecided(ctx, user, l.decidedBy);
-  const pend = l.pendingDecidedBy === undefined ? undefined : redactDecided(ctx, user, l.pendingDecidedBy);
-  if (!main.redacted && pend?.redacted !== true) return { line: l, redacted: false };
-  return { line: { ...l, decidedBy: main.value, ...(pend === undefined ? {} : { pendingDecidedBy: pend.value }) }, redacted: true };
-}
-
 export async function diffPreview(ctx: ServerContext, user: UserInfo, bodyText: string, q: Query, rec: RequestRecord): Promise<Reply> {
   rec.resource = 'diff';
   rec.writes = false;
@@ -144,7 +108,7 @@ export async function diffPreview(ctx: ServerContext, user: UserInfo, bodyText: 
       removed: result.removed.length,
       changed: hasChanges(result, lines),
       redacted,
-      invariants: preview.breaks.map((b) => ({ name: b.violation.invariant, must: b.violation.must, admission: b.admission, message: b.diagnostic.message })),
+      invariants: preview.breaks.map((b) => ({ name: b.violation.invariant, must: b.violation.must, admission: b.admission, message: redactBreak(ctx, user, b).message })),
       documents: planned.map((p) => ({ kind: p.result.kind, ...(p.result.namespace === undefined ? {} : { namespace: p.result.namespace }), name: p.result.name, action: p.result.action })),
     };
     let replay: Replay | undefined;

@@ -29,11 +29,12 @@ export interface InvariantBreak {
 }
 
 export interface Validation {
+  /** False on an engine error or an invariant with `admission: reject` broken. */
   readonly ok: boolean;
-  /** The errors the change would introduce (invariants with `admission: reject` among them). */
+  /** The engine's errors about the change (cross-resource checks). */
   readonly diagnostics: readonly Diagnostic[];
-  /** Invariants with `admission: warn` the change would break: accepted, but said. */
-  readonly warnings: readonly Diagnostic[];
+  /** The invariants the change breaks; those with `admission: warn` are accepted, but said. */
+  readonly breaks: readonly InvariantBreak[];
 }
 
 export type Preview =
@@ -137,15 +138,13 @@ export function createEngineState(): EngineState {
 
   return {
     validateChanges(changes) {
-      if (changes.length === 0) return { ok: true, diagnostics: [], warnings: [] };
+      if (changes.length === 0) return { ok: true, diagnostics: [], breaks: [] };
       const before = live.snapshot();
       const r = withChanges(changes, (after, afterInvariants) =>
         afterInvariants.length === 0 ? [] : breaksOf(diffClusters(before, after, { reattributed: false }), after, afterInvariants),
       );
-      if (!r.ok) return { ok: false, diagnostics: r.diagnostics, warnings: [] };
-      const errors = r.value.filter((b) => b.admission === 'reject').map((b) => b.diagnostic);
-      const warnings = r.value.filter((b) => b.admission === 'warn').map((b) => b.diagnostic);
-      return { ok: errors.length === 0, diagnostics: errors, warnings };
+      if (!r.ok) return { ok: false, diagnostics: r.diagnostics, breaks: [] };
+      return { ok: !r.value.some((b) => b.admission === 'reject'), diagnostics: [], breaks: r.value };
     },
     preview(changes, options = {}) {
       const before = live.snapshot();

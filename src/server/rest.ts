@@ -9,6 +9,7 @@ import { authorize, tierListForbidden, tierVisible, visibleTiers } from './authz
 import { parseObject } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import type { EngineChange } from './engine-state.ts';
+import { redactBreak } from './redact.ts';
 import {
   fieldsMatch,
   forStorage,
@@ -222,11 +223,13 @@ export function engineInvalid(writes: readonly PlannedWrite[], diagnostics: read
  * the ConnectivityInvariants it would break); 422 with causes on failure. Returns the warnings
  * (invariants with `admission: warn` the change breaks), sent as `Warning` headers.
  */
-export function checkWrites(ctx: ServerContext, writes: readonly PlannedWrite[], label: (w: PlannedWrite) => string = () => ''): readonly string[] {
+export function checkWrites(ctx: ServerContext, user: UserInfo, writes: readonly PlannedWrite[], label: (w: PlannedWrite) => string = () => ''): readonly string[] {
   const changes = engineChangesOf(writes, label);
   const v = ctx.mirror.engine.validateChanges(changes);
-  if (!v.ok) throw engineInvalid(writes, v.diagnostics, label);
-  return v.warnings.map((d) => d.message);
+  // The step that lets a forbidden flow through may sit in a tier the writer may not read.
+  const rejected = v.breaks.filter((b) => b.admission === 'reject').map((b) => redactBreak(ctx, user, b));
+  if (!v.ok) throw engineInvalid(writes, [...v.diagnostics, ...rejected], label);
+  return v.breaks.filter((b) => b.admission === 'warn').map((b) => redactBreak(ctx, user, b).message);
 }
 
 /** Commit planned writes in one transaction; waits until the mirror has seen them. */
@@ -259,7 +262,7 @@ export async function createObject(ctx: ServerContext, user: UserInfo, p: Resour
     if ((await ctx.store.get(key)) !== undefined) throw alreadyExists(qualifiedName(p.info), name, p.info.group, p.info.kind);
     const object = forStorage(p.info, body, undefined);
     const w: PlannedWrite = { info: p.info, key, object, expect: 0, name, namespace: p.namespace };
-    const warnings = checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, user, [w]);
     const { revision } = await commit(ctx, [w]);
     return { code: 201, body: served(JSON.stringify(object), revision), warnings };
   });
@@ -316,7 +319,7 @@ export async function replaceObject(
     }
     const object = forStorage(p.info, next, previous);
     const w: PlannedWrite = { info: p.info, key, object, expect: cur.modRevision, name, namespace: p.namespace };
-    const warnings = checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, user, [w]);
     const { revision } = await commit(ctx, [w]);
     return { code: 200, body: served(JSON.stringify(object), revision), warnings };
   });
@@ -343,7 +346,7 @@ export async function deleteObject(ctx: ServerContext, user: UserInfo, p: Resour
       throw conflict(qualifiedName(p.info), name, p.info.group, p.info.kind);
     }
     const w: PlannedWrite = { info: p.info, key, object: undefined, expect: cur.modRevision, name, namespace: p.namespace };
-    const warnings = checkWrites(ctx, [w]);
+    const warnings = checkWrites(ctx, user, [w]);
     await commit(ctx, [w]);
     return { warnings, code: 200, body: status(200, `${qualifiedName(p.info)} "${name}" deleted`, { name, group: p.info.group, kind: p.info.plural }) };
   });

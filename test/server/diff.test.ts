@@ -257,6 +257,14 @@ test('writes that break a stored ConnectivityInvariant are refused (or warned), 
   assert.equal((await h.call('GET', '/apis/projectcalico.org/v3/namespaces/shop/networkpolicies/sec-guard')).json.spec.ingress.length, 3, 'not applied');
   const batch = await h.call('POST', '/apis/strata/v1/apply', { body: [open] });
   assert.equal(batch.code, 422);
+  // alice's relabel would let tool through the security tier: refused, without naming what she may not read.
+  const nonWeb = { ...invariant('non-web-never-db'), spec: { ...invariant('x').spec, from: { namespaceSelector: 'all()', selector: 'app != "web"' } } };
+  assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [nonWeb] })).code, 200);
+  const relabel = await h.call('PUT', '/api/v1/namespaces/shop/pods/tool', { token: 'alice-token', body: pod('tool', 'admin', '10.1.0.3') });
+  assert.equal(relabel.code, 422, relabel.text);
+  assert.match(relabel.json.details.causes[0].message, /^ConnectivityInvariant "non-web-never-db" \(must deny\) is broken: shop\/tool → shop\/db TCP 1 \(ports 1-5431 alike\) is allowed by ingress NetworkPolicy \(not shown\)/);
+  assert.doesNotMatch(relabel.text, /sec-guard|security/);
+  assert.equal((await h.call('DELETE', '/apis/strata/v1/connectivityinvariants/non-web-never-db')).code, 200);
   // The preview says what apply would refuse, and still shows the lines.
   const preview = await h.call('POST', '/apis/strata/v1/diff', { body: [open] });
   assert.equal(preview.code, 200);
