@@ -290,3 +290,26 @@ export function invariantBreaksOfDiff(diff: DiffResult, after: Cluster, invarian
   }
   return out;
 }
+
+/**
+ * The endpoints a change moves into an invariant's ends (a relabel, a namespace's labels): their
+ * flows may keep their verdicts — and so be in no diff — and still newly break the promise.
+ * Verify them with `verifyInvariants(after, …, {involving})`.
+ */
+export function newlyCovered(diff: DiffResult, before: Cluster, after: Cluster, invariants: readonly InvariantResource[]): Set<string> {
+  const out = new Set<string>();
+  const selectors = invariants.flatMap((inv) =>
+    [inv.body.spec.from, inv.body.spec.to]
+      .filter((end) => end.nets === undefined)
+      .map((end) => composeEntitySelector({ selector: end.selector ?? '', notSelector: '', namespaceSelector: end.namespaceSelector ?? '', serviceAccountNames: [], serviceAccountSelector: '' }, undefined)),
+  );
+  for (const cls of diff.space.classes) {
+    const id = cls.members[0]!;
+    const b = before.endpoint(id);
+    const a = after.endpoint(id);
+    if (b === undefined || a === undefined) continue;
+    // An end without a selector (undefined) covers every endpoint: nothing moves into it.
+    if (selectors.some((sel) => sel !== undefined && sel.matches(a.labels) && !sel.matches(b.labels))) for (const m of cls.members) out.add(m);
+  }
+  return out;
+}

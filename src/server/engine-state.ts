@@ -8,7 +8,7 @@
 // snapshotted, and taken back — never a rebuild.
 import { diffClusters } from '../analysis/diff.ts';
 import type { DiffOptions, DiffResult } from '../analysis/diff.ts';
-import { invariantBreaksOfDiff, verifyInvariants, violationDiagnostic } from '../analysis/invariants.ts';
+import { invariantBreaksOfDiff, newlyCovered, verifyInvariants, violationDiagnostic } from '../analysis/invariants.ts';
 import type { InvariantResource, Violation } from '../analysis/invariants.ts';
 import type { Diagnostic } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
@@ -111,23 +111,23 @@ export function createEngineState(): EngineState {
    * The invariants a change breaks. A write is judged by what it changes: it breaks a kept
    * invariant where it opens a flow a `must: deny` covers or closes one a `must: allow` covers
    * (found from the change's exhaustive diff, not a verification of the whole state), or where an
-   * endpoint it adds has a forbidden flow. So a state already broken elsewhere (data written
+   * endpoint it adds, or moves into an invariant's ends (a relabel), has a forbidden flow. So a state already broken elsewhere (data written
    * before the invariant, another server's write) blocks no write, and never a repair. An
    * invariant the batch adds or changes is verified on the whole after-state.
    */
-  const breaksOf = (diff: DiffResult, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
+  const breaksOf = (diff: DiffResult, before: Cluster, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
     if (afterInvariants.length === 0) return [];
     const live = new Map([...invariants.values()].map((i) => [i.name, JSON.stringify(i.body.spec)]));
     const kept = afterInvariants.filter((i) => live.get(i.name) === JSON.stringify(i.body.spec));
     const fresh = afterInvariants.filter((i) => !kept.includes(i));
-    const added = new Set(diff.added);
+    const involving = new Set([...diff.added, ...newlyCovered(diff, before, after, kept)]);
     const found = new Map<string, Violation>();
     const take = (vs: readonly Violation[]): void => {
       for (const v of vs) if (!found.has(v.invariant)) found.set(v.invariant, v);
     };
     take(verifyInvariants(after, fresh));
     take(invariantBreaksOfDiff(diff, after, kept));
-    if (added.size > 0) take(verifyInvariants(after, kept.filter((i) => !found.has(i.name)), { involving: added }));
+    if (involving.size > 0) take(verifyInvariants(after, kept.filter((i) => !found.has(i.name)), { involving }));
     const byName = new Map(afterInvariants.map((i) => [i.name, i]));
     return [...found.values()].map((violation) => {
       const admission = byName.get(violation.invariant)?.body.spec.admission ?? 'reject';
@@ -141,7 +141,7 @@ export function createEngineState(): EngineState {
       if (changes.length === 0) return { ok: true, diagnostics: [], breaks: [] };
       const before = live.snapshot();
       const r = withChanges(changes, (after, afterInvariants) =>
-        afterInvariants.length === 0 ? [] : breaksOf(diffClusters(before, after, { reattributed: false }), after, afterInvariants),
+        afterInvariants.length === 0 ? [] : breaksOf(diffClusters(before, after, { reattributed: false }), before, after, afterInvariants),
       );
       if (!r.ok) return { ok: false, diagnostics: r.diagnostics, breaks: [] };
       return { ok: !r.value.some((b) => b.admission === 'reject'), diagnostics: [], breaks: r.value };
@@ -150,7 +150,7 @@ export function createEngineState(): EngineState {
       const before = live.snapshot();
       const r = withChanges(changes, (after, afterInvariants) => {
         const diff = diffClusters(before, after, options);
-        return { after, diff, breaks: breaksOf(diff, after, afterInvariants) };
+        return { after, diff, breaks: breaksOf(diff, before, after, afterInvariants) };
       });
       if (!r.ok) return { ok: false, diagnostics: r.diagnostics };
       return { ok: true, before, ...r.value };

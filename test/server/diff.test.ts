@@ -11,6 +11,7 @@ import { diffClusters, diffLines } from '../../src/analysis/diff.ts';
 import { validateDocument, syntheticOrigin } from '../../src/model/index.ts';
 import type { Resource } from '../../src/model/index.ts';
 import { enforcementOf, stagedOf } from '../../src/server/staging.ts';
+import { createEngineState } from '../../src/server/engine-state.ts';
 
 let h: Harness;
 after(async () => {
@@ -347,4 +348,29 @@ test('admin policies are tiered by where the engine puts them: kube-admin and ku
   assert.equal(await can('kube-baseline.x'), true);
   assert.equal(await can('kube-admin.x'), false);
   for (const url of [`${CNPS}/admin-one`, `${CNPS}/baseline-one`, '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/default']) assert.equal((await h.call('DELETE', url)).code, 200);
+});
+
+test('admission sees a relabel that moves an endpoint into an invariant without changing any verdict', () => {
+  const engine = createEngineState();
+  const v = (o: unknown): Resource => {
+    const r = validateDocument(o, syntheticOrigin('x'));
+    assert.ok(r.ok, JSON.stringify(r.diagnostics));
+    return r.value!;
+  };
+  const p = (name: string, app: string, ip: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'n', labels: { app } }, spec: { containers: [{ name: 'c' }] }, status: { podIP: ip } });
+  engine.apply([
+    { key: 'ns', resource: v({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n' } }) },
+    { key: 'a', resource: v(p('a', 'x', '10.9.0.1')) },
+    { key: 'db', resource: v(p('db', 'db', '10.9.0.2')) },
+    { key: 'inv', resource: v({ apiVersion: 'strata/v1', kind: 'ConnectivityInvariant', metadata: { name: 'secret-never-db' }, spec: { from: { namespaceSelector: 'all()', selector: 'app == "secret"' }, to: { namespaceSelector: 'all()', selector: 'app == "db"' }, must: 'deny' } }) },
+  ]);
+  // No policy: a → db is allowed before and after (by the profile), so the diff is empty.
+  const change = [{ key: 'a', resource: v(p('a', 'secret', '10.9.0.1')) }];
+  const preview = engine.preview(change);
+  assert.ok(preview.ok);
+  assert.deepEqual(preview.diff.changes.filter((c) => c.before !== c.after), []);
+  const r = engine.validateChanges(change);
+  assert.equal(r.ok, false);
+  assert.match(r.breaks[0]!.diagnostic.message, /^ConnectivityInvariant "secret-never-db" \(must deny\) is broken: n\/a → n\/db /);
+  assert.equal(engine.validateChanges([{ key: 'a', resource: v(p('a', 'y', '10.9.0.1')) }]).ok, true, 'a relabel the promise does not cover');
 });
