@@ -69,6 +69,7 @@ export function createEngineState(): EngineState {
   const keys = new Map<string, ResourceKey>();
   /** Datastore key → the ConnectivityInvariants the server holds (the engine does not read them). */
   const invariants = new Map<string, InvariantResource>();
+
   const storeChanges = (changes: readonly EngineChange[]): StoreChange[] =>
     changes.flatMap((c): StoreChange[] => {
       const prev = keys.get(c.key);
@@ -111,14 +112,15 @@ export function createEngineState(): EngineState {
    * The invariants a change breaks. A write is judged by what it changes: it breaks a kept
    * invariant where it opens a flow a `must: deny` covers or closes one a `must: allow` covers
    * (found from the change's exhaustive diff, not a verification of the whole state), or where an
-   * endpoint it adds, or moves into an invariant's ends (a relabel), has a forbidden flow. So a state already broken elsewhere (data written
-   * before the invariant, another server's write) blocks no write, and never a repair. An
-   * invariant the batch adds or changes is verified on the whole after-state.
+   * endpoint it adds, or moves into an invariant's ends (a relabel), has a forbidden flow. So a
+   * state already broken elsewhere (data written before the invariant, another server's write)
+   * blocks no write that leaves those flows alone, and never a repair. An invariant the batch
+   * adds or changes is verified on the whole after-state.
    */
   const breaksOf = (diff: DiffResult, before: Cluster, after: Cluster, afterInvariants: readonly InvariantResource[]): InvariantBreak[] => {
     if (afterInvariants.length === 0) return [];
-    const live = new Map([...invariants.values()].map((i) => [i.name, JSON.stringify(i.body.spec)]));
-    const kept = afterInvariants.filter((i) => live.get(i.name) === JSON.stringify(i.body.spec));
+    const liveSpecs = new Map([...invariants.values()].map((i) => [i.name, JSON.stringify(i.body.spec)]));
+    const kept = afterInvariants.filter((i) => liveSpecs.get(i.name) === JSON.stringify(i.body.spec));
     const fresh = afterInvariants.filter((i) => !kept.includes(i));
     const involving = new Set([...diff.added, ...newlyCovered(diff, before, after, kept)]);
     const found = new Map<string, Violation>();
