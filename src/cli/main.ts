@@ -98,7 +98,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--before <paths...>', 'manifests of the state before (files, directories or -)')
     .option('--after <paths...>', 'manifests of the state after')
     .addOption(fileOption())
-    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced)')
+    .option('--staged', 'compare the enforced view of -f with its pending view (staged policies enforced); against a server: preview enforcing the staged policies')
     .option('--group', 'fold endpoints by equivalence class (one line per class pair, with member lists)')
     .option('--no-reattributed', 'leave out flows whose verdict stays but whose deciding rule changes')
     .option('--fail-on-change', 'exit 1 when a flow opens or closes or an endpoint is added or removed')
