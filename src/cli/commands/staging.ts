@@ -151,10 +151,10 @@ export interface EnforceOptions extends TargetOptions {
   readonly output?: string | undefined;
 }
 
-function namesOf(io: Io, refs: readonly string[], opts: { readonly filename: readonly string[]; readonly namespace?: string | undefined }, verb: string): Promise<StagedName[]> | StagedName[] {
+async function namesOf(io: Io, refs: readonly string[], opts: { readonly filename: readonly string[]; readonly namespace?: string | undefined }, verb: string): Promise<StagedName[]> {
   if (opts.filename.length > 0) {
     if (refs.length > 0) throw new UsageError(`give either -f PATH or KIND/NAME, not both`);
-    return readManifests(io, opts.filename).then(namesOfDocuments);
+    return namesOfDocuments(await readManifests(io, opts.filename));
   }
   if (refs.length === 0) throw new UsageError(`${verb} needs KIND/NAME... (e.g. snp/NAME -n NS, sgnp/NAME) or -f PATH`);
   return refs.map((r) => parseStagedName(r, opts.namespace));
