@@ -43,7 +43,7 @@ export interface Cluster extends MatchIndex, ClusterData {
   readonly pendingMode: PipelineMode;
   /** The store generation this snapshot is consistent at. */
   readonly generation: number;
-  /** Endpoints whose labels match, and network sets whose labels match (Felix's IP-set members). */
+  /** Endpoints whose labels match, and network sets whose labels match (Felix's IP-set members), in no promised order. */
   selectorMembers(sel: Selector): SelectorMembers;
   /** Label-class keys (`Endpoint.labelKey`) the selector matches. */
   selectorClasses(sel: Selector): ReadonlySet<string>;

@@ -94,6 +94,8 @@ export class EntityIndex {
   #invalidSinceSnapshot = new Set<string>();
   /** Selector ids whose members changed, and port names whose owners changed, since the last snapshot. */
   #selectorsSinceSnapshot = new Set<string>();
+  /** Endpoint keys set or removed since the last snapshot, and the objects they replaced. */
+  #endpointsSinceSnapshot = { keys: new Set<string>(), replaced: new Set<Endpoint>() };
   #portNamesSinceSnapshot = new Set<string>();
   /** Enforced policy keys a staged Delete hides in the pending view; replaced, never mutated. */
   #hidden: ReadonlySet<string> = new Set();
@@ -125,6 +127,8 @@ export class EntityIndex {
   setEndpoint(key: string, ep: Endpoint, arrival?: number): void {
     const old = this.#endpoints.get(key);
     if (old === ep) return;
+    this.#endpointsSinceSnapshot.keys.add(key);
+    if (old !== undefined) this.#endpointsSinceSnapshot.replaced.add(old);
     if (old === undefined) {
       const at = arrival ?? this.#arrivals;
       this.#arrivals = Math.max(this.#arrivals, at + 1);
@@ -187,6 +191,8 @@ export class EntityIndex {
   removeEndpoint(key: string): void {
     const old = this.#endpoints.get(key);
     if (old === undefined) return;
+    this.#endpointsSinceSnapshot.keys.add(key);
+    this.#endpointsSinceSnapshot.replaced.add(old);
     this.#endpoints.delete(key);
     this.#leaveClass(old.labelKey, key);
     this.#arrival.delete(key);
@@ -492,9 +498,10 @@ export class EntityIndex {
       inherited:
         this.#last === undefined
           ? undefined
-          : { from: cachesOf(this.#last) ?? { plans: new Map(), members: undefined, ports: undefined }, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot },
+          : { from: cachesOf(this.#last) ?? { plans: new Map(), members: undefined, ports: undefined }, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot, changedEndpoints: this.#endpointsSinceSnapshot },
     };
     this.#selectorsSinceSnapshot = new Set();
+    this.#endpointsSinceSnapshot = { keys: new Set(), replaced: new Set() };
     this.#portNamesSinceSnapshot = new Set();
     this.#invalidSinceSnapshot = new Set();
     this.#clock.advance();

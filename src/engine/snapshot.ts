@@ -65,7 +65,15 @@ export interface Inherited {
   readonly changedSelectors: ReadonlySet<string>;
   /** Container-port names whose owners changed. */
   readonly changedPortNames: ReadonlySet<string>;
+  /** Endpoint keys set or removed, and the endpoint objects they replaced (for member deltas). */
+  readonly changedEndpoints: { readonly keys: ReadonlySet<string>; readonly replaced: ReadonlySet<Endpoint> };
 }
+
+/**
+ * Above this many endpoint changes between two snapshots, a changed selector's members are
+ * recomputed from the index rather than moved on from the previous snapshot's list.
+ */
+const MEMBER_DELTA_LIMIT = 256;
 
 /**
  * A snapshot's derived answers, held apart from the snapshot itself so that the next snapshot can
@@ -92,6 +100,10 @@ const sortedTiersOf = new WeakMap<ReadonlyMap<string, Tier>, { list: readonly Ti
 const sortedPoliciesOf = new WeakMap<ReadonlyMap<string, Policy>, WeakMap<ReadonlyMap<string, Tier>, readonly Policy[]>>();
 const netIndexOf = new WeakMap<ReadonlyMap<string, NetworkSetEntry>, { list: readonly NetworkSetEntry[]; index: NetworkSetAddressIndex; domainSets: readonly NetworkSetEntry[] }>();
 const listOf = new WeakMap<ReadonlyMap<string, unknown>, readonly unknown[]>();
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 function valuesOf<V>(m: ReadonlyMap<string, V>): readonly V[] {
   let list = listOf.get(m) as readonly V[] | undefined;
@@ -207,6 +219,23 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     if (hit === undefined && inherited !== undefined && state.membership.selectors.has(sel.id) && !inherited.changedSelectors.has(sel.id)) {
       hit = inherited.from.members?.peek(sel.id);
       if (hit !== undefined) memberCache.set(sel.id, hit);
+    }
+    if (hit === undefined && inherited !== undefined && state.membership.selectors.has(sel.id)) {
+      // Changed since the previous snapshot: move its list on by the endpoints that changed (a pod's
+      // label change moves one endpoint; re-reading tens of thousands of members cost more than the
+      // rest of a node's recompile).
+      const before = inherited.from.members?.peek(sel.id);
+      const changed = inherited.changedEndpoints;
+      if (before !== undefined && changed.keys.size + changed.replaced.size <= MEMBER_DELTA_LIMIT) {
+        const classes = selectorClasses(sel);
+        const endpoints = changed.replaced.size === 0 ? [...before.endpoints] : before.endpoints.filter((ep) => !changed.replaced.has(ep));
+        for (const key of changed.keys) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined && classes.has(ep.labelKey) && state.membership.members.get(ep.labelKey)?.set.has(key) === true) endpoints.push(ep);
+        }
+        const networkSets = netIndex().list.filter((s) => sel.matches(s.labels));
+        memberCache.set(sel.id, (hit = { endpoints, networkSets: sameItems(networkSets, before.networkSets) ? before.networkSets : networkSets }));
+      }
     }
     if (hit === undefined) {
       const endpoints: Endpoint[] = [];
