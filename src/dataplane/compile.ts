@@ -473,7 +473,7 @@ class Compilation {
     if (!this.sets.has(name)) {
       // From the engine's indexes: the side selector's members, or the endpoints declaring a name.
       const owners: readonly (readonly Endpoint[])[] = filter !== undefined ? [this.cluster.selectorMembers(filter).endpoints] : sorted.map((n) => this.cluster.endpointsWithPortName(n));
-      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
+      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(name, owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
     }
     return name;
   }

@@ -55,29 +55,147 @@ export function normalizeTriples(ts: readonly Triple[]): ProtoPortElement[] {
   return out;
 }
 
+// ---- elements kept by delta
+
+/**
+ * A normalised element list with what moving it on needs: the sort keys beside the elements, and
+ * how many members contribute each key (endpoints may share an address).
+ */
+interface Sorted<K, E> {
+  readonly keys: readonly K[];
+  readonly elements: readonly E[];
+  /** Owned by the newest list of its set: a delta moves it on rather than copying it. */
+  readonly count: Map<string, number>;
+}
+
+interface ElementSpec<K, E> {
+  compare(a: K, b: K): number;
+  /** Identity of a key, for counting. */
+  id(k: K): string;
+  element(k: K): E;
+  /** Keys a member endpoint contributes. */
+  keysOf(ep: Endpoint): readonly K[];
+}
+
+/** Sets smaller than this are rebuilt (cheap), so the trackers hold only the sets worth it. */
+const DELTA_MIN_ELEMENTS = 256;
+
+/**
+ * The endpoints that left and joined between two member lists; undefined when so many moved that
+ * a rebuild is the better deal.
+ */
+function movedEndpoints(before: readonly Endpoint[], after: readonly Endpoint[]): { left: Iterable<Endpoint>; joined: Endpoint[] } | undefined {
+  const limit = Math.max(8, Math.floor(Math.max(before.length, after.length) / 8));
+  const inBefore = new Set(before);
+  const joined: Endpoint[] = [];
+  for (const ep of after) {
+    if (!inBefore.delete(ep)) {
+      joined.push(ep);
+      if (joined.length > limit) return undefined;
+    }
+  }
+  // What is left in `inBefore` left the list.
+  if (joined.length + inBefore.size > limit) return undefined;
+  return { left: inBefore, joined };
+}
+
+/** Index of `k` in the sorted list, or −(insertion point) − 1. */
+function search<K>(list: readonly K[], k: K, compare: (a: K, b: K) => number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const d = compare(list[mid]!, k);
+    if (d === 0) return mid;
+    if (d < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/**
+ * `prev` moved on: keys of endpoints that left lose a count (and their element at zero), keys of
+ * endpoints that joined gain one (and an element at one). `covered` keys have no element of their
+ * own (a network set's CIDR holds them). Never alters `prev`'s arrays: earlier snapshots' sets
+ * still hold them.
+ */
+function moveSorted<K, E>(prev: Sorted<K, E>, left: Iterable<Endpoint>, joined: readonly Endpoint[], spec: ElementSpec<K, E>, covered: (k: K) => boolean): Sorted<K, E> {
+  const keys = prev.keys.slice();
+  const elements = prev.elements.slice();
+  const count = prev.count;
+  for (const ep of left) {
+    for (const k of spec.keysOf(ep)) {
+      const id = spec.id(k);
+      const n = count.get(id) ?? 0;
+      if (n > 1) {
+        count.set(id, n - 1);
+        continue;
+      }
+      count.delete(id);
+      if (covered(k)) continue;
+      const i = search(keys, k, spec.compare);
+      if (i >= 0) {
+        keys.splice(i, 1);
+        elements.splice(i, 1);
+      }
+    }
+  }
+  for (const ep of joined) {
+    for (const k of spec.keysOf(ep)) {
+      const id = spec.id(k);
+      const n = count.get(id) ?? 0;
+      count.set(id, n + 1);
+      if (n > 0 || covered(k)) continue;
+      const i = search(keys, k, spec.compare);
+      if (i < 0) {
+        keys.splice(-i - 1, 0, k);
+        elements.splice(-i - 1, 0, spec.element(k));
+      }
+    }
+  }
+  return { keys, elements, count };
+}
+
+/** Each endpoint's keys counted; the distinct ones returned unsorted. */
+function countKeys<K>(endpoints: Iterable<Endpoint>, spec: ElementSpec<K, unknown>): { distinct: K[]; count: Map<string, number> } {
+  const count = new Map<string, number>();
+  const distinct: K[] = [];
+  for (const ep of endpoints) {
+    for (const k of spec.keysOf(ep)) {
+      const id = spec.id(k);
+      const n = count.get(id) ?? 0;
+      count.set(id, n + 1);
+      if (n === 0) distinct.push(k);
+    }
+  }
+  return { distinct, count };
+}
+
 // ---- selector sets
 
 /** Elements of one member list, by its identity (shared by every snapshot that did not change it). */
 const byMembers = new WeakMap<SelectorMembers, Map<IpFamily, readonly string[]>>();
 
-/**
- * The last elements computed for a selector and family, with what a delta needs: the member list
- * they came from, the kept CIDRs beside their texts, how many members hold each host address
- * (endpoints may share one), and the network sets' CIDRs (which may cover a host address).
- */
-interface Tracker {
+/** The last elements computed for a selector and family, the member list and network CIDRs they came from. */
+interface SelectorTracker extends Sorted<Cidr, string> {
   readonly members: SelectorMembers;
-  readonly kept: readonly Cidr[];
-  readonly text: readonly string[];
-  /** Owned by the newest tracker of the selector: a delta moves it on rather than copying it. */
-  readonly hostCount: Map<string, number>;
   readonly nets: readonly Cidr[];
 }
 
-/** Sets smaller than this are rebuilt (cheap), so the trackers hold only the sets worth it. */
-const DELTA_MIN_ELEMENTS = 256;
 /** Bounded: each tracker holds a set's elements twice over; the least recently used go first. */
-const trackers = new LRUCache<string, Tracker>({ max: 1024 });
+const selectorTrackers = new LRUCache<string, SelectorTracker>({ max: 1024 });
+
+const hostSpec = (family: IpFamily): ElementSpec<Cidr, string> => ({
+  compare: compareCidr,
+  id: formatCidr,
+  element: formatCidr,
+  keysOf: (ep) => {
+    const out: Cidr[] = [];
+    for (const a of ep.addresses) if (a.family === family) out.push(cidrOfAddress(a));
+    return out;
+  },
+});
+const HOST_SPECS = { 4: hostSpec(4), 6: hostSpec(6) } as const;
 
 /**
  * `selectorMatchesPeer` as set elements: every member endpoint's addresses of the family and every
@@ -89,41 +207,25 @@ export function selectorElements(selectorId: string, members: SelectorMembers, f
   const cached = byFamily.get(family);
   if (cached !== undefined) return cached;
   const key = `${family}|${selectorId}`;
-  const prev = trackers.get(key);
-  const next = (prev !== undefined ? moved(prev, members, family) : undefined) ?? track(members, family);
-  if (next.text.length >= DELTA_MIN_ELEMENTS) trackers.set(key, next);
-  else if (prev !== undefined) trackers.delete(key);
-  byFamily.set(family, next.text);
-  return next.text;
-}
-
-function hostCidrs(ep: Endpoint, family: IpFamily): Cidr[] {
-  const out: Cidr[] = [];
-  for (const a of ep.addresses) if (a.family === family) out.push(cidrOfAddress(a));
-  return out;
-}
-
-function netsOfMembers(members: SelectorMembers, family: IpFamily): Cidr[] {
-  const out: Cidr[] = [];
-  for (const ns of members.networkSets) for (const c of ns.nets) if (c.family === family) out.push(c);
-  return out;
-}
-
-/** From scratch. */
-function track(members: SelectorMembers, family: IpFamily): Tracker {
-  const hostCount = new Map<string, number>();
-  const cidrs: Cidr[] = [];
-  for (const ep of members.endpoints) {
-    for (const c of hostCidrs(ep, family)) {
-      const t = formatCidr(c);
-      const n = hostCount.get(t) ?? 0;
-      hostCount.set(t, n + 1);
-      if (n === 0) cidrs.push(c);
-    }
+  const prev = selectorTrackers.get(key);
+  const spec = HOST_SPECS[family];
+  let next: SelectorTracker | undefined;
+  // The network sets' CIDRs may cover host addresses: a change of them is a rebuild.
+  const moved = prev !== undefined && sameList(prev.members.networkSets, members.networkSets) ? movedEndpoints(prev.members.endpoints, members.endpoints) : undefined;
+  if (prev !== undefined && moved !== undefined) {
+    const nets = prev.nets;
+    next = { ...moveSorted(prev, moved.left, moved.joined, spec, (c) => nets.some((n) => cidrContainsCidr(n, c))), members, nets };
+  } else {
+    const { distinct, count } = countKeys(members.endpoints, spec);
+    const nets: Cidr[] = [];
+    for (const ns of members.networkSets) for (const c of ns.nets) if (c.family === family) nets.push(c);
+    const keys = normalizeCidrList([...distinct, ...nets]);
+    next = { keys, elements: keys.map(formatCidr), count, members, nets };
   }
-  const nets = netsOfMembers(members, family);
-  const kept = normalizeCidrList([...cidrs, ...nets]);
-  return { members, kept, text: kept.map(formatCidr), hostCount, nets };
+  if (next.elements.length >= DELTA_MIN_ELEMENTS) selectorTrackers.set(key, next);
+  else if (prev !== undefined) selectorTrackers.delete(key);
+  byFamily.set(family, next.elements);
+  return next.elements;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -133,106 +235,64 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return true;
 }
 
-/**
- * The previous elements moved to `members` by the endpoints that left and joined; undefined when
- * a rebuild is the better deal (the network sets changed, or many endpoints moved).
- */
-function moved(prev: Tracker, members: SelectorMembers, family: IpFamily): Tracker | undefined {
-  if (!sameList(prev.members.networkSets, members.networkSets)) return undefined;
-  const before = prev.members.endpoints;
-  const after = members.endpoints;
-  const limit = Math.max(8, Math.floor(Math.max(before.length, after.length) / 8));
-  const inBefore = new Set(before);
-  const joined: Endpoint[] = [];
-  for (const ep of after) {
-    if (!inBefore.delete(ep)) {
-      joined.push(ep);
-      if (joined.length > limit) return undefined;
-    }
-  }
-  // What is left in `inBefore` left the selector.
-  if (joined.length + inBefore.size > limit) return undefined;
-  const kept = prev.kept.slice();
-  const text = prev.text.slice();
-  const hostCount = prev.hostCount;
-  const covered = (c: Cidr): boolean => prev.nets.some((n) => cidrContainsCidr(n, c));
-  for (const ep of inBefore) {
-    for (const c of hostCidrs(ep, family)) {
-      const t = formatCidr(c);
-      const n = hostCount.get(t) ?? 0;
-      if (n > 1) hostCount.set(t, n - 1);
-      else {
-        hostCount.delete(t);
-        if (!covered(c)) {
-          const i = search(kept, c);
-          if (i >= 0) {
-            kept.splice(i, 1);
-            text.splice(i, 1);
-          }
-        }
-      }
-    }
-  }
-  for (const ep of joined) {
-    for (const c of hostCidrs(ep, family)) {
-      const t = formatCidr(c);
-      const n = hostCount.get(t) ?? 0;
-      hostCount.set(t, n + 1);
-      if (n === 0 && !covered(c)) {
-        const i = search(kept, c);
-        if (i < 0) {
-          kept.splice(-i - 1, 0, c);
-          text.splice(-i - 1, 0, t);
-        }
-      }
-    }
-  }
-  return { members, kept, text, hostCount, nets: prev.nets };
-}
-
-/** Index of `c` in the sorted list, or −(insertion point) − 1. */
-function search(list: readonly Cidr[], c: Cidr): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const d = compareCidr(list[mid]!, c);
-    if (d === 0) return mid;
-    if (d < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
-}
-
 // ---- named-port sets
 
-const namedPortElementCache = new WeakMap<readonly Endpoint[], Map<string, ProtoPortElement[]>>();
+const namedPortElementCache = new WeakMap<readonly Endpoint[], Map<string, readonly ProtoPortElement[]>>();
 
-/** (address, protocol, port) of every owner's port with one of the names. */
-export function namedPortElements(owners: readonly (readonly Endpoint[])[], names: readonly string[], family: IpFamily): ProtoPortElement[] {
-  // One owner list (a selector's members, or one name's owners) is cacheable by its identity.
+interface PortTracker extends Sorted<Triple, ProtoPortElement> {
+  readonly owners: readonly Endpoint[];
+}
+const portTrackers = new LRUCache<string, PortTracker>({ max: 1024 });
+
+const compareTriple = (a: Triple, b: Triple): number => compareIp(a.address, b.address) || a.protocol - b.protocol || a.port - b.port;
+
+function portSpec(names: readonly string[], family: IpFamily): ElementSpec<Triple, ProtoPortElement> {
+  const wanted = new Set(names);
+  return {
+    compare: compareTriple,
+    id: (t) => `${formatIp(t.address)}|${t.protocol}|${t.port}`,
+    element: (t) => ({ address: formatIp(t.address), protocol: t.protocol, port: t.port }),
+    keysOf: (ep) => {
+      const out: Triple[] = [];
+      for (const p of ep.ports) {
+        if (p.name === undefined || !wanted.has(p.name)) continue;
+        for (const a of ep.addresses) if (a.family === family) out.push({ address: a, protocol: p.protocol, port: p.port });
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * (address, protocol, port) of every owner's port with one of the names. `setId` names the set
+ * across snapshots: a single owner list (a selector's members) that changed is moved on by delta.
+ */
+export function namedPortElements(setId: string, owners: readonly (readonly Endpoint[])[], names: readonly string[], family: IpFamily): readonly ProtoPortElement[] {
   const single = owners.length === 1 ? owners[0]! : undefined;
   const key = `${family}/${names.join(',')}`;
   const cached = single === undefined ? undefined : namedPortElementCache.get(single)?.get(key);
   if (cached !== undefined) return cached;
-  const wanted = new Set(names);
-  const elements: Triple[] = [];
-  const seen = new Set<Endpoint>();
-  for (const list of owners) {
-    for (const ep of list) {
-      if (seen.has(ep)) continue;
-      seen.add(ep);
-      for (const p of ep.ports) {
-        if (p.name === undefined || !wanted.has(p.name)) continue;
-        for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
-      }
-    }
+  const spec = portSpec(names, family);
+  if (single === undefined) {
+    // Several owner lists (one per name): an endpoint declaring two of the names counts once.
+    const seen = new Set<Endpoint>();
+    for (const list of owners) for (const ep of list) seen.add(ep);
+    return countKeys(seen, spec).distinct.sort(compareTriple).map(spec.element);
   }
-  const out = normalizeTriples(elements);
-  if (single !== undefined) {
-    let byKey = namedPortElementCache.get(single);
-    if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
-    byKey.set(key, out);
+  const trackerKey = `${family}|${setId}`;
+  const prev = portTrackers.get(trackerKey);
+  const moved = prev !== undefined ? movedEndpoints(prev.owners, single) : undefined;
+  let next: PortTracker;
+  if (prev !== undefined && moved !== undefined) next = { ...moveSorted(prev, moved.left, moved.joined, spec, () => false), owners: single };
+  else {
+    const { distinct, count } = countKeys(single, spec);
+    const keys = distinct.sort(compareTriple);
+    next = { keys, elements: keys.map(spec.element), count, owners: single };
   }
-  return out;
+  if (next.elements.length >= DELTA_MIN_ELEMENTS) portTrackers.set(trackerKey, next);
+  else if (prev !== undefined) portTrackers.delete(trackerKey);
+  let byKey = namedPortElementCache.get(single);
+  if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
+  byKey.set(key, next.elements);
+  return next.elements;
 }

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import type { Endpoint, NetworkSetEntry, SelectorMembers } from '../../src/engine/index.ts';
 import { cidrOfAddress, parseCidrLenient, parseIp } from '../../src/net/index.ts';
 import type { Cidr, IpAddress } from '../../src/net/index.ts';
-import { normalizeCidrs, selectorElements } from '../../src/dataplane/set-elements.ts';
+import { namedPortElements, normalizeCidrs, normalizeTriples, selectorElements } from '../../src/dataplane/set-elements.ts';
+import type { Triple } from '../../src/dataplane/set-elements.ts';
 
 function ip(text: string): IpAddress {
   const r = parseIp(text);
@@ -26,7 +27,11 @@ const pool: Endpoint[] = Array.from({ length: 600 }, (_, i) => {
   const k = (i * 37) % 550;
   const addresses = [ip(`10.0.${k >> 8}.${k & 255}`)];
   if (i % 3 !== 0) addresses.push(ip(`fd00::${(k % 397).toString(16)}`));
-  return { id: `ns/p${i}`, addresses } as unknown as Endpoint;
+  const ports = [
+    { name: 'http', protocol: 6, port: 8080 + (i % 3) },
+    ...(i % 5 === 0 ? [{ name: 'dns', protocol: 17, port: 53 }, { name: 'metrics', protocol: 6, port: 9090 }] : []),
+  ];
+  return { id: `ns/p${i}`, addresses, ports } as unknown as Endpoint;
 });
 const nets: NetworkSetEntry[] = [
   { id: 'a', nets: [cidr('10.0.1.0/24')] },
@@ -41,7 +46,13 @@ function scratch(m: SelectorMembers, family: 4 | 6): string[] {
   return normalizeCidrs(cidrs);
 }
 
-test('selector set elements by delta equal the elements from scratch', () => {
+function scratchPorts(eps: readonly Endpoint[], names: readonly string[], family: 4 | 6): ReturnType<typeof normalizeTriples> {
+  const ts: Triple[] = [];
+  for (const ep of eps) for (const p of ep.ports) if (p.name !== undefined && names.includes(p.name)) for (const a of ep.addresses) if (a.family === family) ts.push({ address: a, protocol: p.protocol, port: p.port });
+  return normalizeTriples(ts);
+}
+
+test('selector and named-port set elements by delta equal the elements from scratch', () => {
   let run = 0;
   fc.assert(
     fc.property(
@@ -69,7 +80,10 @@ test('selector set elements by delta equal the elements from scratch', () => {
           if (s.netsMask !== null) netSets = nets.filter((_, i) => (s.netsMask! >> i) & 1);
           // A new list object each time, as a snapshot that changed the selector gives.
           const m: SelectorMembers = { endpoints: [...members], networkSets: [...netSets] };
-          for (const family of [4, 6] as const) assert.deepEqual([...selectorElements(id, m, family)], scratch(m, family));
+          for (const family of [4, 6] as const) {
+            assert.deepEqual([...selectorElements(id, m, family)], scratch(m, family));
+            assert.deepEqual([...namedPortElements(id, [m.endpoints], ['http', 'dns'], family)], scratchPorts(m.endpoints, ['http', 'dns'], family));
+          }
         }
       },
     ),
