@@ -51,6 +51,8 @@ export interface Cluster extends MatchIndex, ClusterData {
   serviceBackends(namespace: string, name: string): readonly Endpoint[];
   /** The endpoints declaring a container port of that name (any protocol). */
   endpointsWithPortName(name: string): readonly Endpoint[];
+  /** The endpoints whose `node` is this one (what an agent programs), without reading every endpoint; in no promised order. */
+  endpointsOnNode(node: string): readonly Endpoint[];
 }
 
 /** Who a selector selects, as of a snapshot. */

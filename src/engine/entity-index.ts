@@ -82,6 +82,7 @@ export class EntityIndex {
 
   /** Container-port name → keys of the endpoints that declare it (named-port sets, as Felix keeps them). */
   readonly #namedPorts = new CowSetMap<string>(this.#clock);
+  readonly #byNode = new CowSetMap<string>(this.#clock);
   readonly #policies = new CowMap<Policy>(this.#clock);
   readonly #policiesBySelector = new CowSetMap<string>(this.#clock);
   readonly #tiers = new CowMap<Tier>(this.#clock);
@@ -169,6 +170,10 @@ export class EntityIndex {
       const kept = new Set(ep.addresses.map(formatIp));
       for (const a of old.addresses) if (!kept.has(formatIp(a))) this.#removeAddress(formatIp(a), key);
     }
+    if (old?.node !== ep.node) {
+      if (old?.node !== undefined) this.#byNode.remove(old.node, key);
+      if (ep.node !== undefined) this.#byNode.add(ep.node, key);
+    }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
     if (old !== undefined) {
@@ -194,6 +199,7 @@ export class EntityIndex {
     this.#endpointsSinceSnapshot.keys.add(key);
     this.#endpointsSinceSnapshot.replaced.add(old);
     this.#endpoints.delete(key);
+    if (old.node !== undefined) this.#byNode.remove(old.node, key);
     this.#leaveClass(old.labelKey, key);
     this.#arrival.delete(key);
     this.#removeId(old.id, key);
@@ -495,6 +501,7 @@ export class EntityIndex {
       hidden: this.#hidden,
       membership: this.#membership.view,
       namedPorts: this.#namedPorts.view,
+      byNode: this.#byNode.view,
       inherited:
         this.#last === undefined
           ? undefined

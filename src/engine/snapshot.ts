@@ -47,6 +47,8 @@ export interface SnapshotState {
   readonly membership: MembershipView;
   /** Container-port name → keys of the endpoints declaring it. */
   readonly namedPorts: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
+  /** Node name → keys of the endpoints placed on it. */
+  readonly byNode: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
   /**
    * The previous snapshot's tier plans and the classes whose plans changed since: a plan the
    * changes did not touch is reused instead of recomputed (one generation back only, so no chain
@@ -271,6 +273,8 @@ export function createSnapshot(state: SnapshotState): Snapshot {
   let domainCache: LRUCache<string, readonly NetworkSetEntry[]> | undefined;
   const hidden = state.hidden;
   let portCache: LRUCache<string, readonly Endpoint[]> | undefined;
+  // Bounded by the nodes of this snapshot, gone with it.
+  const nodeCache = new Map<string, readonly Endpoint[]>();
 
   const snapshot: Cluster = {
     generation: state.generation,
@@ -313,6 +317,18 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     selectorMembers,
     selectorClasses,
     serviceBackends,
+    endpointsOnNode(node: string): readonly Endpoint[] {
+      let hit = nodeCache.get(node);
+      if (hit === undefined) {
+        const out: Endpoint[] = [];
+        for (const key of state.byNode.get(node)?.set ?? EMPTY_SET) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined) out.push(ep);
+        }
+        nodeCache.set(node, (hit = out));
+      }
+      return hit;
+    },
     endpointsWithPortName(name: string): readonly Endpoint[] {
       portCache ??= holder.ports = new LRUCache({ max: 4096 });
       let hit = portCache.get(name);
