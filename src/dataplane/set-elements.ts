@@ -10,6 +10,7 @@
 // kernel receives (diffRulesets turns element differences into `add element`/`delete element`).
 import { LRUCache } from 'lru-cache';
 import type { Endpoint, SelectorMembers } from '../engine/index.ts';
+import { memberDeltaOf } from '../engine/snapshot.ts';
 import { cidrContainsCidr, cidrOfAddress, compareIp, formatCidr, formatIp } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { IpFamily, ProtoPortElement } from './ir.ts';
@@ -99,6 +100,12 @@ function movedEndpoints(before: readonly Endpoint[], after: readonly Endpoint[])
   return { left: inBefore, joined };
 }
 
+/** The snapshot's own account of the move, when it made `after` from `before` (no comparison of lists). */
+function hinted(before: readonly Endpoint[], after: readonly Endpoint[]): { left: Iterable<Endpoint>; joined: readonly Endpoint[] } | undefined {
+  const d = memberDeltaOf(after);
+  return d !== undefined && d.from.deref() === before ? d : undefined;
+}
+
 /** Index of `k` in the sorted list, or −(insertion point) − 1. */
 function search<K>(list: readonly K[], k: K, compare: (a: K, b: K) => number): number {
   let lo = 0;
@@ -119,7 +126,7 @@ function search<K>(list: readonly K[], k: K, compare: (a: K, b: K) => number): n
  * own (a network set's CIDR holds them). Never alters `prev`'s arrays: earlier snapshots' sets
  * still hold them.
  */
-function moveSorted<K, E>(prev: Sorted<K, E>, left: Iterable<Endpoint>, joined: readonly Endpoint[], spec: ElementSpec<K, E>, covered: (k: K) => boolean): Sorted<K, E> {
+function moveSorted<K, E>(prev: Sorted<K, E>, left: Iterable<Endpoint>, joined: Iterable<Endpoint>, spec: ElementSpec<K, E>, covered: (k: K) => boolean): Sorted<K, E> {
   const keys = prev.keys.slice();
   const elements = prev.elements.slice();
   const count = prev.count;
@@ -211,7 +218,7 @@ export function selectorElements(selectorId: string, members: SelectorMembers, f
   const spec = HOST_SPECS[family];
   let next: SelectorTracker | undefined;
   // The network sets' CIDRs may cover host addresses: a change of them is a rebuild.
-  const moved = prev !== undefined && sameList(prev.members.networkSets, members.networkSets) ? movedEndpoints(prev.members.endpoints, members.endpoints) : undefined;
+  const moved = prev !== undefined && sameList(prev.members.networkSets, members.networkSets) ? hinted(prev.members.endpoints, members.endpoints) ?? movedEndpoints(prev.members.endpoints, members.endpoints) : undefined;
   if (prev !== undefined && moved !== undefined) {
     const nets = prev.nets;
     next = { ...moveSorted(prev, moved.left, moved.joined, spec, (c) => nets.some((n) => cidrContainsCidr(n, c))), members, nets };
@@ -281,7 +288,7 @@ export function namedPortElements(setId: string, owners: readonly (readonly Endp
   }
   const trackerKey = `${family}|${setId}`;
   const prev = portTrackers.get(trackerKey);
-  const moved = prev !== undefined ? movedEndpoints(prev.owners, single) : undefined;
+  const moved = prev !== undefined ? hinted(prev.owners, single) ?? movedEndpoints(prev.owners, single) : undefined;
   let next: PortTracker;
   if (prev !== undefined && moved !== undefined) next = { ...moveSorted(prev, moved.left, moved.joined, spec, () => false), owners: single };
   else {

@@ -103,6 +103,24 @@ const sortedPoliciesOf = new WeakMap<ReadonlyMap<string, Policy>, WeakMap<Readon
 const netIndexOf = new WeakMap<ReadonlyMap<string, NetworkSetEntry>, { list: readonly NetworkSetEntry[]; index: NetworkSetAddressIndex; domainSets: readonly NetworkSetEntry[] }>();
 const listOf = new WeakMap<ReadonlyMap<string, unknown>, readonly unknown[]>();
 
+/** How a member list was made from the previous snapshot's list of the same selector. */
+export interface MemberDelta {
+  /** Weak: a chain of deltas must not keep every older list alive. */
+  readonly from: WeakRef<readonly Endpoint[]>;
+  readonly left: readonly Endpoint[];
+  readonly joined: readonly Endpoint[];
+}
+const memberDeltas = new WeakMap<readonly Endpoint[], MemberDelta>();
+
+/**
+ * The endpoints that left and joined a selector's member list since the list it was moved on
+ * from, when the snapshot made it that way: what a consumer holding derived state for the older
+ * list (the compiler's set elements) applies instead of comparing the two lists.
+ */
+export function memberDeltaOf(endpoints: readonly Endpoint[]): MemberDelta | undefined {
+  return memberDeltas.get(endpoints);
+}
+
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -230,13 +248,26 @@ export function createSnapshot(state: SnapshotState): Snapshot {
       const changed = inherited.changedEndpoints;
       if (before !== undefined && changed.keys.size + changed.replaced.size <= MEMBER_DELTA_LIMIT) {
         const classes = selectorClasses(sel);
-        const endpoints = changed.replaced.size === 0 ? [...before.endpoints] : before.endpoints.filter((ep) => !changed.replaced.has(ep));
+        const left: Endpoint[] = [];
+        const joined: Endpoint[] = [];
+        const endpoints =
+          changed.replaced.size === 0
+            ? [...before.endpoints]
+            : before.endpoints.filter((ep) => {
+                if (!changed.replaced.has(ep)) return true;
+                left.push(ep);
+                return false;
+              });
         for (const key of changed.keys) {
           const ep = state.endpoints.get(key);
-          if (ep !== undefined && classes.has(ep.labelKey) && state.membership.members.get(ep.labelKey)?.set.has(key) === true) endpoints.push(ep);
+          if (ep !== undefined && classes.has(ep.labelKey) && state.membership.members.get(ep.labelKey)?.set.has(key) === true) {
+            endpoints.push(ep);
+            joined.push(ep);
+          }
         }
         const networkSets = netIndex().list.filter((s) => sel.matches(s.labels));
         memberCache.set(sel.id, (hit = { endpoints, networkSets: sameItems(networkSets, before.networkSets) ? before.networkSets : networkSets }));
+        memberDeltas.set(endpoints, { from: new WeakRef(before.endpoints), left, joined });
       }
     }
     if (hit === undefined) {
