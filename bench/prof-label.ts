@@ -17,7 +17,7 @@ store.apply(loaded.resources.map((resource) => ({ op: 'upsert' as const, resourc
 let snap: Cluster = store.snapshot();
 for (const e of snap.endpoints) { snap.plan(e, 'ingress'); snap.plan(e, 'egress'); }
 const interfaces = new Map(snap.endpoints.map((e) => [e.id, nodeInterfaceOf(e.id)]));
-const nodeOf = (c: Cluster, n: string | undefined): Endpoint[] => c.endpoints.filter((e) => e.kind === 'workload' && e.node === n);
+const nodeOf = (c: Cluster, n: string | undefined): Endpoint[] => (n === undefined ? [] : c.endpointsOnNode(n).filter((e) => e.kind === 'workload'));
 const rng = new Rng(99);
 const podsR = loaded.resources.filter((r) => r.type === 'Pod');
 const pod = rng.pick(podsR);

@@ -78,8 +78,12 @@ interface ElementSpec<K, E> {
   keysOf(ep: Endpoint): readonly K[];
 }
 
-/** Sets smaller than this are rebuilt (cheap), so the trackers hold only the sets worth it. */
-const DELTA_MIN_ELEMENTS = 256;
+/**
+ * Sets of fewer members than this are rebuilt (cheap), so the trackers hold only the sets worth
+ * it. Counted in members, not elements: the IPv6 set of 20,000 IPv4-only members is empty, but
+ * finding that out reads all of them.
+ */
+const DELTA_MIN_MEMBERS = 256;
 
 /**
  * The endpoints that left and joined between two member lists; undefined when so many moved that
@@ -229,7 +233,7 @@ export function selectorElements(selectorId: string, members: SelectorMembers, f
     const keys = normalizeCidrList([...distinct, ...nets]);
     next = { keys, elements: keys.map(formatCidr), count, members, nets };
   }
-  if (next.elements.length >= DELTA_MIN_ELEMENTS) selectorTrackers.set(key, next);
+  if (members.endpoints.length >= DELTA_MIN_MEMBERS) selectorTrackers.set(key, next);
   else if (prev !== undefined) selectorTrackers.delete(key);
   byFamily.set(family, next.elements);
   return next.elements;
@@ -296,7 +300,7 @@ export function namedPortElements(setId: string, owners: readonly (readonly Endp
     const keys = distinct.sort(compareTriple);
     next = { keys, elements: keys.map(spec.element), count, owners: single };
   }
-  if (next.elements.length >= DELTA_MIN_ELEMENTS) portTrackers.set(trackerKey, next);
+  if (single.length >= DELTA_MIN_MEMBERS) portTrackers.set(trackerKey, next);
   else if (prev !== undefined) portTrackers.delete(trackerKey);
   let byKey = namedPortElementCache.get(single);
   if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
