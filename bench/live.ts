@@ -129,7 +129,7 @@ report('memory after the build', `heapUsed ${mb(memBuilt.heap)}, rss ${mb(memBui
 
 const interfaces = new Map(snap.endpoints.map((e) => [e.id, nodeInterfaceOf(e.id)]));
 function nodeOf(c: Cluster, node: string | undefined): Endpoint[] {
-  return c.endpoints.filter((e) => e.kind === 'workload' && e.node === node);
+  return node === undefined ? [] : c.endpointsOnNode(node).filter((e) => e.kind === 'workload');
 }
 const anyNode = snap.endpoints.find((e) => e.node !== undefined)!.node;
 const compileFull = timed(() => compileNode(snap, nodeOf(snap, anyNode), { interfaces }));

@@ -21,14 +21,16 @@
 // the rule count follows the API rules, not the number of endpoints.
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, ok } from '../diagnostics/index.ts';
-import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, SelectorMembers, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
 // Values from the engine's modules rather than its front door: the compiler needs only these
 // pure functions, not the resource builder behind engine/index.ts.
 import { PROTOCOL, SHORT_KIND } from '../engine/model.ts';
 import { isActive } from '../engine/pipeline.ts';
-import { cidrContainsCidr, cidrOfAddress, compareIp, formatCidr, formatIp } from '../net/index.ts';
-import type { Cidr, IpAddress } from '../net/index.ts';
+import { cidrOfAddress } from '../net/index.ts';
+import type { Cidr } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';
+import { namedPortElements, normalizeCidrs, normalizeTriples, selectorElements } from './set-elements.ts';
+import type { Triple } from './set-elements.ts';
 import type { Chain, IpFamily, Match, NamedSet, ProtoPortElement, Rule, Ruleset, Statement, Verdict, VerdictMap } from './ir.ts';
 import { assertNever, formatProvenance, MARK_ACCEPT, MARK_PASS, MARK_SCRATCH, normalizePortSpans } from './ir.ts';
 
@@ -456,7 +458,7 @@ class Compilation {
     const name = `s${family}/${sel.canonical}`;
     if (!this.sets.has(name)) {
       const members = this.cluster.selectorMembers(sel); // the engine's membership index, not a scan
-      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(members, family), comment: `selector ${sel.canonical}` });
+      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(sel.id, members, family), comment: `selector ${sel.canonical}` });
     }
     return name;
   }
@@ -471,7 +473,7 @@ class Compilation {
     if (!this.sets.has(name)) {
       // From the engine's indexes: the side selector's members, or the endpoints declaring a name.
       const owners: readonly (readonly Endpoint[])[] = filter !== undefined ? [this.cluster.selectorMembers(filter).endpoints] : sorted.map((n) => this.cluster.endpointsWithPortName(n));
-      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
+      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(name, owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
     }
     return name;
   }
@@ -543,90 +545,6 @@ function protocolsOf(r: EngineRule, family: IpFamily, needsPort: boolean): Proto
 
 function netsOf(list: NetList, family: IpFamily): string[] {
   return normalizeCidrs(family === 4 ? list.v4 : list.v6);
-}
-
-/** Sorted, without duplicates or CIDRs contained in another (nft rejects overlapping intervals). */
-export function normalizeCidrs(cidrs: readonly Cidr[]): string[] {
-  const sorted = [...cidrs].sort(compareCidr);
-  const kept: Cidr[] = [];
-  for (const c of sorted) {
-    const last = kept[kept.length - 1];
-    // Sorted by base then prefix, disjoint kept CIDRs: only the last one can contain `c`.
-    if (last !== undefined && cidrContainsCidr(last, c)) continue;
-    kept.push(c);
-  }
-  return kept.map(formatCidr);
-}
-
-function compareCidr(a: Cidr, b: Cidr): number {
-  if (a.family !== b.family) return a.family - b.family;
-  if (a.base !== b.base) return a.base < b.base ? -1 : 1;
-  return a.prefix - b.prefix;
-}
-
-interface Triple {
-  readonly address: IpAddress;
-  readonly protocol: number;
-  readonly port: number;
-}
-
-function normalizeTriples(ts: readonly Triple[]): ProtoPortElement[] {
-  const sorted = [...ts].sort((a, b) => compareIp(a.address, b.address) || a.protocol - b.protocol || a.port - b.port);
-  const out: ProtoPortElement[] = [];
-  let prev: Triple | undefined;
-  for (const t of sorted) {
-    if (prev !== undefined && compareIp(prev.address, t.address) === 0 && prev.protocol === t.protocol && prev.port === t.port) continue;
-    out.push({ address: formatIp(t.address), protocol: t.protocol, port: t.port });
-    prev = t;
-  }
-  return out;
-}
-
-// Set elements by the engine's member lists, which are shared by every snapshot that did not
-// change them: an agent's recompile after one change sorts only the sets that change touched.
-const selectorElementCache = new WeakMap<SelectorMembers, Map<IpFamily, string[]>>();
-
-function selectorElements(members: SelectorMembers, family: IpFamily): string[] {
-  let byFamily = selectorElementCache.get(members);
-  if (byFamily === undefined) selectorElementCache.set(members, (byFamily = new Map()));
-  let elements = byFamily.get(family);
-  if (elements === undefined) {
-    const cidrs: Cidr[] = [];
-    for (const ep of members.endpoints) for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
-    for (const ns of members.networkSets) for (const c of ns.nets) if (c.family === family) cidrs.push(c);
-    byFamily.set(family, (elements = normalizeCidrs(cidrs)));
-  }
-  return elements;
-}
-
-const namedPortElementCache = new WeakMap<readonly Endpoint[], Map<string, ProtoPortElement[]>>();
-
-function namedPortElements(owners: readonly (readonly Endpoint[])[], names: readonly string[], family: IpFamily): ProtoPortElement[] {
-  // One owner list (a selector's members, or one name's owners) is cacheable by its identity.
-  const single = owners.length === 1 ? owners[0]! : undefined;
-  const key = `${family}/${names.join(',')}`;
-  const cached = single === undefined ? undefined : namedPortElementCache.get(single)?.get(key);
-  if (cached !== undefined) return cached;
-  const wanted = new Set(names);
-  const elements: Triple[] = [];
-  const seen = new Set<Endpoint>();
-  for (const list of owners) {
-    for (const ep of list) {
-      if (seen.has(ep)) continue;
-      seen.add(ep);
-      for (const p of ep.ports) {
-        if (p.name === undefined || !wanted.has(p.name)) continue;
-        for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: p.protocol, port: p.port });
-      }
-    }
-  }
-  const out = normalizeTriples(elements);
-  if (single !== undefined) {
-    let byKey = namedPortElementCache.get(single);
-    if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
-    byKey.set(key, out);
-  }
-  return out;
 }
 
 /** Matches that only hold for packets of one family (and so imply it). */

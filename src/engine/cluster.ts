@@ -43,7 +43,7 @@ export interface Cluster extends MatchIndex, ClusterData {
   readonly pendingMode: PipelineMode;
   /** The store generation this snapshot is consistent at. */
   readonly generation: number;
-  /** Endpoints whose labels match, and network sets whose labels match (Felix's IP-set members). */
+  /** Endpoints whose labels match, and network sets whose labels match (Felix's IP-set members), in no promised order. */
   selectorMembers(sel: Selector): SelectorMembers;
   /** Label-class keys (`Endpoint.labelKey`) the selector matches. */
   selectorClasses(sel: Selector): ReadonlySet<string>;
@@ -51,6 +51,8 @@ export interface Cluster extends MatchIndex, ClusterData {
   serviceBackends(namespace: string, name: string): readonly Endpoint[];
   /** The endpoints declaring a container port of that name (any protocol). */
   endpointsWithPortName(name: string): readonly Endpoint[];
+  /** The endpoints whose `node` is this one (what an agent programs), without reading every endpoint; in no promised order. */
+  endpointsOnNode(node: string): readonly Endpoint[];
 }
 
 /** Who a selector selects, as of a snapshot. */

@@ -82,6 +82,7 @@ export class EntityIndex {
 
   /** Container-port name → keys of the endpoints that declare it (named-port sets, as Felix keeps them). */
   readonly #namedPorts = new CowSetMap<string>(this.#clock);
+  readonly #byNode = new CowSetMap<string>(this.#clock);
   readonly #policies = new CowMap<Policy>(this.#clock);
   readonly #policiesBySelector = new CowSetMap<string>(this.#clock);
   readonly #tiers = new CowMap<Tier>(this.#clock);
@@ -94,6 +95,8 @@ export class EntityIndex {
   #invalidSinceSnapshot = new Set<string>();
   /** Selector ids whose members changed, and port names whose owners changed, since the last snapshot. */
   #selectorsSinceSnapshot = new Set<string>();
+  /** Endpoint keys set or removed since the last snapshot, and the objects they replaced. */
+  #endpointsSinceSnapshot = { keys: new Set<string>(), replaced: new Set<Endpoint>() };
   #portNamesSinceSnapshot = new Set<string>();
   /** Enforced policy keys a staged Delete hides in the pending view; replaced, never mutated. */
   #hidden: ReadonlySet<string> = new Set();
@@ -125,6 +128,8 @@ export class EntityIndex {
   setEndpoint(key: string, ep: Endpoint, arrival?: number): void {
     const old = this.#endpoints.get(key);
     if (old === ep) return;
+    this.#endpointsSinceSnapshot.keys.add(key);
+    if (old !== undefined) this.#endpointsSinceSnapshot.replaced.add(old);
     if (old === undefined) {
       const at = arrival ?? this.#arrivals;
       this.#arrivals = Math.max(this.#arrivals, at + 1);
@@ -165,6 +170,10 @@ export class EntityIndex {
       const kept = new Set(ep.addresses.map(formatIp));
       for (const a of old.addresses) if (!kept.has(formatIp(a))) this.#removeAddress(formatIp(a), key);
     }
+    if (old?.node !== ep.node) {
+      if (old?.node !== undefined) this.#byNode.remove(old.node, key);
+      if (ep.node !== undefined) this.#byNode.add(ep.node, key);
+    }
     this.#addId(ep.id, key);
     for (const a of ep.addresses) this.#addAddress(formatIp(a), key);
     if (old !== undefined) {
@@ -187,7 +196,10 @@ export class EntityIndex {
   removeEndpoint(key: string): void {
     const old = this.#endpoints.get(key);
     if (old === undefined) return;
+    this.#endpointsSinceSnapshot.keys.add(key);
+    this.#endpointsSinceSnapshot.replaced.add(old);
     this.#endpoints.delete(key);
+    if (old.node !== undefined) this.#byNode.remove(old.node, key);
     this.#leaveClass(old.labelKey, key);
     this.#arrival.delete(key);
     this.#removeId(old.id, key);
@@ -489,12 +501,14 @@ export class EntityIndex {
       hidden: this.#hidden,
       membership: this.#membership.view,
       namedPorts: this.#namedPorts.view,
+      byNode: this.#byNode.view,
       inherited:
         this.#last === undefined
           ? undefined
-          : { from: cachesOf(this.#last) ?? { plans: new Map(), members: undefined, ports: undefined }, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot },
+          : { from: cachesOf(this.#last) ?? { plans: new Map(), members: undefined, ports: undefined }, invalid: this.#invalidSinceSnapshot, changedSelectors: this.#selectorsSinceSnapshot, changedPortNames: this.#portNamesSinceSnapshot, changedEndpoints: this.#endpointsSinceSnapshot },
     };
     this.#selectorsSinceSnapshot = new Set();
+    this.#endpointsSinceSnapshot = { keys: new Set(), replaced: new Set() };
     this.#portNamesSinceSnapshot = new Set();
     this.#invalidSinceSnapshot = new Set();
     this.#clock.advance();

@@ -47,6 +47,8 @@ export interface SnapshotState {
   readonly membership: MembershipView;
   /** Container-port name → keys of the endpoints declaring it. */
   readonly namedPorts: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
+  /** Node name → keys of the endpoints placed on it. */
+  readonly byNode: ReadonlyMap<string, { readonly set: ReadonlySet<string> }>;
   /**
    * The previous snapshot's tier plans and the classes whose plans changed since: a plan the
    * changes did not touch is reused instead of recomputed (one generation back only, so no chain
@@ -65,7 +67,15 @@ export interface Inherited {
   readonly changedSelectors: ReadonlySet<string>;
   /** Container-port names whose owners changed. */
   readonly changedPortNames: ReadonlySet<string>;
+  /** Endpoint keys set or removed, and the endpoint objects they replaced (for member deltas). */
+  readonly changedEndpoints: { readonly keys: ReadonlySet<string>; readonly replaced: ReadonlySet<Endpoint> };
 }
+
+/**
+ * Above this many endpoint changes between two snapshots, a changed selector's members are
+ * recomputed from the index rather than moved on from the previous snapshot's list.
+ */
+const MEMBER_DELTA_LIMIT = 256;
 
 /**
  * A snapshot's derived answers, held apart from the snapshot itself so that the next snapshot can
@@ -92,6 +102,28 @@ const sortedTiersOf = new WeakMap<ReadonlyMap<string, Tier>, { list: readonly Ti
 const sortedPoliciesOf = new WeakMap<ReadonlyMap<string, Policy>, WeakMap<ReadonlyMap<string, Tier>, readonly Policy[]>>();
 const netIndexOf = new WeakMap<ReadonlyMap<string, NetworkSetEntry>, { list: readonly NetworkSetEntry[]; index: NetworkSetAddressIndex; domainSets: readonly NetworkSetEntry[] }>();
 const listOf = new WeakMap<ReadonlyMap<string, unknown>, readonly unknown[]>();
+
+/** How a member list was made from the previous snapshot's list of the same selector. */
+export interface MemberDelta {
+  /** Weak: a chain of deltas must not keep every older list alive. */
+  readonly from: WeakRef<readonly Endpoint[]>;
+  readonly left: readonly Endpoint[];
+  readonly joined: readonly Endpoint[];
+}
+const memberDeltas = new WeakMap<readonly Endpoint[], MemberDelta>();
+
+/**
+ * The endpoints that left and joined a selector's member list since the list it was moved on
+ * from, when the snapshot made it that way: what a consumer holding derived state for the older
+ * list (the compiler's set elements) applies instead of comparing the two lists.
+ */
+export function memberDeltaOf(endpoints: readonly Endpoint[]): MemberDelta | undefined {
+  return memberDeltas.get(endpoints);
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 function valuesOf<V>(m: ReadonlyMap<string, V>): readonly V[] {
   let list = listOf.get(m) as readonly V[] | undefined;
@@ -208,6 +240,36 @@ export function createSnapshot(state: SnapshotState): Snapshot {
       hit = inherited.from.members?.peek(sel.id);
       if (hit !== undefined) memberCache.set(sel.id, hit);
     }
+    if (hit === undefined && inherited !== undefined && state.membership.selectors.has(sel.id)) {
+      // Changed since the previous snapshot: move its list on by the endpoints that changed (a pod's
+      // label change moves one endpoint; re-reading tens of thousands of members cost more than the
+      // rest of a node's recompile).
+      const before = inherited.from.members?.peek(sel.id);
+      const changed = inherited.changedEndpoints;
+      if (before !== undefined && changed.keys.size + changed.replaced.size <= MEMBER_DELTA_LIMIT) {
+        const classes = selectorClasses(sel);
+        const left: Endpoint[] = [];
+        const joined: Endpoint[] = [];
+        const endpoints =
+          changed.replaced.size === 0
+            ? [...before.endpoints]
+            : before.endpoints.filter((ep) => {
+                if (!changed.replaced.has(ep)) return true;
+                left.push(ep);
+                return false;
+              });
+        for (const key of changed.keys) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined && classes.has(ep.labelKey) && state.membership.members.get(ep.labelKey)?.set.has(key) === true) {
+            endpoints.push(ep);
+            joined.push(ep);
+          }
+        }
+        const networkSets = netIndex().list.filter((s) => sel.matches(s.labels));
+        memberCache.set(sel.id, (hit = { endpoints, networkSets: sameItems(networkSets, before.networkSets) ? before.networkSets : networkSets }));
+        memberDeltas.set(endpoints, { from: new WeakRef(before.endpoints), left, joined });
+      }
+    }
     if (hit === undefined) {
       const endpoints: Endpoint[] = [];
       for (const c of selectorClasses(sel)) {
@@ -242,6 +304,8 @@ export function createSnapshot(state: SnapshotState): Snapshot {
   let domainCache: LRUCache<string, readonly NetworkSetEntry[]> | undefined;
   const hidden = state.hidden;
   let portCache: LRUCache<string, readonly Endpoint[]> | undefined;
+  // Bounded by the nodes of this snapshot, gone with it.
+  const nodeCache = new Map<string, readonly Endpoint[]>();
 
   const snapshot: Cluster = {
     generation: state.generation,
@@ -284,6 +348,18 @@ export function createSnapshot(state: SnapshotState): Snapshot {
     selectorMembers,
     selectorClasses,
     serviceBackends,
+    endpointsOnNode(node: string): readonly Endpoint[] {
+      let hit = nodeCache.get(node);
+      if (hit === undefined) {
+        const out: Endpoint[] = [];
+        for (const key of state.byNode.get(node)?.set ?? EMPTY_SET) {
+          const ep = state.endpoints.get(key);
+          if (ep !== undefined) out.push(ep);
+        }
+        nodeCache.set(node, (hit = out));
+      }
+      return hit;
+    },
     endpointsWithPortName(name: string): readonly Endpoint[] {
       portCache ??= holder.ports = new LRUCache({ max: 4096 });
       let hit = portCache.get(name);

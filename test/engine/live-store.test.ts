@@ -363,6 +363,11 @@ function observe(c: Cluster): Observation {
   }
   const interfaces = interfacesOf(eps);
   for (const [n, list] of [...byNode].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+    // The node index gives what a scan of every endpoint gives (host endpoints with a node too).
+    if (n !== '(none)') {
+      const scan = eps.filter((e) => e.node === n).map((e) => e.id).sort();
+      nodes.set(`index ${n}`, c.endpointsOnNode(n).map((e) => e.id).sort().join(' ') === scan.join(' ') ? 'same' : `index ${c.endpointsOnNode(n).map((e) => e.id).sort().join(' ')} scan ${scan.join(' ')}`);
+    }
     const r = compileNode(c, list, { interfaces });
     nodes.set(n, r.ok ? renderNft(r.value) : `error ${r.diagnostics.map((d) => d.message).join('; ')}`);
   }
