@@ -97,6 +97,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let watcher: ViewWatcher | undefined;
   let http: AgentHttp | undefined;
   let lastLine = '';
+  let lastReported = '';
   const rulesNow = (): number => countRules(programmer.held()).rules;
 
   const loop = createSyncLoop({
@@ -119,7 +120,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       metrics.setRevisions(s.revision, s.seenRevision);
       metrics.setServerUp(s.serverUp);
       runFile.update({ state: s.state, revision: s.revision });
-      reporter?.poke();
+      // Report health changes at once; a new revision goes out with the next heartbeat (a report
+      // is itself a write that advances the revision: reporting every revision would never stop).
+      const health = `${s.state}|${s.lastError ?? ''}`;
+      if (health !== lastReported) reporter?.poke();
+      lastReported = health;
       const line = formatStatusLine(opts.node, s, rulesNow());
       if (line !== lastLine) log(`agent ${line}`);
       lastLine = line;
