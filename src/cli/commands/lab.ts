@@ -384,7 +384,9 @@ function statusText(s: LabStatus): string[] {
     lines.push(`  control plane: ${s.server}`);
     for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}`}`);
   }
-  if (s.session !== undefined && s.server === undefined) {
+  if (s.session !== undefined && s.server !== undefined) {
+    lines.push(`  manifests registered at up: ${plural(s.session.files.length, 'file')}; policy changes through the API since`);
+  } else if (s.session !== undefined) {
     lines.push(
       `  policy generation ${s.session.generation}, updated ${s.session.updatedAt}; pod CIDR ${s.session.podCidr}`,
       `  rules per node: ${Object.entries(s.session.rules).map(([n, k]) => `${n} ${k}`).join(', ')}`,
