@@ -96,6 +96,7 @@ function viewKey(o: Readonly<Obj>): string {
 }
 
 const VIEW_RESOURCES = RESOURCES.filter((r) => r.engine);
+const ENDPOINT_RESOURCES = RESOURCES.filter((r) => r.type === 'WorkloadEndpoint' || r.type === 'HostEndpoint' || r.type === 'Pod');
 
 function parseRv(text: string | undefined): number | undefined {
   if (text === undefined || text === '' || text === '0') return undefined;
@@ -137,11 +138,20 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
   const compacted = await ctx.store.compactedRevision();
   if (rv < compacted) throw fail(410, `too old resource version: ${rv} (${compacted})`);
   const bookmarks = q['allowWatchBookmarks'] === 'true' || q['allowWatchBookmarks'] === '1';
+  // What the client holds of every other node's endpoint at rv (its peer projection), so that an
+  // event changing nothing a peer reads is dropped from the first one on.
+  const sent = new Map<string, string>();
+  for (const info of ENDPOINT_RESOURCES) {
+    const listed = await ctx.store.list(resourcePrefix(info), { revision: rv });
+    for (const o of listed.items) {
+      const obj = served(o.value, o.modRevision);
+      const on = endpointNodeOf(info, obj);
+      if (on !== undefined && on !== node) sent.set(o.key, viewKey(peerOf(info, obj)));
+    }
+  }
   return (res) => {
     let open = true;
     let last = rv;
-    // What this stream last sent per key (peer projections), to drop events that change nothing.
-    const sent = new Map<string, string>();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Audit-Id': rec2.auditID });
     res.flushHeaders();
     ctx.metrics.watchOpened();
