@@ -181,6 +181,41 @@ describe('agents in the lab: API server → agent → kernel', { skip }, () => {
     await assertNoStaleRules();
   });
 
+  it('a burst of API writes is coalesced into fewer nft transactions, and the kernel ends with the last one', async () => {
+    await current();
+    const node = agentNodes(lab).find((n) => n.name === nodeOf(CATALOG).name)!;
+    const programmed = async (): Promise<number> => {
+      const text = await (await fetch(`http://${node.listen!}/metrics`)).text();
+      return Number(/strata_agent_updates_total\{result="programmed",node="[^"]+"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const policy = (i: number): string => `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.burst}
+spec:
+  tier: security
+  order: 5
+  selector: app == "productcatalogservice"
+  types: [Ingress]
+  ingress: [{action: Deny, source: {nets: [10.99.${i}.0/24]}}]
+`;
+    const WRITES = 30;
+    const before = await programmed();
+    const replies = await Promise.all(Array.from({ length: WRITES }, (_, i) => api(server.url, 'POST', '/apis/strata/v1/apply', policy(i))));
+    for (const r of replies) assert.equal(r.code, 200);
+    const final = (await api(server.url, 'GET', '/apis/projectcalico.org/v3/globalnetworkpolicies/security.burst')).json;
+    const rv = Number(final.metadata.resourceVersion);
+    const synced = await waitForAgents(lab, rv, 10_000);
+    assert.ok(synced.ok, JSON.stringify(synced.ok ? '' : synced.diagnostics));
+    const transactions = (await programmed()) - before;
+    assert.ok(transactions >= 1 && transactions < WRITES, `${WRITES} writes became ${transactions} transactions`);
+    const lastNet = final.spec.ingress[0].source.nets[0] as string;
+    const kernel = (await runCommand('ip', ['netns', 'exec', node.netns, 'nft', 'list', 'table', 'inet', 'strata'])).stdout;
+    assert.ok(kernel.includes(lastNet), `the kernel does not hold the last write (${lastNet})`);
+    assert.equal((kernel.match(/10\.99\.\d+\.0\/24/g) ?? []).length, 1, 'older writes left rules behind');
+    assert.equal((await api(server.url, 'DELETE', '/apis/projectcalico.org/v3/globalnetworkpolicies/security.burst')).code, 200);
+    assert.ok(await eventually(async () => !(await runCommand('ip', ['netns', 'exec', node.netns, 'nft', 'list', 'table', 'inet', 'strata'])).stdout.includes('10.99.'), 10_000));
+  });
+
   it('kill -9 an agent: enforcement stays; restarted by hand it converges without opening anything', async () => {
     await current();
     const node = nodeOf(CATALOG);
