@@ -112,10 +112,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         metrics.observeApply(outcome.ms / 1000);
         const c = countRules(programmer.held());
         metrics.setProgrammed(c.rules, c.sets, nodeEndpoints(cluster, opts.node).endpoints.length);
-        metrics.conntrackDeleted(outcome.conntrackDeleted);
       }
       for (const p of plugins) p.onProgrammed?.({ revision, outcome, cluster, report });
     },
+    onSwept: (n) => metrics.conntrackDeleted(n),
     onStateChange: (s) => {
       metrics.setRevisions(s.revision, s.seenRevision);
       metrics.setServerUp(s.serverUp);

@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 export interface ConntrackEntry {
   /** `tcp`, `udp`, `icmp`, `sctp`, …, as conntrack prints it. */
   readonly protocol: string;
+  /** TCP's state (`ESTABLISHED`, `TIME_WAIT`, …), when conntrack prints one. */
+  readonly state?: string;
   readonly src: string;
   readonly dst: string;
   readonly sport?: number;
@@ -43,6 +45,8 @@ export function parseConntrack(text: string): ConntrackEntry[] {
       return v === undefined || !/^\d+$/.test(v) ? undefined : Number(v);
     };
     const e: { -readonly [K in keyof ConntrackEntry]: ConntrackEntry[K] } = { protocol, src, dst };
+    const state = words.slice(1, 4).find((w) => /^[A-Z_]+$/.test(w));
+    if (state !== undefined) e.state = state;
     for (const k of ['sport', 'dport', 'type', 'code', 'id'] as const) {
       const v = num(k);
       if (v !== undefined) e[k] = v;
@@ -52,10 +56,13 @@ export function parseConntrack(text: string): ConntrackEntry[] {
   return out;
 }
 
-/** The `conntrack -D` arguments that delete exactly this entry (its original tuple). */
+/**
+ * The `conntrack -D` arguments that delete the entries of this entry's flow: protocol,
+ * addresses and destination port (ICMP: type, code, id) — every source port at once, so a
+ * client's many connections to a service cost one call.
+ */
 export function deleteArgs(e: ConntrackEntry): string[] {
   const args = ['-D', '-p', e.protocol, '-s', e.src, '-d', e.dst];
-  if (e.sport !== undefined) args.push('--sport', String(e.sport));
   if (e.dport !== undefined) args.push('--dport', String(e.dport));
   if (e.type !== undefined) args.push('--icmp-type', String(e.type));
   if (e.code !== undefined) args.push('--icmp-code', String(e.code));
@@ -119,11 +126,17 @@ export function createConntrack(run: NsRunner, conntrackPath = 'conntrack'): Con
       return all;
     },
     async remove(entries) {
-      let n = 0;
+      const calls = new Map<string, string[]>();
       for (const e of entries) {
-        const r = await run(conntrackPath, deleteArgs(e));
-        // Exit 1 "0 flow entries have been deleted": it ended or was deleted meanwhile.
-        if (r.code === 0) n++;
+        const args = deleteArgs(e);
+        calls.set(args.join(' '), args);
+      }
+      let n = 0;
+      for (const args of calls.values()) {
+        const r = await run(conntrackPath, args);
+        // "N flow entries have been deleted" (exit 1 with 0: they ended or went meanwhile).
+        const m = /(\d+) flow entr/.exec(r.stderr);
+        n += m === null ? 0 : Number(m[1]);
       }
       return n;
     },

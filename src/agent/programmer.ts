@@ -45,7 +45,6 @@ export interface ProgramOutcome {
   readonly scriptBytes: number;
   readonly ms: number;
   readonly diagnostics: readonly Diagnostic[];
-  readonly conntrackDeleted: number;
 }
 
 export interface KernelState {
@@ -58,6 +57,11 @@ export interface Programmer {
   /** Reads what the kernel holds; the next program() replaces it in one transaction. */
   inspect(): Promise<KernelState>;
   program(cluster: Cluster): Promise<ProgramOutcome>;
+  /**
+   * Removes the conntrack entries of flows `cluster` denies on this node's endpoints (after a
+   * programming; run separately so the programmed state is reported first). Returns how many.
+   */
+  sweep(cluster: Cluster): Promise<number>;
   /** The ruleset the kernel holds (the last one applied), or undefined before the first. */
   held(): Ruleset | undefined;
 }
@@ -97,6 +101,8 @@ export function deniedEntries(cluster: Cluster, local: readonly Endpoint[], entr
   const out: ConntrackEntry[] = [];
   for (const e of entries) {
     if (!mine.has(e.src) && !mine.has(e.dst)) continue;
+    // A closed TCP connection carries no more data; a new one with its tuple starts "new" anyway.
+    if (e.state === 'TIME_WAIT' || e.state === 'CLOSE') continue;
     const protocol = protocolOf(e);
     if (protocol === undefined) continue;
     // ICMP: only echo requests start flows the policy decides; replies and errors are related.
@@ -142,19 +148,20 @@ export function createProgrammer(opts: ProgrammerOptions): Programmer {
       const t = performance.now();
       const { endpoints, interfaces } = nodeEndpoints(cluster, opts.node);
       const compiled = compileNode(cluster, endpoints, { interfaces, table: opts.table });
-      if (!compiled.ok) return { kind: 'failed', ops: 0, scriptBytes: 0, ms: ms(t), diagnostics: compiled.diagnostics, conntrackDeleted: 0 };
+      if (!compiled.ok) return { kind: 'failed', ops: 0, scriptBytes: 0, ms: ms(t), diagnostics: compiled.diagnostics };
       const next = opts.transform === undefined ? compiled.value : opts.transform(compiled.value);
       // No held ruleset (a fresh start): whatever the kernel has is replaced in one transaction.
       const diff = diffRulesets(held, next);
       const script = held === undefined ? renderNft(next) : renderNftUpdate(diff);
-      if (script === '') return { kind: 'unchanged', ops: 0, scriptBytes: 0, ms: ms(t), diagnostics: [], conntrackDeleted: 0 };
+      if (script === '') return { kind: 'unchanged', ops: 0, scriptBytes: 0, ms: ms(t), diagnostics: [] };
       const r = await opts.run(nft, ['-f', '-'], script);
-      if (r.code !== 0) return { kind: 'failed', ops: 0, scriptBytes: Buffer.byteLength(script), ms: ms(t), diagnostics: parseNftErrors(r.stderr, opts.node), conntrackDeleted: 0 };
+      if (r.code !== 0) return { kind: 'failed', ops: 0, scriptBytes: Buffer.byteLength(script), ms: ms(t), diagnostics: parseNftErrors(r.stderr, opts.node) };
       held = next;
       const kind = diff.kind === 'replace' || script.includes('\ndelete table ') ? 'replace' : 'update';
-      const applied = ms(t);
-      const deleted = await sweep(cluster, endpoints);
-      return { kind, ops: diff.kind === 'update' ? diff.ops.length : 1, scriptBytes: Buffer.byteLength(script), ms: applied, diagnostics: [], conntrackDeleted: deleted };
+      return { kind, ops: diff.kind === 'update' ? diff.ops.length : 1, scriptBytes: Buffer.byteLength(script), ms: ms(t), diagnostics: [] };
+    },
+    sweep(cluster) {
+      return sweep(cluster, nodeEndpoints(cluster, opts.node).endpoints);
     },
     held() {
       return held;

@@ -33,6 +33,8 @@ export interface SyncLoopOptions {
   /** Coalescing window, from the first pending change. Default 5 ms. */
   readonly coalesceMs?: number;
   readonly onProgrammed?: (outcome: ProgramOutcome, cluster: Cluster, revision: number, report: ChangeReport | undefined) => void;
+  /** After the conntrack sweep that follows a programming: how many entries were removed. */
+  readonly onSwept?: (deleted: number) => void;
   readonly onStateChange?: (s: SyncState) => void;
   readonly log?: (message: string) => void;
 }
@@ -147,7 +149,7 @@ export function createSyncLoop(opts: SyncLoopOptions): SyncLoop {
     if (!forceProgram && st.lastError === undefined && (report === undefined || emptyReport(report))) {
       // Nothing this node could program changed: the kernel already holds this revision's state.
       setState({ revision: Math.max(st.revision, revision), updates: st.updates + 1 });
-      opts.onProgrammed?.({ kind: 'unchanged', ops: 0, scriptBytes: 0, ms: 0, diagnostics: [], conntrackDeleted: 0 }, cluster, revision, report);
+      opts.onProgrammed?.({ kind: 'unchanged', ops: 0, scriptBytes: 0, ms: 0, diagnostics: [] }, cluster, revision, report);
       return;
     }
     const outcome = await opts.programmer.program(cluster);
@@ -158,6 +160,8 @@ export function createSyncLoop(opts: SyncLoopOptions): SyncLoop {
     }
     forceProgram = false;
     setState({ revision, lastError: undefined, lastSync: outcome.kind === 'unchanged' && st.lastSync !== undefined ? st.lastSync : new Date().toISOString(), updates: st.updates + 1 });
+    // Flows the new rules deny lose their conntrack entries (before the next batch is programmed).
+    if (outcome.kind !== 'unchanged') opts.onSwept?.(await opts.programmer.sweep(cluster));
   };
 
   return {

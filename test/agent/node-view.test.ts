@@ -170,7 +170,7 @@ describe('agent pieces', () => {
     assert.equal(backoffDelay(30, { initialMs: 100, maxMs: 1000 }, () => 0), 500);
   });
 
-  it('conntrack lines → original tuples → the delete that names exactly that entry', () => {
+  it('conntrack lines → original tuples → one delete per flow (every source port)', () => {
     const text = [
       'tcp      6 431999 ESTABLISHED src=10.244.0.3 dst=10.244.0.5 sport=43210 dport=3550 src=10.244.0.5 dst=10.244.0.3 sport=3550 dport=43210 [ASSURED] mark=0 use=1',
       'udp      17 28 src=10.244.0.3 dst=203.0.113.10 sport=40001 dport=53 [UNREPLIED] src=203.0.113.10 dst=10.244.0.3 sport=53 dport=40001 mark=0 use=1',
@@ -179,11 +179,11 @@ describe('agent pieces', () => {
     ].join('\n');
     const es = parseConntrack(text);
     assert.deepEqual(es, [
-      { protocol: 'tcp', src: '10.244.0.3', dst: '10.244.0.5', sport: 43210, dport: 3550 },
+      { protocol: 'tcp', state: 'ESTABLISHED', src: '10.244.0.3', dst: '10.244.0.5', sport: 43210, dport: 3550 },
       { protocol: 'udp', src: '10.244.0.3', dst: '203.0.113.10', sport: 40001, dport: 53 },
       { protocol: 'icmp', src: '10.244.0.3', dst: '10.244.0.5', type: 8, code: 0, id: 77 },
     ]);
-    assert.deepEqual(deleteArgs(es[0]!), ['-D', '-p', 'tcp', '-s', '10.244.0.3', '-d', '10.244.0.5', '--sport', '43210', '--dport', '3550']);
+    assert.deepEqual(deleteArgs(es[0]!), ['-D', '-p', 'tcp', '-s', '10.244.0.3', '-d', '10.244.0.5', '--dport', '3550']);
     assert.deepEqual(deleteArgs(es[2]!), ['-D', '-p', 'icmp', '-s', '10.244.0.3', '-d', '10.244.0.5', '--icmp-type', '8', '--icmp-code', '0', '--icmp-id', '77']);
   });
 
