@@ -172,7 +172,9 @@ export function createSyncLoop(opts: SyncLoopOptions): SyncLoop {
         if (resource !== undefined) keep.add(resourceKey(resource));
         stage('ADDED', o);
       }
-      // A re-list (after 410) is the whole truth: whatever it lacks was deleted meanwhile.
+      // A re-list (after 410) is the whole truth: whatever it lacks was deleted meanwhile — also
+      // what an earlier stream staged and no batch has applied yet.
+      for (const key of [...pending.keys()]) if (!keep.has(key) && !versions.has(key)) pending.delete(key);
       for (const key of versions.keys()) if (!keep.has(key)) pending.set(key, { op: 'remove', key });
       pendingRevision = Math.max(pendingRevision, revision);
       setState({ seenRevision: Math.max(st.seenRevision, revision) });

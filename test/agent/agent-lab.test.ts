@@ -242,7 +242,7 @@ spec:
     await assertNoStaleRules();
   });
 
-  it('stop the server: agents keep enforcing and say they are stale; a change after it returns reaches the kernel', async () => {
+  it('stop the server: agents keep enforcing and say they are stale, an agent restarted meanwhile keeps the rules; a change after the server returns reaches the kernel', async () => {
     await current();
     const prober = startProber(() => lab, [...denied(), { from: 'hipstershop/frontend', to: CATALOG, port: 3550, protocol: 'TCP' }]);
     await server.stop();
@@ -255,7 +255,20 @@ spec:
         `${n.name} never said it was stale`,
       );
     }
+    // An agent restarted while the server is down has nothing to program from: it must leave its
+    // predecessor's rules alone (fail-static from the start), and converge once the server is back.
+    const node = nodeOf(CATALOG);
+    const old = agentNodes(lab).find((n) => n.name === node.name)!;
+    const rulesBefore = (await runCommand('ip', ['netns', 'exec', node.netns, 'nft', 'list', 'table', 'inet', 'strata'])).stdout;
+    process.kill(old.agentPid!, 'SIGKILL');
+    assert.ok(await eventually(() => agentNodes(lab).find((n) => n.name === node.name)!.agentPid === null, 5000));
+    const restarted = spawnAgent(lab, node.name, node.netns, target(), 1);
+    assert.ok(await eventually(() => agentNodes(lab).find((n) => n.name === node.name)!.agentPid === restarted, 10_000), 'the restarted agent never recorded itself');
     await sleep(1000);
+    const fresh = agentNodes(lab).find((n) => n.name === node.name)!;
+    assert.equal(fresh.state, 'syncing');
+    const rulesAfter = (await runCommand('ip', ['netns', 'exec', node.netns, 'nft', 'list', 'table', 'inet', 'strata'])).stdout;
+    assert.equal(rulesAfter.replace(/packets \d+ bytes \d+/g, ''), rulesBefore.replace(/packets \d+ bytes \d+/g, ''));
     const during = await prober.stop();
     assert.deepEqual(during.violations, []);
     assert.ok(during.rounds >= 2, `only ${during.rounds} probe rounds ran`);
