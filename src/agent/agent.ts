@@ -38,6 +38,8 @@ export interface AgentOptions {
   readonly listenPort?: number | undefined;
   readonly coalesceMs?: number | undefined;
   readonly reportIntervalMs?: number | undefined;
+  /** How often to check that the kernel still holds the programmed table (default 30 s; 0: never). */
+  readonly resyncIntervalMs?: number | undefined;
   readonly backoffInitialMs?: number | undefined;
   readonly backoffMaxMs?: number | undefined;
   /** Where the run file goes (default /run/strata-agent, or $STRATA_AGENT_RUN_DIR). */
@@ -105,7 +107,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ...(opts.coalesceMs === undefined ? {} : { coalesceMs: opts.coalesceMs }),
     log: (m) => log(`agent ${opts.node}: ${m}`),
     onProgrammed: (outcome, cluster, revision, report) => {
-      metrics.update(outcome.kind === 'failed' ? 'failed' : outcome.kind === 'unchanged' ? (report === undefined ? 'unchanged' : 'skipped') : 'programmed');
+      metrics.update(outcome.kind === 'failed' ? 'failed' : outcome.skipped === true ? 'skipped' : outcome.kind === 'unchanged' ? 'unchanged' : 'programmed');
       if (outcome.kind === 'failed') {
         metrics.error(outcome.diagnostics.some((d) => d.code === 'dataplane/nft-rejected') ? 'nft' : 'compile');
       } else if (outcome.kind !== 'unchanged') {
@@ -194,12 +196,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
 
+  const resyncMs = opts.resyncIntervalMs ?? 30_000;
+  const resyncTimer =
+    resyncMs > 0
+      ? setInterval(() => {
+          loop.resync().then(
+            (same) => {
+              if (!same) metrics.error('drift');
+            },
+            (e: unknown) => log(`agent ${opts.node}: resync: ${(e as Error).message}`),
+          );
+        }, resyncMs)
+      : undefined;
+
   const address = http.address;
   return {
     address,
     state: () => loop.state(),
     statusLine: () => formatStatusLine(opts.node, loop.state(), rulesNow()),
     async stop() {
+      if (resyncTimer !== undefined) clearInterval(resyncTimer);
       watcher?.stop();
       await watcher?.done;
       await loop.idle();

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type UpdateResult = 'programmed' | 'unchanged' | 'skipped' | 'failed';
-export type ErrorKind = 'compile' | 'nft' | 'conntrack' | 'server' | 'status-report';
+export type ErrorKind = 'compile' | 'nft' | 'conntrack' | 'server' | 'status-report' | 'drift';
 
 export interface AgentMetrics {
   readonly registry: Registry;

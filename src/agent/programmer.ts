@@ -9,7 +9,7 @@
 //            the error is reported and the next change diffs from `held` again.
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../diagnostics/index.ts';
-import { compileNode, diffRulesets, parseNftErrors, renderNft, renderNftUpdate } from '../dataplane/index.ts';
+import { compileNode, diffRulesets, nftName, parseNftErrors, renderNft, renderNftUpdate } from '../dataplane/index.ts';
 import type { Ruleset } from '../dataplane/index.ts';
 import { decideVerdict, makeFlow } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
@@ -40,7 +40,10 @@ export function nodeEndpoints(cluster: Cluster, node: string): { endpoints: Endp
 }
 
 export interface ProgramOutcome {
+  /** `unchanged`: the diff was empty (or, with `skipped`, no compile was needed at all). */
   readonly kind: 'replace' | 'update' | 'unchanged' | 'failed';
+  /** The batch's change report touched nothing a node programs: not even compiled. */
+  readonly skipped?: boolean;
   readonly ops: number;
   readonly scriptBytes: number;
   readonly ms: number;
@@ -56,6 +59,11 @@ export interface KernelState {
 export interface Programmer {
   /** Reads what the kernel holds; the next program() replaces it in one transaction. */
   inspect(): Promise<KernelState>;
+  /**
+   * Whether the kernel still holds exactly the chains, sets and rule count last applied. When it
+   * does not (someone flushed or edited the table), the next program() replaces the table whole.
+   */
+  verify(): Promise<boolean>;
   program(cluster: Cluster): Promise<ProgramOutcome>;
   /**
    * Removes the conntrack entries of flows `cluster` denies on this node's endpoints (after a
@@ -143,6 +151,28 @@ export function createProgrammer(opts: ProgrammerOptions): Programmer {
       if (r.code !== 0) return { tableFound: false, rules: 0 };
       const rules = r.stdout.split('\n').filter((l) => /\bcounter\b/.test(l)).length;
       return { tableFound: true, rules };
+    },
+    async verify() {
+      if (held === undefined) return true;
+      const r = await opts.run(nft, ['-j', 'list', 'table', 'inet', opts.table]);
+      let same = false;
+      if (r.code === 0) {
+        try {
+          const items = (JSON.parse(r.stdout) as { nftables?: Record<string, { name?: string }>[] }).nftables ?? [];
+          const chains = items.flatMap((i) => (i['chain']?.name === undefined ? [] : [i['chain'].name])).sort();
+          const sets = items.flatMap((i) => (i['set']?.name === undefined ? [] : [i['set'].name])).sort();
+          const rules = items.filter((i) => i['rule'] !== undefined).length;
+          const want = countRules(held);
+          same =
+            rules === want.rules &&
+            JSON.stringify(chains) === JSON.stringify(held.chains.map((c) => nftName(c.name)).sort()) &&
+            JSON.stringify(sets) === JSON.stringify(held.sets.map((x) => nftName(x.name)).sort());
+        } catch {
+          same = false;
+        }
+      }
+      if (!same) held = undefined;
+      return same;
     },
     async program(cluster) {
       const t = performance.now();

@@ -48,6 +48,11 @@ export interface SyncLoop {
   cluster(): Cluster;
   /** Resolves when nothing is pending or running. */
   idle(): Promise<void>;
+  /**
+   * Checks that the kernel holds what was last programmed (between batches, never during one);
+   * when it does not, reprograms the table whole. Returns false when it had drifted.
+   */
+  resync(): Promise<boolean>;
   close(): void;
 }
 
@@ -149,7 +154,7 @@ export function createSyncLoop(opts: SyncLoopOptions): SyncLoop {
     if (!forceProgram && st.lastError === undefined && (report === undefined || emptyReport(report))) {
       // Nothing this node could program changed: the kernel already holds this revision's state.
       setState({ revision: Math.max(st.revision, revision), updates: st.updates + 1 });
-      opts.onProgrammed?.({ kind: 'unchanged', ops: 0, scriptBytes: 0, ms: 0, diagnostics: [] }, cluster, revision, report);
+      opts.onProgrammed?.({ kind: 'unchanged', skipped: true, ops: 0, scriptBytes: 0, ms: 0, diagnostics: [] }, cluster, revision, report);
       return;
     }
     const outcome = await opts.programmer.program(cluster);
@@ -196,6 +201,24 @@ export function createSyncLoop(opts: SyncLoopOptions): SyncLoop {
     },
     state: () => st,
     cluster: () => store.snapshot(),
+    async resync() {
+      while (running !== undefined) await running;
+      if (st.lastSync === undefined) return true;
+      let same = true;
+      running = (async () => {
+        same = await opts.programmer.verify();
+        if (!same) {
+          log('the kernel does not hold the programmed table (changed outside the agent): replacing it');
+          forceProgram = true;
+        }
+      })();
+      await running;
+      running = undefined;
+      // Changes that arrived during the check wait for no further event.
+      if (!same || pending.size > 0) schedule();
+      if (!same) await this.idle();
+      return same;
+    },
     idle() {
       if (running === undefined && timer === undefined && pending.size === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));

@@ -41,6 +41,7 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .option('--table <name>', 'nft table (inet family)', 'strata')
       .option('--coalesce-ms <ms>', 'batch changes arriving within this window after the first (default 5)')
       .option('--report-interval <s>', 'NodeStatus heartbeat interval in seconds (default 10)')
+      .option('--resync-interval <s>', 'check that the kernel still holds the programmed table every S seconds; 0: never (default 30)')
       .option('--no-conntrack', 'do not remove conntrack entries of flows that become denied')
       .option('--run-dir <dir>', 'where the agent records itself (default /run/strata-agent)'),
   ).action(async (opts) => setExit(await (await import('./commands/agent.ts')).runAgent(io, opts)));

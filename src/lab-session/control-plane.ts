@@ -54,6 +54,8 @@ export interface AgentLabOptions {
   readonly stateDir?: string;
   /** NodeStatus heartbeat of the agents, in seconds (default 5). */
   readonly reportIntervalSeconds?: number;
+  /** More `strata agent` flags for every agent (e.g. `--resync-interval 1`). */
+  readonly agentArgs?: readonly string[];
   /** How long to wait for every agent to be in sync (default 60 s). */
   readonly syncTimeoutMs?: number;
   readonly onProgress?: (phase: string) => void;
@@ -147,10 +149,10 @@ async function register(t: ControlPlaneTarget, docs: readonly unknown[]): Promis
 }
 
 /** Starts `strata agent` for one node of the lab, detached; its output goes to the lab's run dir. */
-export function spawnAgent(lab: Lab, node: string, netns: string, t: ControlPlaneTarget, reportIntervalSeconds: number): number {
+export function spawnAgent(lab: Lab, node: string, netns: string, t: ControlPlaneTarget, reportIntervalSeconds: number, extraArgs: readonly string[] = []): number {
   const log = openSync(join(runDirOf(lab.labId, lab.stateDir), `agent-${node}.log`), 'a', 0o600);
   // The token goes through the environment, not argv (which every user can read in ps).
-  const child = spawn(process.execPath, [STRATA_BIN, 'agent', '--server', t.server, '--node', node, '--netns', netns, '--listen', '127.0.0.1:0', '--report-interval', String(reportIntervalSeconds)], {
+  const child = spawn(process.execPath, [STRATA_BIN, 'agent', '--server', t.server, '--node', node, '--netns', netns, '--listen', '127.0.0.1:0', '--report-interval', String(reportIntervalSeconds), ...extraArgs], {
     detached: true,
     stdio: ['ignore', log, log],
     env: { ...process.env, ...(t.token === undefined ? {} : { STRATA_TOKEN: t.token }) },
@@ -211,7 +213,7 @@ export async function upAgentLab(sources: readonly ManifestSource[], opts: Agent
 
   progress('agents');
   const interval = opts.reportIntervalSeconds ?? 5;
-  for (const n of lab.plan.nodes) spawnAgent(lab, n.name, n.namespace, opts.target, interval);
+  for (const n of lab.plan.nodes) spawnAgent(lab, n.name, n.namespace, opts.target, interval, opts.agentArgs ?? []);
   const synced = await waitForAgents(lab, reg.value.revision, opts.syncTimeoutMs ?? 60_000);
   if (!synced.ok) return undo(synced.diagnostics);
 

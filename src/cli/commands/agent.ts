@@ -15,6 +15,7 @@ export interface AgentCommandOptions extends TargetOptions {
   readonly table?: string | undefined;
   readonly coalesceMs?: string | undefined;
   readonly reportInterval?: string | undefined;
+  readonly resyncInterval?: string | undefined;
   readonly conntrack?: boolean | undefined;
   readonly runDir?: string | undefined;
 }
@@ -31,6 +32,7 @@ export async function runAgent(io: Io, opts: AgentCommandOptions, stop: Promise<
   const { host, port } = parseListen(opts.listen);
   const coalesceMs = intFlag('coalesce-ms', opts.coalesceMs, 0, 1000);
   const reportSeconds = intFlag('report-interval', opts.reportInterval, 1, 3600);
+  const resyncSeconds = intFlag('resync-interval', opts.resyncInterval, 0, 86_400);
   const target = await requireTarget(opts);
   if (process.getuid?.() !== 0) io.err('strata agent: warning: not root — nft will fail to program the kernel');
   const ip = findProgram('ip');
@@ -48,6 +50,7 @@ export async function runAgent(io: Io, opts: AgentCommandOptions, stop: Promise<
       listenPort: port,
       coalesceMs,
       reportIntervalMs: reportSeconds === undefined ? undefined : reportSeconds * 1000,
+      resyncIntervalMs: resyncSeconds === undefined ? undefined : resyncSeconds * 1000,
       runDir: opts.runDir,
       conntrack: opts.conntrack !== false && conntrack !== undefined,
       ipPath: ip,
