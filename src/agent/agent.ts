@@ -186,7 +186,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ...(opts.backoffInitialMs === undefined ? {} : { initialMs: opts.backoffInitialMs }),
     ...(opts.backoffMaxMs === undefined ? {} : { maxMs: opts.backoffMaxMs }),
     handlers: {
-      onSnapshot: (items, rv) => loop.snapshot(items, rv),
+      onSnapshot: (items, rv) => {
+        metrics.listed();
+        loop.snapshot(items, rv);
+      },
       onEvents: (events, rv) => loop.events(events, rv),
       onRevision: (rv) => loop.revision(rv),
       onConnection: (up, error) => {

@@ -16,6 +16,7 @@ export interface AgentMetrics {
   update(result: UpdateResult): void;
   error(kind: ErrorKind): void;
   conntrackDeleted(n: number): void;
+  listed(): void;
 }
 
 export function createAgentMetrics(node: string): AgentMetrics {
@@ -37,6 +38,7 @@ export function createAgentMetrics(node: string): AgentMetrics {
   const updates = new Counter({ name: 'strata_agent_updates_total', help: 'batches of changes handled, by result', labelNames: ['result'], registers: [registry] });
   const errors = new Counter({ name: 'strata_agent_errors_total', help: 'errors, by kind', labelNames: ['kind'], registers: [registry] });
   const ct = new Counter({ name: 'strata_agent_conntrack_deleted_total', help: 'conntrack entries removed because their flow became denied', registers: [registry] });
+  const lists = new Counter({ name: 'strata_agent_lists_total', help: 'full lists of the node view: the first, and one after every 410 Gone', registers: [registry] });
   serverUp.set(0);
   return {
     registry,
@@ -61,6 +63,9 @@ export function createAgentMetrics(node: string): AgentMetrics {
     },
     error(kind) {
       errors.inc({ kind });
+    },
+    listed() {
+      lists.inc();
     },
     conntrackDeleted(n) {
       if (n > 0) ct.inc(n);

@@ -28,6 +28,7 @@ import {
 import type { Session, SessionFlow } from '../../src/lab-session/index.ts';
 import { findProgram } from '../../src/lab/index.ts';
 import { disagreements, flowsOf, REPO_ROOT, sessionSkip, sourcesOf, uniqueLabId } from '../lab-session/fixtures.ts';
+import { openDatastore } from '../../src/store/index.ts';
 import { api, eventually, sleep, startLiveServer } from './fixtures.ts';
 import type { LiveServer } from './fixtures.ts';
 
@@ -284,6 +285,26 @@ spec:
     assert.ok(synced.ok, JSON.stringify(synced.ok ? '' : synced.diagnostics));
     const after2 = await again.stop();
     assert.deepEqual(after2.violations, []);
+    await assertNoStaleRules();
+  });
+
+  it('a watch the server can no longer resume (410 Gone) is replaced by a list: a deletion made meanwhile is not missed', async () => {
+    await current();
+    const node = agentNodes(lab).find((n) => n.name === nodeOf(CATALOG).name)!;
+    const lists = async (): Promise<number> => Number(/strata_agent_lists_total\{node="[^"]+"\} (\d+)/.exec(await (await fetch(`http://${node.listen!}/metrics`)).text())?.[1] ?? 0);
+    assert.equal((await api(server.url, 'POST', '/apis/strata/v1/apply', BLOCK)).code, 200);
+    assert.ok(await eventually(async () => (await observe('hipstershop/frontend', CATALOG, 3550)) === 'deny', 10_000));
+    const listsBefore = await lists();
+    await server.stop();
+    // Behind the agents' backs: the policy is deleted and the history compacted past their revision.
+    const store = await openDatastore(`sqlite:${path.join(server.dir, 'strata.db')}`);
+    const del = await store.txn([{ op: 'delete', key: '/registry/projectcalico.org/globalnetworkpolicies/security.block-catalog' }]);
+    assert.ok(del.ok);
+    await store.compact(del.revision);
+    await store.close();
+    await server.start();
+    assert.ok(await eventually(async () => (await observe('hipstershop/frontend', CATALOG, 3550)) === 'allow', 20_000), 'the deletion never reached the kernel');
+    assert.ok((await lists()) > listsBefore, 'the agent did not list again');
     await assertNoStaleRules();
   });
 
