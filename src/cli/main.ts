@@ -155,6 +155,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--nodes <n>', 'nodes to spread endpoints over (endpoints naming a node go there)', '2')
     .option('--pod-cidr <cidr>', 'addresses for workloads without one (the engine gets the same)', '10.244.0.0/16')
     .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
+    .option('--server <url>', 'join the control plane: register the workloads and policies through this API server and start one `strata agent` per node')
+    .option('--token <token>', 'bearer token for --server (default: $STRATA_TOKEN or the current context\'s)')
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabUp(io, opts)));
   lab
@@ -163,6 +165,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(labOption())
     .option('--flows <file>', 'JSON Lines of {from,to,port,protocol[,verdict]} (default: every workload pair on every listening port)')
     .option('--timeout <ms>', 'first-pass timeout per probe (a suspected disagreement is probed again with 2500 ms)')
+    .option('--token <token>', 'for a lab built with --server: bearer token to read the server\'s state (default: $STRATA_TOKEN or the current context\'s)')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
     .option('-q, --quiet', 'no summary on stderr with -o json')
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabProbe(io, opts)));

@@ -33,6 +33,21 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
 
   withTarget(
     program
+      .command('agent')
+      .description('the per-node agent: watch the server, program this node\'s nftables (fail-static), report NodeStatus')
+      .option('--node <name>', 'the node whose workload endpoints this agent programs (required)')
+      .option('--netns <ns>', 'program this network namespace (ip netns exec) instead of the agent\'s own')
+      .option('--listen <host:port>', 'loopback address of /healthz, /status and /metrics', '127.0.0.1:0')
+      .option('--table <name>', 'nft table (inet family)', 'strata')
+      .option('--coalesce-ms <ms>', 'batch changes arriving within this window after the first (default 5)')
+      .option('--report-interval <s>', 'NodeStatus heartbeat interval in seconds (default 10)')
+      .option('--resync-interval <s>', 'check that the kernel still holds the programmed table every S seconds; 0: never (default 30)')
+      .option('--no-conntrack', 'do not remove conntrack entries of flows that become denied')
+      .option('--run-dir <dir>', 'where the agent records itself (default /run/strata-agent)'),
+  ).action(async (opts) => setExit(await (await import('./commands/agent.ts')).runAgent(io, opts)));
+
+  withTarget(
+    program
       .command('apply')
       .description('create or update the manifests\' resources on the server, all or nothing')
       .addOption(fileOption())

@@ -15,7 +15,6 @@ export {
   attachSession,
   buildFromSources,
   compileSession,
-  downSession,
   listenersOf,
   rulesetNotes,
   sessionUnavailableReason,
@@ -26,3 +25,16 @@ export { DEFAULT_LISTENER, DEFAULT_NODES, DEFAULT_POD_CIDR, declaredListeners, g
 export type { LabStatus } from './status.ts';
 export { allLabStatus, labStatus } from './status.ts';
 export type { ManifestSource, SessionRecord } from './store.ts';
+export type { AgentLabOptions, AgentLabResult, AgentNode, ControlPlaneTarget } from './control-plane.ts';
+export {
+  agentNodes,
+  attachAgentSession,
+  clusterFromServer,
+  downAgentLab,
+  downAgentLab as downSession,
+  registrationDocuments,
+  spawnAgent,
+  upAgentLab,
+  waitForAgents,
+  workloadEndpointOf,
+} from './control-plane.ts';

@@ -436,7 +436,6 @@ export async function applySession(session: Session, changed: readonly ManifestS
 // ---------------------------------------------------------------------------------------------
 // down
 
-export { downLab as downSession };
 
 /** Ports a session's workloads listen on, by endpoint id. */
 export function listenersOf(session: Session): ReadonlyMap<string, readonly LabPort[]> {

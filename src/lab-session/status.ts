@@ -2,6 +2,8 @@
 // workloads, whether its agents still run, and — for labs built from manifests — what the
 // session programmed and when. Read only; works on half-built and crashed labs too.
 import { isSameProcess, listLabIds, readState, runDirOf, stateDirOf } from '../lab/index.ts';
+import { agentNodes } from './control-plane.ts';
+import type { AgentNode } from './control-plane.ts';
 import { readSession } from './store.ts';
 
 export interface LabStatus {
@@ -9,7 +11,13 @@ export interface LabStatus {
   /** `building`, `ready`, `tearing-down`, or `unreadable`. */
   readonly phase: string;
   readonly createdAt?: string;
-  readonly nodes: readonly string[];
+  /**
+   * Every node: its network namespace and, for a lab built with `--server`, the policy agent
+   * programming it (pid, the server revision it has programmed, its state); nulls otherwise.
+   */
+  readonly nodes: readonly AgentNode[];
+  /** Set for a lab built with `--server`: the API server its agents follow. */
+  readonly server?: string;
   readonly workloads: number;
   readonly externals: number;
   readonly namespaces: number;
@@ -40,7 +48,7 @@ export function labStatus(labId: string, stateDir?: string): LabStatus | undefin
     labId,
     phase: state.phase,
     createdAt: state.createdAt,
-    nodes: state.plan.nodes.map((n) => n.name),
+    nodes: agentNodes(state),
     workloads: state.plan.workloads.length,
     externals: state.plan.externals.length,
     namespaces: state.namespaces.length,
@@ -51,6 +59,7 @@ export function labStatus(labId: string, stateDir?: string): LabStatus | undefin
   if (record === undefined) return base;
   return {
     ...base,
+    ...(record.controlPlane === undefined ? {} : { server: record.controlPlane.server }),
     session: {
       generation: record.generation,
       updatedAt: record.updatedAt,

@@ -40,8 +40,10 @@ export interface SessionRecord {
   readonly placement: Readonly<Record<string, string>>;
   /** Addresses of every lab workload, as planned: a rebuilt engine must agree. */
   readonly addresses: Readonly<Record<string, readonly string[]>>;
-  /** Per node, the ruleset its kernel holds (the last one applied successfully). */
+  /** Per node, the ruleset its kernel holds (the last one applied successfully); empty for an agent lab. */
   readonly rulesets: Readonly<Record<string, Ruleset>>;
+  /** Present for a lab built with `--server`: policy comes from this server through per-node agents. */
+  readonly controlPlane?: { readonly server: string };
 }
 
 export function sessionPathOf(runDir: string): string {

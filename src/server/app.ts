@@ -24,6 +24,7 @@ import type { Query, Reply } from './rest.ts';
 import { parseResourcePath } from './resources.ts';
 import { ApiError, fail, status } from './status.ts';
 import { startWatch } from './watch.ts';
+import { listNodeView, NODE_VIEW_PATH, startNodeViewWatch } from './node-view.ts';
 
 export interface ServerOptions {
   readonly store: Datastore;
@@ -265,6 +266,19 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       const list = apiResourceList(gv[1]!);
       if (list === undefined) throw fail(404, 'the server could not find the requested resource');
       return send(reply, { code: 200, body: list });
+    }
+    const view = NODE_VIEW_PATH.exec(path);
+    if (view !== null) {
+      const node = decodeURIComponent(view[1]!);
+      if (q['watch'] === 'true' || q['watch'] === '1') {
+        rec.verb = 'watch';
+        const stream = await startNodeViewWatch(ctx, user, node, q, rec);
+        reply.hijack();
+        stream(reply.raw);
+        return;
+      }
+      rec.verb = 'get';
+      return send(reply, await listNodeView(ctx, user, node, rec));
     }
     if (path === '/apis/strata/v1/auditevents') {
       rec.verb = 'list';

@@ -40,11 +40,16 @@ const STRATA_RESOURCES = [
   { name: 'explain', singularName: '', namespaced: false, kind: 'Explanation', verbs: ['create'] },
   { name: 'matrix', singularName: '', namespaced: false, kind: 'Matrix', verbs: ['create'] },
   { name: 'auditevents', singularName: 'auditevent', namespaced: false, kind: 'Event', verbs: ['list'] },
+  // An agent's view of the state: GET /apis/strata/v1/nodeviews/NODE (list; ?watch=true).
+  { name: 'nodeviews', singularName: 'nodeview', namespaced: false, kind: 'NodeView', verbs: ['get', 'watch'] },
 ];
 
 /** The APIResourceList of one group/version, or undefined when the server does not serve it. */
 export function apiResourceList(groupVersion: string): object | undefined {
-  if (groupVersion === 'strata/v1') return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources: STRATA_RESOURCES };
+  if (groupVersion === 'strata/v1') {
+    const own = (groupVersions().get(groupVersion) ?? []).flatMap(apiResource);
+    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources: [...STRATA_RESOURCES, ...own] };
+  }
   if (groupVersion === 'authorization.k8s.io/v1') {
     return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources: [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }] };
   }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, ok } from '../diagnostics/index.ts';
 import { parseWithDiagnostics } from '../model/issues.ts';
+import { nodeStatusSchema } from '../model/node-status.ts';
 import { RBAC_SCHEMAS } from '../model/rbac.ts';
 import { syntheticOrigin, validateDocument } from '../model/index.ts';
 import type { Resource } from '../model/index.ts';
@@ -48,6 +49,10 @@ export interface Checked {
 export function validateObject(info: ResourceInfo, obj: Readonly<Record<string, unknown>>): Result<Checked> {
   const meta = metaOf(obj);
   const origin = syntheticOrigin(objectLabel(info, meta.namespace, meta.name ?? ''));
+  if (info.type === 'NodeStatus') {
+    const parsed = parseWithDiagnostics(nodeStatusSchema, obj, origin);
+    return parsed.value === undefined ? fail(parsed.diagnostics) : ok({ resource: undefined });
+  }
   if (!info.engine) {
     const schema = RBAC_SCHEMAS[info.type as keyof typeof RBAC_SCHEMAS];
     const parsed = parseWithDiagnostics(schema, obj, origin);

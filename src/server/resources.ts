@@ -6,8 +6,8 @@ import type { ResourceType } from '../model/resource.ts';
 
 /** Kinds the server stores and evaluates itself (RBAC), beside the engine's. */
 export type RbacType = 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding';
-/** `StrataEndpoint`: Strata's own RBAC pseudo-resources (explain, matrix, auditevents). */
-export type ServedType = ResourceType | RbacType | 'StrataEndpoint';
+/** `StrataEndpoint`: Strata's own RBAC pseudo-resources (explain, matrix, auditevents); `NodeStatus`: agents' reports. */
+export type ServedType = ResourceType | RbacType | 'StrataEndpoint' | 'NodeStatus';
 
 export interface ResourceInfo {
   readonly type: ServedType;
@@ -98,12 +98,27 @@ function rbacInfo(type: RbacType, namespaced: boolean): ResourceInfo {
   return { type, kind: type, group: RBAC, version: 'v1', plural: `${type.toLowerCase()}s`, singular: type.toLowerCase(), namespaced, shortNames: [], subresources: [], engine: false };
 }
 
+/** Agents' reports (`strata get nodes`): Strata's own kind, cluster scoped, not read by the engine. */
+export const NODE_STATUS_INFO: ResourceInfo = {
+  type: 'NodeStatus',
+  kind: 'NodeStatus',
+  group: 'strata',
+  version: 'v1',
+  plural: 'nodestatuses',
+  singular: 'nodestatus',
+  namespaced: false,
+  shortNames: ['nodes', 'node'],
+  subresources: [],
+  engine: false,
+};
+
 export const RESOURCES: readonly ResourceInfo[] = [
   ...(Object.keys(ENGINE_ROWS) as ResourceType[]).map(engineInfo),
   rbacInfo('Role', true),
   rbacInfo('ClusterRole', false),
   rbacInfo('RoleBinding', true),
   rbacInfo('ClusterRoleBinding', false),
+  NODE_STATUS_INFO,
 ];
 
 export function apiVersionOf(info: ResourceInfo): string {

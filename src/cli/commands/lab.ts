@@ -23,10 +23,13 @@ import {
   formatProbeSummary,
   summarize,
   upSession,
+  upAgentLab,
+  attachAgentSession,
 } from '../../lab-session/index.ts';
 import type { CounterRow, LabStatus, ManifestSource, Session, SessionFlow, SessionProbeResult } from '../../lab-session/index.ts';
 import { labUnavailableReason } from '../../lab/index.ts';
 import { loadPaths } from '../../load/index.ts';
+import { resolveTarget } from '../config.ts';
 import type { Io } from '../io.ts';
 import { EXIT, UsageError } from '../exit.ts';
 
@@ -40,10 +43,13 @@ export interface LabUpOptions extends LabCommon {
   readonly podCidr?: string | undefined;
   readonly flows?: string | undefined;
   readonly quiet?: boolean | undefined;
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 export interface LabProbeOptions extends LabCommon {
   readonly flows?: string | undefined;
+  readonly token?: string | undefined;
   readonly output: string;
   readonly timeout?: string | undefined;
   readonly quiet?: boolean | undefined;
@@ -138,6 +144,7 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   const flows = opts.flows === undefined ? [] : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
 
+  if (opts.server !== undefined) return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet });
   const up = await upSession(sources, {
     labId,
     nodes,
@@ -168,6 +175,32 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
     io.err(`note: SCTP flows will be skipped: ${session.lab.sctp.detail}`);
   }
   io.out(`next: strata lab probe${labId === DEFAULT_LAB_ID ? '' : ` --lab ${labId}`}   ·   strata lab down${labId === DEFAULT_LAB_ID ? '' : ` --lab ${labId}`}`);
+  return EXIT.OK;
+}
+
+async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nodes: number; sources: ManifestSource[]; flows: SessionFlow[]; quiet: boolean }): Promise<number> {
+  const target = await resolveTarget({ server: opts.server, token: opts.token });
+  if (target === undefined) throw new UsageError('--server needs a URL');
+  const t0 = performance.now();
+  const up = await upAgentLab(x.sources, {
+    labId: x.labId,
+    nodes: x.nodes,
+    podCidr: opts.podCidr ?? DEFAULT_POD_CIDR,
+    flows: x.flows,
+    target: { server: target.server, token: target.token },
+    onProgress: (phase) => io.status?.(`lab ${x.labId}: ${phase}…`),
+  });
+  io.status?.(undefined);
+  render(io, shown(up.diagnostics, x.quiet), sourcesMap(x.sources));
+  if (!up.ok) return EXIT.USAGE;
+  const { session, nodes, revision, registered } = up.value;
+  const plan = session.lab.plan;
+  io.out(
+    `lab ${x.labId}: ${plural(plan.nodes.length, 'node')}, ${plural(plan.workloads.length, 'workload')}; registered with ${target.server} at revision ${revision} ` +
+      `(${registered.created} created, ${registered.configured} updated, ${registered.unchanged} unchanged); agents in sync in ${Math.round(performance.now() - t0)} ms`,
+  );
+  for (const n of nodes) io.out(`  ${n.name.padEnd(10)} agent pid ${String(n.agentPid).padEnd(8)} revision ${n.revision ?? '-'}  (${n.netns}, http ${n.listen ?? '-'})`);
+  io.out(`policy now changes through the API: strata apply -f … / strata delete …   ·   strata get nodes   ·   strata lab probe${x.labId === DEFAULT_LAB_ID ? '' : ` --lab ${x.labId}`}`);
   return EXIT.OK;
 }
 
@@ -217,8 +250,19 @@ export async function runLabProbe(io: Io, opts: LabProbeOptions): Promise<number
   const timeoutMs = intFlag('timeout', opts.timeout, 50, 60_000);
   const labId = labIdOf(opts);
   if (!requireLab(io)) return EXIT.USAGE;
-  const attached = attach(io, labId);
+  let attached = attach(io, labId);
   if (attached === undefined) return EXIT.USAGE;
+  const server = attached.record.controlPlane?.server;
+  if (server !== undefined) {
+    // An agent lab: the kernel follows the server, so the verdicts to compare with are the server's.
+    const target = await resolveTarget({ server, token: opts.token });
+    const fromServer = await attachAgentSession(labId, { server, token: target?.token });
+    if (!fromServer.ok) {
+      render(io, fromServer.diagnostics);
+      return EXIT.USAGE;
+    }
+    attached = fromServer.value;
+  }
   const flows = opts.flows === undefined ? defaultFlows(attached.lab.plan) : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
   const extended = await withExternalsFor(attached, flows);
@@ -275,6 +319,10 @@ export async function runLabApply(io: Io, opts: LabApplyOptions): Promise<number
   if (sources === undefined) return EXIT.USAGE;
   const session = attach(io, labId);
   if (session === undefined) return EXIT.USAGE;
+  if (session.record.controlPlane !== undefined) {
+    io.err(`strata lab apply: lab ${labId} follows the API server ${session.record.controlPlane.server}: change policy there (strata apply -f …, strata delete …); its agents program the nodes`);
+    return EXIT.USAGE;
+  }
   const r = await applySession(session, sources, { mode: opts.prune === true ? 'replace' : 'upsert' });
   render(io, shown(r.diagnostics, quiet), sourcesMap(sources));
   if (!r.ok) return EXIT.USAGE;
@@ -329,10 +377,16 @@ export async function runLabCounters(io: Io, opts: LabCountersOptions): Promise<
 function statusText(s: LabStatus): string[] {
   const lines = [
     `lab ${s.labId}: ${s.phase}${s.createdAt === undefined ? '' : `, created ${s.createdAt}`}`,
-    `  ${plural(s.nodes.length, 'node')} (${s.nodes.join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
+    `  ${plural(s.nodes.length, 'node')} (${s.nodes.map((n) => n.name).join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
     `  agents: ${s.agents.running} of ${s.agents.recorded} running${s.sctp === undefined ? '' : `; SCTP: ${s.sctp}`}`,
   ];
-  if (s.session !== undefined) {
+  if (s.server !== undefined) {
+    lines.push(`  control plane: ${s.server}`);
+    for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}`}`);
+  }
+  if (s.session !== undefined && s.server !== undefined) {
+    lines.push(`  manifests registered at up: ${plural(s.session.files.length, 'file')}; policy changes through the API since`);
+  } else if (s.session !== undefined) {
     lines.push(
       `  policy generation ${s.session.generation}, updated ${s.session.updatedAt}; pod CIDR ${s.session.podCidr}`,
       `  rules per node: ${Object.entries(s.session.rules).map(([n, k]) => `${n} ${k}`).join(', ')}`,

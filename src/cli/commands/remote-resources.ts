@@ -8,6 +8,7 @@ import { call, readManifests, remote, requireTarget, RemoteError, renderRemoteEr
 import { resolveResourceName, resourceOfObject, resourceUrl } from '../../server/resources.ts';
 import type { ResourceInfo } from '../../server/resources.ts';
 import { tierOf } from '../../server/objects.ts';
+import { effectiveNodeState, nodeStatusBodySchema } from '../../model/node-status.ts';
 
 export interface ApplyOptions extends TargetOptions {
   readonly filename: readonly string[];
@@ -76,8 +77,36 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd()).join('\n');
 }
 
+/** `IN SYNC`, `SYNCING`, `STALE` (the agent says so, or its heartbeat is older than 3 intervals), `ERROR`. */
+function nodeStateText(o: Obj, now: number): string {
+  const parsed = nodeStatusBodySchema.safeParse((o as { status?: unknown }).status);
+  if (!parsed.success) return 'UNKNOWN';
+  return effectiveNodeState(parsed.data, now).replace('-', ' ').toUpperCase();
+}
+
+/** `strata get nodes`: every agent's version, programmed revision, health and last error. */
+export function renderNodeStatuses(items: readonly Obj[], output: string, now = Date.now()): string {
+  const wide = output === 'wide';
+  const header = ['NAME', 'AGENT VERSION', 'REVISION', 'STATUS', 'LAST ERROR', 'AGE', ...(wide ? ['ENDPOINTS', 'RULES', 'SETS', 'LAST SYNC'] : [])];
+  const rows = items.map((o) => {
+    const st = ((o as { status?: Record<string, unknown> }).status ?? {}) as Record<string, unknown>;
+    const err = typeof st['lastError'] === 'string' ? st['lastError'].split('\n')[0]! : '<none>';
+    return [
+      o.metadata?.name ?? '',
+      String(st['agentVersion'] ?? ''),
+      String(st['revision'] ?? ''),
+      nodeStateText(o, now),
+      err.length > 60 ? `${err.slice(0, 59)}…` : err,
+      age(o.metadata?.creationTimestamp, now),
+      ...(wide ? [String(st['endpoints'] ?? ''), String(st['rules'] ?? ''), String(st['sets'] ?? ''), String(st['lastSync'] ?? '')] : []),
+    ];
+  });
+  return table([header, ...rows]);
+}
+
 export function renderObjects(info: ResourceInfo, items: readonly Obj[], output: string, withNamespace: boolean): string {
   if (output === 'name') return items.map((o) => objectName(info, info.kind, o.metadata?.name ?? '')).join('\n');
+  if (info.type === 'NodeStatus') return renderNodeStatuses(items, output);
   const wide = output === 'wide';
   const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', ...(info.tierResource !== undefined ? ['TIER'] : []), 'AGE', ...(wide ? ['RESOURCEVERSION', 'LABELS'] : [])];
   const rows = items.map((o) => [
