@@ -29,8 +29,9 @@ export function calicoInterfaceName(namespace: string, pod: string): string {
 export function nodeEndpoints(cluster: Cluster, node: string): { endpoints: Endpoint[]; interfaces: Map<string, string> } {
   const endpoints: Endpoint[] = [];
   const interfaces = new Map<string, string>();
-  for (const ep of cluster.endpoints) {
-    if (ep.kind !== 'workload' || ep.node !== node) continue;
+  // The snapshot's node index: an agent beside 100k endpoints reads only its own.
+  for (const ep of cluster.endpointsOnNode(node)) {
+    if (ep.kind !== 'workload') continue;
     const ifname = ep.interfaceName ?? (ep.resourceType === 'Pod' && ep.namespace !== undefined ? calicoInterfaceName(ep.namespace, ep.name) : undefined);
     if (ifname === undefined) continue;
     endpoints.push(ep);
