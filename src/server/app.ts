@@ -10,6 +10,8 @@ import type { AuditLog } from './audit.ts';
 import { authenticate } from './authn.ts';
 import type { TokenTable } from './authn.ts';
 import { batchApply } from './batch.ts';
+import { policyBoard } from './board.ts';
+import { serveConsole } from './console-static.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
@@ -31,6 +33,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number | undefined;
   readonly bookmarkIntervalMs?: number | undefined;
   readonly log?: ((message: string) => void) | undefined;
+  /** The built console (`npm run build:ui` writes dist/ui); served at /ui/. */
+  readonly consoleDir?: string | undefined;
   /** Serve HTTPS with this certificate and key (PEM). kubectl sends bearer tokens only over TLS. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
@@ -42,6 +46,9 @@ export interface StrataServer {
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
+
+/** dist/ui at the repository root, where `npm run build:ui` puts the console. */
+export const DEFAULT_CONSOLE_DIR = new URL('../../dist/ui/', import.meta.url).pathname;
 
 const records = new WeakMap<FastifyRequest, RequestRecord>();
 
@@ -86,6 +93,7 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     log,
     tokensRef: () => opts.tokens,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
+    consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     serialize<T>(fn: () => Promise<T>): Promise<T> {
       const run = queue.then(fn, fn);
       queue = run.catch(() => undefined);
@@ -215,6 +223,8 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
     // kubectl asks for it; public as in kube-apiserver (system:public-info-viewer).
     return send(reply, { code: 200, body: { major: '1', minor: '31', gitVersion: 'v1.31.0-strata', platform: `${process.platform}/${process.arch}` } });
   }
+  // The console's files are public, as a login page is: every API call it makes carries a token.
+  if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/ui' || path.startsWith('/ui/'))) return serveConsole(reply, url.pathname, ctx.consoleDir);
   if (req.method === 'GET' && path === '/readyz') {
     // Ready means the store answers: a server whose etcd is gone should be taken out of rotation.
     try {
@@ -260,6 +270,7 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       if (list === undefined) throw fail(404, 'the server could not find the requested resource');
       return send(reply, { code: 200, body: list });
     }
+    if (path === '/apis/strata/v1/policyboard') return send(reply, policyBoard(ctx, user, rec));
     if (path === '/apis/strata/v1/auditevents') {
       rec.verb = 'list';
       return send(reply, await auditEvents(ctx, user, q, rec));

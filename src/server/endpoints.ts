@@ -37,13 +37,14 @@ export function explain(ctx: ServerContext, user: UserInfo, bodyText: string, re
   const parsed = explainSchema.safeParse(parseObject(bodyText));
   if (!parsed.success) throw fail(400, `expected {from,to,port,protocol} or {flows:[…]}: ${zodMessage(parsed.error)}`);
   const cluster = ctx.mirror.engine.snapshot();
-  const one = (req: z.output<typeof flowSchema>): object => {
+  const one = (req: z.output<typeof flowSchema>, whyNot: boolean): object => {
     const flow = makeFlow(cluster, req);
     if (!flow.ok) return { from: req.from, to: req.to, port: req.port ?? null, error: flow.diagnostics.map((d) => ({ code: d.code, message: d.message, ...(d.help === undefined ? {} : { help: d.help }) })) };
-    return explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to });
+    return explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, whyNot });
   };
-  if ('flows' in parsed.data) return { code: 200, body: { results: parsed.data.flows.map(one) } };
-  const r = one(parsed.data);
+  if ('flows' in parsed.data) return { code: 200, body: { results: parsed.data.flows.map((f) => one(f, false)) } };
+  // One flow answers as `strata explain -o json` does: a denied flow with its closest Allow rules.
+  const r = one(parsed.data, true);
   if ('error' in r) throw fail(400, (r as { error: { message: string }[] }).error.map((e) => e.message).join('; '));
   return { code: 200, body: r };
 }
