@@ -17,6 +17,20 @@ import { z } from 'zod';
 const WIDTH = 1100;
 const MAX_EDGES_DRAWN = 4000;
 
+/**
+ * An edge as a quadratic curve bowed to its left: A→B and B→A bow apart, and edges along one row
+ * of nodes (which would lie on top of each other as straight lines) get different bows.
+ */
+function curve(x1: number, y1: number, x2: number, y2: number, i: number): string {
+  const dx = x2 - x1;
+  const dy = y2 - y1;
+  const len = Math.hypot(dx, dy) || 1;
+  const bow = 18 + (i % 5) * 9 + len * 0.08;
+  const cx = (x1 + x2) / 2 - (dy / len) * bow;
+  const cy = (y1 + y2) / 2 + (dx / len) * bow;
+  return `M ${x1} ${y1} Q ${cx} ${cy} ${x2} ${y2}`;
+}
+
 function splitSet(text: string | null): Set<string> {
   return new Set((text ?? '').split(',').filter((s) => s !== ''));
 }
@@ -163,20 +177,24 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
           {placed.bands.map((b) => (
             <g key={b.tenant} className="band">
               <rect x={b.box.x} y={b.box.y} width={b.box.w} height={b.box.h} rx={8} />
-              <text x={b.box.x + 10} y={b.box.y + 20} className="band-title" role="button" tabIndex={0} aria-expanded={!detail.collapsedTenants.has(b.tenant)} aria-label={`Tenant ${b.tenant}: ${detail.collapsedTenants.has(b.tenant) ? 'expand' : 'collapse'}`} {...activate(() => toggle('collapse', b.tenant))}>
+              <text x={b.box.x + 10} y={b.box.y + 20} className="band-title" role="button" tabIndex={0} aria-expanded={!detail.collapsedTenants.has(b.tenant)} {...activate(() => toggle('collapse', b.tenant))}>
                 {detail.collapsedTenants.has(b.tenant) ? '▸' : '▾'} tenant {b.tenant}
               </text>
             </g>
           ))}
           <g className="edges">
-            {drawn.map((e) => {
+            {drawn.map((e, i) => {
               const [x1, y1] = centre(e.from);
               const [x2, y2] = centre(e.to);
               const cls = e.observedDeny > 0 ? 'edge deny' : e.observedAllow > 0 ? 'edge seen' : 'edge allow';
               return (
-                <line key={e.key} x1={x1} y1={y1} x2={x2} y2={y2} className={e.key === selected ? `${cls} selected` : cls} markerEnd="url(#arrow)" role="button" tabIndex={0}
+                <g key={e.key} className={e.key === selected ? `${cls} selected` : cls} role="button" tabIndex={0}
                   aria-label={`Edge ${byId.get(e.from)?.label ?? e.from} to ${byId.get(e.to)?.label ?? e.to}: ${e.allowed.size} allowed ports${e.observedDeny > 0 ? `, ${e.observedDeny} denied flows` : ''}`}
-                  {...activate(() => setSelected(e.key))} />
+                  {...activate(() => setSelected(e.key))}>
+                  <path d={curve(x1, y1, x2, y2, i)} markerEnd="url(#arrow)" />
+                  {/* A wide transparent twin: a 1.5-pixel line is too thin to hit with a pointer. */}
+                  <path d={curve(x1, y1, x2, y2, i)} className="hit" />
+                </g>
               );
             })}
           </g>
@@ -184,7 +202,8 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
             const b = placed.positions.get(n.id)!;
             return (
               <g key={n.id} className={`node ${n.kind}`} transform={`translate(${b.x},${b.y})`} role="button" tabIndex={0} data-node={n.id}
-                aria-label={`${n.kind} ${n.label}, ${n.size} endpoint${n.size === 1 ? '' : 's'}`} {...activate(() => onNode(n))}>
+                aria-expanded={n.kind === 'namespace' || n.kind === 'group' ? false : undefined} {...activate(() => onNode(n))}>
+                <title>{`${n.kind} ${n.label}: ${n.size} endpoint${n.size === 1 ? '' : 's'}`}</title>
                 <rect width={NODE_W} height={NODE_H} rx={n.kind === 'endpoint' ? 4 : 12} />
                 <text x={8} y={17}>{n.label.length > 20 ? `${n.label.slice(0, 19)}…` : n.label}</text>
                 <text x={8} y={33} className="sub">{n.kind}{n.kind === 'endpoint' ? '' : ` · ${n.size}`}</text>
