@@ -191,6 +191,8 @@ describe('the web console in Chromium', { skip }, () => {
     const m = (await (await fetch(`${srv.url}/apis/strata/v1/matrix`, { method: 'POST', headers: { authorization: 'Bearer admin-token', 'content-type': 'application/json' }, body: '{}' })).json()) as { classes: { members: string[] }[] };
     const namespaces = [...new Set(m.classes.flatMap((c) => c.members).map((id) => id.split('/')[0]!))].sort();
     assert.deepEqual([...nodes].sort(), namespaces.map((n) => `n:${n}`));
+    // Namespace level: ingress-nginx reaches yaobank on 80/TCP (the matrix's namespace aggregate).
+    assert.match((await page.getByRole('button', { name: /^Edge ingress-nginx to yaobank/ }).getAttribute('aria-label')) ?? '', /allowed ports/);
     await screenshot(page, 'graph');
     await assertAccessible(page, 'graph');
     // Keyboard: focus the yaobank node and open it with Enter.

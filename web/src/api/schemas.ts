@@ -25,6 +25,20 @@ export const classMatrixSchema = z.object({
 });
 export type ClassMatrix = z.infer<typeof classMatrixSchema>;
 
+/**
+ * `POST /apis/strata/v1/matrix` with `aggregate: "namespace"` (src/server/endpoints.ts): per port,
+ * the namespace pairs some endpoint pair allows, with an allowed example pair; `scope: around`
+ * when the cluster is too large to count every pair and only pairs touching `around` were.
+ */
+export const namespaceMatrixSchema = z.object({
+  kind: z.literal('NamespaceMatrix'),
+  scope: z.enum(['all', 'around']),
+  around: z.array(z.string()),
+  namespaces: z.array(z.object({ name: z.string(), endpoints: z.number().int() })),
+  ports: z.array(z.object({ spec: z.string(), cells: z.array(z.object({ from: z.string(), to: z.string(), verdict: z.enum(['allow', 'partial']), example: z.tuple([z.string(), z.string()]) })) })),
+});
+export type NamespaceMatrix = z.infer<typeof namespaceMatrixSchema>;
+
 /** `GET /apis/strata/v1/flows` (the flow store's list). */
 export const flowListSchema = z.object({
   kind: z.literal('FlowList'),

@@ -2,13 +2,13 @@
 // collapse, namespaces → endpoint groups → endpoints expanding on click (level of detail), edges
 // for what the matrix allows and what flows were observed (denied in red). Clicking an edge asks
 // the server to explain a representative flow of each port both ways.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { KeyboardEvent, ReactElement } from 'react';
 import { getJson, postJson } from '../api/client.ts';
 import type { Fetched } from '../api/client.ts';
-import { classMatrixSchema, explainBatchSchema, flowListSchema, namespaceListSchema } from '../api/schemas.ts';
-import type { FlowRecord } from '../api/schemas.ts';
-import { graphEdges, endpointsOf, NODE_H, NODE_W, placeNodes, shownNodes } from '../graph/model.ts';
+import { classMatrixSchema, explainBatchSchema, flowListSchema, namespaceListSchema, namespaceMatrixSchema } from '../api/schemas.ts';
+import type { ClassMatrix, FlowRecord } from '../api/schemas.ts';
+import { endpointsOf, graphEdges, groupOf, NO_TENANT, NODE_H, NODE_W, placeNodes, shownNodes } from '../graph/model.ts';
 import type { Detail, GraphEdge, GraphNode } from '../graph/model.ts';
 import { navigate, routeHref } from '../route.ts';
 import { Failure, useFetched, verdictClass } from './common.tsx';
@@ -61,7 +61,7 @@ function EdgeDetail({ edge, nodes }: { edge: GraphEdge; nodes: ReadonlyMap<strin
   return (
     <section className="edge-detail" aria-labelledby="edge-title" aria-live="polite">
       <h2 id="edge-title">{label(edge.from)} → {label(edge.to)}</h2>
-      <p>Allowed ports (some pair, by the server's matrix): {edge.allowed.size === 0 ? 'none' : [...edge.allowed].join(', ')}</p>
+      <p>Allowed ports (some pair, by the server's matrix): {edge.allowed.size === 0 ? 'none' : [...edge.allowed].map((p) => (edge.partial.has(p) ? `${p} (some pairs)` : p)).join(', ')}</p>
       {edge.observedAllow + edge.observedDeny === 0 ? null : (
         <p>Observed: {edge.observedAllow} allowed, <span className="deny">{edge.observedDeny} denied</span> records.{' '}
           {edge.observed.map((o, i) => <a key={i} href={routeHref('explain', { from: o.from, to: o.to, port: o.port.split('/')[0], protocol: o.port.split('/')[1] })}>{o.from} → {o.to} {o.port} ({o.action}) </a>)}
@@ -102,27 +102,41 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
     expandedNamespaces: splitSet(params.get('expand')),
     expandedGroups: splitSet(params.get('groups')),
   };
-  const matrix = useFetched(() => postJson('/apis/strata/v1/matrix', {}, classMatrixSchema), []);
+  const expanded = [...detail.expandedNamespaces].sort();
+  const ports = port === '' ? {} : { ports: [port] };
+  const matrix = useFetched(() => postJson('/apis/strata/v1/matrix', { aggregate: 'namespace', around: expanded, ...ports }, namespaceMatrixSchema), [expanded.join(','), port]);
+  const inside = useFetched(
+    (): Promise<Fetched<ClassMatrix | undefined>> => (expanded.length === 0 ? Promise.resolve({ ok: true, value: undefined }) : postJson('/apis/strata/v1/matrix', { namespaces: expanded, ...ports }, classMatrixSchema)),
+    [expanded.join(','), port],
+  );
   const namespaces = useFetched(() => getJson('/api/v1/namespaces', namespaceListSchema), []);
   const flows = useFetched(() => getJson('/apis/strata/v1/flows?limit=5000', flowListSchema), []);
   const [selected, setSelected] = useState<string | undefined>(params.get('edge') ?? undefined);
   const [zoom, setZoom] = useState(1);
+  const [knownPorts, setKnownPorts] = useState<string[]>([]);
+  useEffect(() => {
+    if (port === '' && matrix.state === 'done' && matrix.result.ok) setKnownPorts(matrix.result.value.ports.map((p) => p.spec));
+  }, [matrix, port]);
 
   const nsLabels = useMemo(() => {
     const m = new Map<string, Record<string, string>>();
     if (namespaces.state === 'done' && namespaces.result.ok) for (const n of namespaces.result.value.items) m.set(n.metadata.name, n.metadata.labels ?? {});
     return m;
   }, [namespaces]);
-  const endpoints = useMemo(() => (matrix.state === 'done' && matrix.result.ok ? endpointsOf(matrix.result.value, nsLabels, tenantLabel) : []), [matrix, nsLabels, tenantLabel]);
-  const detailKey = `${params.get('collapse') ?? ''}|${params.get('expand') ?? ''}|${params.get('groups') ?? ''}`;
-  const layout = useMemo(() => shownNodes(endpoints, detail), [endpoints, detailKey]); // eslint-disable-line react-hooks/exhaustive-deps
+  const tenantOf = (ns: string): string => nsLabels.get(ns)?.[tenantLabel] ?? NO_TENANT;
+  const cm = inside.state === 'done' && inside.result.ok ? inside.result.value : undefined;
+  const endpoints = useMemo(() => (cm === undefined ? [] : endpointsOf(cm)), [cm]);
+  const detailKey = `${params.get('collapse') ?? ''}|${params.get('expand') ?? ''}|${params.get('groups') ?? ''}|${tenantLabel}`;
+  const nsList = matrix.state === 'done' && matrix.result.ok ? matrix.result.value.namespaces : undefined;
+  const layout = useMemo(() => shownNodes(nsList ?? [], tenantOf, endpoints, detail), [nsList, endpoints, detailKey, nsLabels]); // eslint-disable-line react-hooks/exhaustive-deps
   const observed: readonly FlowRecord[] = flows.state === 'done' && flows.result.ok ? flows.result.value.items : [];
-  const edges = useMemo(() => (matrix.state === 'done' && matrix.result.ok ? graphEdges(matrix.result.value, layout, port, observed) : []), [matrix, layout, port, observed]);
+  const edges = useMemo(() => (matrix.state === 'done' && matrix.result.ok ? graphEdges(matrix.result.value, cm, layout, port, observed) : []), [matrix, cm, layout, port, observed]);
   const placed = useMemo(() => placeNodes(layout, WIDTH), [layout]);
 
   if (matrix.state === 'loading') return <p role="status">Loading the connectivity matrix…</p>;
   if (!matrix.result.ok) return <Failure what="The connectivity matrix" status={matrix.result.status} message={matrix.result.message} />;
   const m = matrix.result.value;
+  const total = m.namespaces.reduce((n, x) => n + x.endpoints, 0);
   const setParam = (k: string, v: string): void => {
     const cur: Record<string, string> = {};
     params.forEach((val, key) => { cur[key] = val; });
@@ -138,7 +152,7 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
     if (n.kind === 'tenant') toggle('collapse', n.label);
     else if (n.kind === 'namespace') toggle('expand', n.namespace);
     else if (n.kind === 'group') toggle('groups', `${n.namespace}/${n.label}`);
-    else if (n.kind === 'endpoint') toggle('expand', n.namespace);
+    else if (n.kind === 'endpoint' && n.expanded) toggle('groups', `${n.namespace}/${groupOf(n.label)}`);
   };
   const byId = new Map(layout.nodes.map((n) => [n.id, n]));
   const drawn = edges.slice(0, MAX_EDGES_DRAWN);
@@ -155,7 +169,7 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
           Port
           <select value={port} onChange={(e) => setParam('port', e.target.value)}>
             <option value="">all ports</option>
-            {m.ports.map((p) => <option key={p.spec} value={p.spec}>{p.spec}</option>)}
+            {(knownPorts.length === 0 || (port !== '' && !knownPorts.includes(port)) ? [...knownPorts, ...(port === '' ? [] : [port])] : knownPorts).map((p) => <option key={p} value={p}>{p}</option>)}
           </select>
         </label>
         <label>Tenant label<input value={tenantLabel} onChange={(e) => setParam('tenantLabel', e.target.value)} /></label>
@@ -164,7 +178,10 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
         <button type="button" onClick={() => navigate('graph', { port, tenantLabel }, true)}>Collapse all</button>
       </form>
       <p className="summary">
-        {endpoints.length} endpoints in {m.classes.length} classes; showing {layout.nodes.length} nodes and {edges.length} edges{edges.length > drawn.length ? ` (first ${drawn.length} drawn)` : ''}.
+        {total} endpoints in {m.namespaces.length} namespaces; showing {layout.nodes.length} nodes and {edges.length} edges{edges.length > drawn.length ? ` (first ${drawn.length} drawn)` : ''}.
+        {m.scope === 'around' ? ` The cluster is too large to count every namespace pair at once: edges are shown for the namespaces you open${m.around.length === 0 ? ' (none yet)' : ` (${m.around.join(', ')})`}.` : ''}
+        {inside.state === 'loading' ? ' Loading the opened namespaces…' : ''}
+        {inside.state === 'done' && !inside.result.ok ? ` The opened namespaces could not be loaded: ${inside.result.message}.` : ''}
         {flowsNote === undefined ? '' : ` ${flowsNote[0]!.toUpperCase()}${flowsNote.slice(1)}.`}
         {' '}Click a namespace to open its endpoint groups, a group for its endpoints, a tenant band's title to fold it.
       </p>
@@ -202,7 +219,7 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
             const b = placed.positions.get(n.id)!;
             return (
               <g key={n.id} className={`node ${n.kind}`} transform={`translate(${b.x},${b.y})`} role="button" tabIndex={0} data-node={n.id}
-                aria-expanded={n.kind === 'namespace' || n.kind === 'group' ? false : undefined} {...activate(() => onNode(n))}>
+                aria-expanded={n.kind === 'namespace' || n.kind === 'group' || n.kind === 'tenant' ? n.expanded : undefined} {...activate(() => onNode(n))}>
                 <title>{`${n.kind} ${n.label}: ${n.size} endpoint${n.size === 1 ? '' : 's'}`}</title>
                 <rect width={NODE_W} height={NODE_H} rx={n.kind === 'endpoint' ? 4 : 12} />
                 <text x={8} y={17}>{n.label.length > 20 ? `${n.label.slice(0, 19)}…` : n.label}</text>
