@@ -15,6 +15,9 @@ interface Hits {
   readonly lastHit: string | undefined;
 }
 
+/** Cards drawn per tier until the user asks for all: the level of detail of the board. */
+const CARDS_SHOWN = 100;
+
 function policyId(tier: string, namespace: string | null, name: string): string {
   return `${tier}/${namespace ?? ''}/${name}`;
 }
@@ -54,6 +57,8 @@ export function BoardView({ params }: { params: URLSearchParams }): ReactElement
   const board = useFetched(() => getJson('/apis/strata/v1/policyboard', policyBoardSchema), []);
   const stats = useFetched(() => getJson('/apis/strata/v1/flows/stats', flowStatsSchema), []);
   const [dialog, setDialog] = useState<{ title: string; yaml: string; file: string } | undefined>(undefined);
+  // Tiers whose every card is shown; others show the first CARDS_SHOWN (thousands of cards are seconds of layout).
+  const [whole, setWhole] = useState<ReadonlySet<string>>(new Set());
   const filters = { tier: params.get('tier') ?? '', ns: params.get('namespace') ?? '', label: params.get('label') ?? '', q: params.get('q') ?? '' };
   const setFilter = (k: 'tier' | 'namespace' | 'label' | 'q', v: string): void => {
     navigate('board', { tier: filters.tier, namespace: filters.ns, label: filters.label, q: filters.q, [k]: v }, true);
@@ -122,14 +127,15 @@ export function BoardView({ params }: { params: URLSearchParams }): ReactElement
       {statsNote}
       <div className="board" role="list" aria-label="Tiers in evaluation order">
         {tiers.map((t, ti) => {
-          const shown = t.policies.filter((p) => matches(p, filters.ns, filters.label, filters.q));
+          const matching = t.policies.filter((p) => matches(p, filters.ns, filters.label, filters.q));
+          const shown = whole.has(t.name) ? matching : matching.slice(0, CARDS_SHOWN);
           return (
             <section key={t.name} className="tier" role="listitem" aria-labelledby={`tier-${t.name}`} data-tier={t.name}>
               <header>
                 <h2 id={`tier-${t.name}`}>
                   <span className="ordinal">{ti + 1}.</span> {t.name}
                 </h2>
-                <p className="meta">order {t.order ?? 'none'} · end of tier: {t.defaultAction} · {shown.length}/{t.policies.length} shown</p>
+                <p className="meta">order {t.order ?? 'none'} · end of tier: {t.defaultAction} · {matching.length}/{t.policies.length} match</p>
                 <button type="button" onClick={() => void exportTier(t)}>Export {t.name} as YAML</button>
               </header>
               <ol className="policies" aria-label={`Policies of tier ${t.name}`}>
@@ -152,6 +158,9 @@ export function BoardView({ params }: { params: URLSearchParams }): ReactElement
                   );
                 })}
               </ol>
+              {shown.length < matching.length ? (
+                <button type="button" className="more" onClick={() => setWhole(new Set([...whole, t.name]))}>Show all {matching.length} policies of {t.name}</button>
+              ) : null}
             </section>
           );
         })}
