@@ -169,11 +169,12 @@ async function main(): Promise<void> {
     row('board: type a text filter (all policies → matches)', filter);
     row('board: clear the filter (every policy card again)', clear, `${shown} cards`);
     row('board: choose a tier', tier);
-    const biggest = await page.locator('button.more').first();
-    if ((await biggest.count()) > 0) {
-      const label = (await biggest.textContent()) ?? '';
-      const all = await interaction(page, `document.querySelector('button.more').click()`);
-      row('board: show every card of the largest tier', [all], label.replace(/^Show all /, ''));
+    const labels = await page.locator('button.more').allTextContents();
+    if (labels.length > 0) {
+      const count = (l: string): number => Number(/Show all (\d+)/.exec(l)?.[1] ?? 0);
+      const largest = labels.reduce((a, b) => (count(b) > count(a) ? b : a));
+      const all = await interaction(page, `[...document.querySelectorAll('button.more')].find((b) => b.textContent === ${JSON.stringify(largest)}).click()`);
+      row('board: show every card of the largest tier', [all], largest.replace(/^Show all /, ''));
     }
     await page.close();
 

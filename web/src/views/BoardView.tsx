@@ -6,37 +6,13 @@ import type { ReactElement } from 'react';
 import { stringify } from 'yaml';
 import { getJson, getObject } from '../api/client.ts';
 import { flowStatsSchema, policyBoardSchema } from '../api/schemas.ts';
-import type { BoardPolicy, BoardTier, FlowStats } from '../api/schemas.ts';
+import type { BoardPolicy, BoardTier } from '../api/schemas.ts';
+import { hitsByPolicy, policyId } from '../api/rule-hits.ts';
 import { navigate } from '../route.ts';
 import { Failure, Modal, useFetched } from './common.tsx';
 
-interface Hits {
-  readonly hits: number;
-  readonly lastHit: string | undefined;
-}
-
 /** Cards drawn per tier until the user asks for all: the level of detail of the board. */
 const CARDS_SHOWN = 100;
-
-function policyId(tier: string, namespace: string | null, name: string): string {
-  return `${tier}/${namespace ?? ''}/${name}`;
-}
-
-/** Hits per policy (summed over its rules), from whatever the stats answer names. */
-function hitsByPolicy(stats: FlowStats): Map<string, Hits> {
-  const out = new Map<string, Hits>();
-  for (const it of stats.items) {
-    const name = it.name ?? it.policy;
-    if (name === null || name === undefined) continue;
-    const id = policyId(it.tier ?? 'default', it.namespace ?? null, name);
-    const n = it.hits ?? it.count ?? it.packets ?? 0;
-    const last = it.lastHit ?? it.lastSeen ?? undefined;
-    const prev = out.get(id);
-    const lastHit = prev?.lastHit === undefined ? (last ?? undefined) : last === undefined || last === null || last < prev.lastHit ? prev.lastHit : last;
-    out.set(id, { hits: (prev?.hits ?? 0) + n, lastHit: lastHit ?? undefined });
-  }
-  return out;
-}
 
 /** The object as a manifest again: server-owned metadata dropped, so the export applies cleanly. */
 function asManifest(obj: Record<string, unknown>): Record<string, unknown> {
@@ -152,7 +128,13 @@ export function BoardView({ params }: { params: URLSearchParams }): ReactElement
                         <dt>selector</dt><dd><code>{p.selector}</code></dd>
                         <dt>selects</dt><dd className="selected">{p.selected} of {b.endpoints} endpoints</dd>
                         <dt>rules</dt><dd>{p.ingressRules} ingress, {p.egressRules} egress</dd>
-                        {hits === undefined ? null : (<><dt>hits</dt><dd>{h === undefined ? 'none' : `${h.hits}${h.lastHit === undefined ? '' : `, last ${h.lastHit}`}`}</dd></>)}
+                        {hits === undefined ? null : (
+                          <>
+                            <dt>hits</dt>
+                            <dd className="hits">{h === undefined ? 'none in the window' : `${h.hits} packets${h.lastHit === undefined ? '' : `, last ${h.lastHit}`}`}</dd>
+                            {h === undefined ? null : (<><dt>per rule</dt><dd>{h.rules.map((r) => `${r.direction} ${r.rule === null ? 'end of tier' : `rule ${r.rule}`}: ${r.packets}`).join('; ')}</dd></>)}
+                          </>
+                        )}
                       </dl>
                     </li>
                   );

@@ -4,37 +4,30 @@
 import { useState } from 'react';
 import type { ChangeEvent, FormEvent, ReactElement } from 'react';
 import { postText } from '../api/client.ts';
-import { diffLineSchema } from '../api/schemas.ts';
-import type { DiffLine } from '../api/schemas.ts';
+import { parseDiffAnswer } from '../api/diff-answer.ts';
+import type { DiffAnswer } from '../api/diff-answer.ts';
 import { Failure, verdictClass } from './common.tsx';
 
 function peer(p: string | { members: string[] }): string {
   return typeof p === 'string' ? p : p.members.length <= 3 ? p.members.join(', ') : `${p.members.slice(0, 3).join(', ')} +${p.members.length - 3}`;
 }
 
-/** The answer as JSON Lines, a JSON array, or an object with `items`/`lines`. */
-export function parseDiffAnswer(text: string): { lines: DiffLine[]; bad: number } {
-  const trimmed = text.trim();
-  let values: unknown[];
-  try {
-    const whole = JSON.parse(trimmed) as unknown;
-    values = Array.isArray(whole) ? whole : typeof whole === 'object' && whole !== null && Array.isArray((whole as { items?: unknown }).items) ? (whole as { items: unknown[] }).items : typeof whole === 'object' && whole !== null && Array.isArray((whole as { lines?: unknown }).lines) ? (whole as { lines: unknown[] }).lines : [whole];
-  } catch {
-    values = trimmed === '' ? [] : trimmed.split('\n').map((l) => { try { return JSON.parse(l) as unknown; } catch { return undefined; } });
-  }
-  const lines: DiffLine[] = [];
-  let bad = 0;
-  for (const v of values) {
-    const p = diffLineSchema.safeParse(v);
-    if (p.success) lines.push(p.data);
-    else bad++;
-  }
-  return { lines, bad };
+/** One side of a line's deciding step: `tier / policy rule N (reason)`. */
+function decided(d: unknown): string {
+  if (typeof d !== 'object' || d === null) return '—';
+  const x = d as { tier?: string | null; policy?: string | null; rule?: number | null; reason?: string; direction?: string | null };
+  const where = [x.tier, x.policy].filter((v) => typeof v === 'string' && v !== '').join(' / ');
+  return `${x.direction ?? ''} ${where}${typeof x.rule === 'number' ? ` rule ${x.rule}` : ''}${x.reason === undefined ? '' : ` (${x.reason})`}`.trim() || '—';
+}
+
+function decidedPair(d: Record<string, unknown>): string {
+  if ('before' in d || 'after' in d) return `${decided(d['before'])} → ${decided(d['after'])}`;
+  return decided(d);
 }
 
 export function PreviewView(): ReactElement {
   const [text, setText] = useState('');
-  const [answer, setAnswer] = useState<{ ok: true; lines: DiffLine[]; bad: number } | { ok: false; status: number; message: string } | 'loading' | undefined>(undefined);
+  const [answer, setAnswer] = useState<({ ok: true } & DiffAnswer) | { ok: false; status: number; message: string } | 'loading' | undefined>(undefined);
   const upload = async (e: ChangeEvent<HTMLInputElement>): Promise<void> => {
     const files = [...(e.target.files ?? [])];
     const parts = await Promise.all(files.map((f) => f.text()));
@@ -62,9 +55,15 @@ export function PreviewView(): ReactElement {
       {answer !== undefined && answer !== 'loading' && answer.ok ? (
         <section aria-labelledby="diff-title">
           <h2 id="diff-title">{answer.lines.length === 0 ? 'No flow changes' : `${answer.lines.length} changes`}</h2>
+          {answer.summary === undefined ? null : (
+            <p className="summary">
+              {['opened', 'closed', 'reattributed', 'pending', 'added', 'removed'].map((k) => `${String(answer.summary?.[k] ?? 0)} ${k}`).join(', ')}
+              {Array.isArray(answer.summary['invariants']) && answer.summary['invariants'].length > 0 ? <strong className="deny"> — breaks {answer.summary['invariants'].length} ConnectivityInvariant(s)</strong> : null}
+            </p>
+          )}
           {answer.bad > 0 ? <p role="alert" className="error">{answer.bad} lines of the answer did not match the diff format and are not shown.</p> : null}
           <table className="diff">
-            <thead><tr><th scope="col">change</th><th scope="col">from</th><th scope="col">to</th><th scope="col">ports</th><th scope="col">before → after</th><th scope="col">decided by (after)</th></tr></thead>
+            <thead><tr><th scope="col">change</th><th scope="col">from</th><th scope="col">to</th><th scope="col">ports</th><th scope="col">before → after</th><th scope="col">decided by (before → after)</th></tr></thead>
             <tbody>
               {answer.lines.map((l, i) =>
                 'peer' in l ? (
@@ -73,7 +72,7 @@ export function PreviewView(): ReactElement {
                   <tr key={i} className={l.change}>
                     <td>{l.change}</td><td>{peer(l.from)}</td><td>{peer(l.to)}</td><td>{l.ports ?? '—'}/{l.protocol}{l.icmp === undefined ? '' : ` ${l.icmp}`}</td>
                     <td><span className={`verdict ${verdictClass(l.before)}`}>{l.before}</span> → <span className={`verdict ${verdictClass(l.after)}`}>{l.after}</span></td>
-                    <td><code>{JSON.stringify(l.decidedBy)}</code></td>
+                    <td>{decidedPair(l.decidedBy)}</td>
                   </tr>
                 ),
               )}
