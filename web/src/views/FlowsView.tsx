@@ -88,6 +88,15 @@ export function FlowsView({ params }: { params: URLSearchParams }): ReactElement
   const [tail, setTail] = useState<FlowRecord[]>([]);
   const [tailError, setTailError] = useState<string | undefined>(undefined);
   const abort = useRef<AbortController | null>(null);
+  // Further pages (metadata.continue), appended below the first.
+  const [more, setMore] = useState<{ items: FlowRecord[]; next: string | undefined; error: string | undefined }>({ items: [], next: undefined, error: undefined });
+  useEffect(() => setMore({ items: [], next: undefined, error: undefined }), [query.toString()]);
+  const loadMore = async (token: string): Promise<void> => {
+    const q = new URLSearchParams(query);
+    q.set('continue', token);
+    const r = await getJson(`/apis/strata/v1/flows?${q.toString()}`, flowListSchema);
+    setMore((m) => (r.ok ? { items: [...m.items, ...r.value.items], next: r.value.metadata.continue, error: undefined } : { ...m, error: r.message }));
+  };
   useEffect(() => {
     if (!live) return;
     const ac = new AbortController();
@@ -95,7 +104,9 @@ export function FlowsView({ params }: { params: URLSearchParams }): ReactElement
     setTail([]);
     const wq = new URLSearchParams(query);
     wq.set('watch', 'true');
+    // A watch streams what is stored from now on: the window and the page size do not apply.
     wq.delete('limit');
+    wq.delete('since');
     void streamLines(`/apis/strata/v1/flows?${wq.toString()}`, (line) => {
       const ev = flowEventSchema.safeParse(line);
       if (ev.success) setTail((t) => [ev.data.object, ...t].slice(0, 2000));
@@ -129,13 +140,14 @@ export function FlowsView({ params }: { params: URLSearchParams }): ReactElement
   );
   if (list.state === 'loading') return <>{filters}<p role="status">Loading flows…</p></>;
   if (!list.result.ok) return <>{filters}<Failure what="The flow log" status={list.result.status} message={list.result.message} /></>;
-  const records = live ? [...tail, ...list.result.value.items] : list.result.value.items;
+  const records = [...(live ? tail : []), ...list.result.value.items, ...more.items];
+  const next = more.items.length === 0 ? list.result.value.metadata.continue : more.next;
   const rows = group(records, f.level);
   return (
     <>
       {filters}
       {tailError === undefined ? null : <p role="alert" className="error">Live tail: {tailError}</p>}
-      <p className="summary">{records.length} records{list.result.value.metadata.continue === undefined ? '' : ' (more on the server)'}, {rows.length} rows.</p>
+      <p className="summary">{records.length} records{next === undefined ? '' : ' (more on the server)'}, {rows.length} rows.</p>
       <table className="flows">
         <caption className="sr-only">Flow log</caption>
         <thead>
@@ -156,6 +168,8 @@ export function FlowsView({ params }: { params: URLSearchParams }): ReactElement
           })}
         </tbody>
       </table>
+      {next === undefined ? null : <button type="button" onClick={() => void loadMore(next)}>Load more flows</button>}
+      {more.error === undefined ? null : <p role="alert" className="error">{more.error}</p>}
     </>
   );
 }
