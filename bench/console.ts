@@ -9,7 +9,7 @@
 //
 //   node bench/console.ts [--quick] [--seed N] [--pods N] [--namespaces N] [--policies N] [--runs N] [--write]
 import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -76,8 +76,9 @@ const NOTES = `What dominates, and what was changed for it:
   button shows the rest; filters apply to all) and cards use \`content-visibility: auto\`; the rows
   above are after that change.
 - **Graph.** A class matrix over 10k endpoints is not an option for a browser view: the class
-  refinement (\`strata matrix -o json\`) ran for minutes at this size, and aggregating every pair by
-  namespace is 10⁸ pair lookups per port. The graph therefore starts at one node per namespace
+  refinement (\`strata matrix -o json\`) had not finished after 5 minutes at this size (stopped), and
+  aggregating every pair by namespace (the CLI's \`--aggregate namespace\`) is 10⁸ pair lookups per
+  port: over 90 s for one port (stopped). The graph therefore starts at one node per namespace
   from the server's namespace aggregate, which above 3,000 endpoints counts only the pairs touching
   the namespaces the user opens (the graph says so), and loads endpoints for opened namespaces only.
   The first request pays for the engine's matrix (one port: about 2.5–4 s at this size, shared
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const header = `Cluster: ${g.counts.pods} pods in ${g.counts.namespaces} namespaces (${g.counts.tenants} tenants), ${g.counts.policies} policies (seed ${args.seed}); ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Chromium ${'/usr/bin/chromium'} headless.`;
+  const header = `Cluster: ${g.counts.pods} pods in ${g.counts.namespaces} namespaces (${g.counts.tenants} tenants), ${g.counts.policies} policies (seed ${args.seed}); ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Chromium ${'/usr/bin/chromium'} headless; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min: the machine is shared, so the ranges are wide).`;
   const table = ['| measurement | result | notes |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   process.stdout.write(`${header}\n\n${table}\n`);
   if (args.write) {
