@@ -213,7 +213,7 @@ describe('the web console in Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('flows and preview say clearly when the server has no flow log or diff API', async () => {
+  test('flows and preview: the server\'s diff shown line by line, or a clear notice where the server has no flow log or diff API', async () => {
     const page = await browser.page();
     const flowsAnswer = await fetch(`${srv.url}/apis/strata/v1/flows`, { headers: { authorization: 'Bearer admin-token' } });
     await signIn(page, srv.url, 'admin-token', '#/flows?action=deny');
@@ -225,11 +225,22 @@ describe('the web console in Chromium', { skip }, () => {
     await assertAccessible(page, 'flows');
     await screenshot(page, 'flows');
     await page.getByRole('link', { name: 'Preview' }).click();
-    await page.getByLabel('Changed manifests (YAML, several documents)').fill(readFileSync(join(STEP5[3]!, 'security.tenant-01-restrict.yaml'), 'utf8').replace('order: 2', 'order: 2.5'));
+    // The change: tenant 1's security policy denies instead of passing its own namespaces' traffic.
+    const changed = readFileSync(join(STEP5[3]!, 'security.tenant-01-restrict.yaml'), 'utf8').replace('- action: Pass', '- action: Deny');
+    await page.getByLabel('Changed manifests (YAML, several documents)').fill(changed);
     await page.getByRole('button', { name: 'Preview the change' }).click();
-    const diffAnswer = await fetch(`${srv.url}/apis/strata/v1/diff`, { method: 'POST', headers: { authorization: 'Bearer admin-token', 'content-type': 'application/yaml' }, body: 'kind: List\nitems: []\n' });
+    const diffAnswer = await fetch(`${srv.url}/apis/strata/v1/diff`, { method: 'POST', headers: { authorization: 'Bearer admin-token', 'content-type': 'application/yaml' }, body: changed });
     if (diffAnswer.status === 404) await page.getByText('The diff preview is not available on this server.').waitFor();
-    else await page.locator('#diff-title').waitFor();
+    else {
+      // The server's diff endpoint (the staging work): the page shows its lines, one row each.
+      assert.equal(diffAnswer.status, 200);
+      const body = (await diffAnswer.json()) as { lines: { change: string }[]; peers?: unknown[] };
+      await page.locator('#diff-title').waitFor();
+      const rows = await page.locator('table.diff tbody tr').allTextContents();
+      assert.equal(rows.length, body.lines.length + (body.peers?.length ?? 0));
+      assert.ok(body.lines.some((l) => l.change === 'closed'), 'the change closes flows');
+      assert.ok(rows.some((r) => r.startsWith('closed') && r.includes('security.tenant-01-restrict')), 'a closed row names the deciding policy');
+    }
     await assertAccessible(page, 'preview');
     await screenshot(page, 'preview');
     await page.close();
