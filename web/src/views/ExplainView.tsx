@@ -81,7 +81,6 @@ export function ExplainView({ params }: { params: URLSearchParams }): ReactEleme
       live = false;
     };
     // The hash is the state: re-run when it changes.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   const submit = (e: FormEvent): void => {
     e.preventDefault();

@@ -114,7 +114,6 @@ export function FlowsView({ params }: { params: URLSearchParams }): ReactElement
       if (!r.ok) setTailError(r.message);
     });
     return () => ac.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [live, query.toString()]);
 
   const filters = (

@@ -19,7 +19,6 @@ export function useFetched<T>(load: () => Promise<Fetched<T>>, deps: readonly un
       live = false;
     };
     // The caller lists what the load reads.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   return v;
 }
