@@ -128,6 +128,7 @@ export function GraphView({ params }: { params: URLSearchParams }): ReactElement
   const endpoints = useMemo(() => (cm === undefined ? [] : endpointsOf(cm)), [cm]);
   const detailKey = `${params.get('collapse') ?? ''}|${params.get('expand') ?? ''}|${params.get('groups') ?? ''}|${tenantLabel}`;
   const nsList = matrix.state === 'done' && matrix.result.ok ? matrix.result.value.namespaces : undefined;
+  // `detail` and `tenantOf` are rebuilt each render; their content is what detailKey and nsLabels name.
   const layout = useMemo(() => shownNodes(nsList ?? [], tenantOf, endpoints, detail), [nsList, endpoints, detailKey, nsLabels]);
   const observed: readonly FlowRecord[] = flows.state === 'done' && flows.result.ok ? flows.result.value.items : [];
   const edges = useMemo(() => (matrix.state === 'done' && matrix.result.ok ? graphEdges(matrix.result.value, cm, layout, port, observed) : []), [matrix, cm, layout, port, observed]);
