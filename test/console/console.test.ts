@@ -5,7 +5,7 @@
 // the image's size, never pixels).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
@@ -19,7 +19,8 @@ import type { Browser, ConsoleServer } from './harness.ts';
 
 const skip = browserMissing();
 /** Screenshots go here; STRATA_CONSOLE_SHOTS=docs/console refreshes the documentation's. */
-const SHOTS = process.env['STRATA_CONSOLE_SHOTS'] ?? mkdtempSync(join(tmpdir(), 'strata-console-shots-'));
+const KEEP_SHOTS = process.env['STRATA_CONSOLE_SHOTS'];
+const SHOTS = KEEP_SHOTS ?? mkdtempSync(join(tmpdir(), 'strata-console-shots-'));
 const GOLDEN = join(import.meta.dirname, 'golden');
 const UPDATE = process.env['STRATA_UPDATE_GOLDEN'] === '1';
 
@@ -66,6 +67,7 @@ describe('the web console in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await srv?.close();
+    if (KEEP_SHOTS === undefined) rmSync(SHOTS, { recursive: true, force: true });
   });
 
   test('a wrong token is refused on the sign-in form; the right one opens the board with the tiers in evaluation order', async () => {
