@@ -107,7 +107,8 @@ export async function startBrowser(): Promise<Browser> {
     context,
     async page() {
       const p = await context.newPage();
-      p.setDefaultTimeout(15_000);
+      // Generous: the suite runs two files at a time on two cores, beside lab tests.
+      p.setDefaultTimeout(30_000);
       return p;
     },
     async close() {
