@@ -196,6 +196,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(labOption())
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabDown(io, opts)));
 
+  program
+    .command('console')
+    .description('the web console over manifests: a throw-away API server (temporary SQLite) with a printed admin token')
+    .addOption(fileOption())
+    .option('--listen <host:port>', 'loopback address to listen on (port 0: a free one)', '127.0.0.1:8002')
+    .action(async (opts) => setExit(await (await import('./commands/console.ts')).runConsole(io, opts)));
+
   registerServerCommands(program, io, setExit, fileOption);
 
   return program;

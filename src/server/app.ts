@@ -11,6 +11,8 @@ import { authenticate } from './authn.ts';
 import type { TokenTable } from './authn.ts';
 import { batchApply } from './batch.ts';
 import { diffPreview } from './diff.ts';
+import { policyBoard } from './board.ts';
+import { serveConsole } from './console-static.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
@@ -33,6 +35,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number | undefined;
   readonly bookmarkIntervalMs?: number | undefined;
   readonly log?: ((message: string) => void) | undefined;
+  /** The built console (`npm run build:ui` writes dist/ui); served at /ui/. */
+  readonly consoleDir?: string | undefined;
   /** Serve HTTPS with this certificate and key (PEM). kubectl sends bearer tokens only over TLS. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
@@ -44,6 +48,9 @@ export interface StrataServer {
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
+
+/** dist/ui at the repository root, where `npm run build:ui` puts the console. */
+export const DEFAULT_CONSOLE_DIR = new URL('../../dist/ui/', import.meta.url).pathname;
 
 const records = new WeakMap<FastifyRequest, RequestRecord>();
 
@@ -88,6 +95,7 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     log,
     tokensRef: () => opts.tokens,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
+    consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     serialize<T>(fn: () => Promise<T>): Promise<T> {
       const run = queue.then(fn, fn);
       queue = run.catch(() => undefined);
@@ -222,6 +230,8 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
     // kubectl asks for it; public as in kube-apiserver (system:public-info-viewer).
     return send(reply, { code: 200, body: { major: '1', minor: '31', gitVersion: 'v1.31.0-strata', platform: `${process.platform}/${process.arch}` } });
   }
+  // The console's files are public, as a login page is: every API call it makes carries a token.
+  if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/ui' || path.startsWith('/ui/'))) return serveConsole(reply, url.pathname, ctx.consoleDir);
   if (req.method === 'GET' && path === '/readyz') {
     // Ready means the store answers: a server whose etcd is gone should be taken out of rotation.
     try {
@@ -280,6 +290,7 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       rec.verb = 'get';
       return send(reply, await listNodeView(ctx, user, node, rec));
     }
+    if (path === '/apis/strata/v1/policyboard') return send(reply, policyBoard(ctx, user, rec));
     if (path === '/apis/strata/v1/auditevents') {
       rec.verb = 'list';
       return send(reply, await auditEvents(ctx, user, q, rec));

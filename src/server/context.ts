@@ -12,6 +12,8 @@ export interface ServerContext {
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly bookmarkIntervalMs: number;
+  /** Where the built console's files are (served at /ui/). */
+  readonly consoleDir: string;
   readonly log: (message: string) => void;
   /** The token table (a function, so a reload can swap it). */
   tokensRef(): TokenTable;

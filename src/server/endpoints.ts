@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { explainFlow } from '../analysis/explain.ts';
 import { computeMatrix } from '../analysis/matrix.ts';
 import { classMatrix } from '../analysis/matrix-view.ts';
-import { matrixJson, parsePortSpecText } from '../analysis/matrix-json.ts';
-import type { PortSpec } from '../analysis/matrix.ts';
+import { matrixJson, parsePortSpecText, specLabel } from '../analysis/matrix-json.ts';
+import type { Matrix, PortSpec } from '../analysis/matrix.ts';
 import { makeFlow } from '../engine/index.ts';
+import type { Cluster, Endpoint } from '../engine/index.ts';
 import type { UserInfo } from './authn.ts';
 import { parseObject } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
@@ -38,19 +39,106 @@ export function explain(ctx: ServerContext, user: UserInfo, bodyText: string, re
   const parsed = explainSchema.safeParse(parseObject(bodyText));
   if (!parsed.success) throw fail(400, `expected {from,to,port,protocol} or {flows:[…]}: ${zodMessage(parsed.error)}`);
   const cluster = ctx.mirror.engine.snapshot();
-  const one = (req: z.output<typeof flowSchema>): object => {
+  const one = (req: z.output<typeof flowSchema>, whyNot: boolean): object => {
     const flow = makeFlow(cluster, req);
     if (!flow.ok) return { from: req.from, to: req.to, port: req.port ?? null, error: flow.diagnostics.map((d) => ({ code: d.code, message: d.message, ...(d.help === undefined ? {} : { help: d.help }) })) };
-    return explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to });
+    return explainFlow(cluster, flow.value, { fromText: req.from, toText: req.to, whyNot });
   };
-  if ('flows' in parsed.data) return { code: 200, body: { results: parsed.data.flows.map(one) } };
-  const r = one(parsed.data);
+  if ('flows' in parsed.data) return { code: 200, body: { results: parsed.data.flows.map((f) => one(f, false)) } };
+  // One flow answers as `strata explain -o json` does: a denied flow with its closest Allow rules.
+  const r = one(parsed.data, true);
   if ('error' in r) throw fail(400, (r as { error: { message: string }[] }).error.map((e) => e.message).join('; '));
   return { code: 200, body: r };
 }
 
-/** `format`: `json` (the default) is `strata matrix -o json` (endpoint classes), `json-pairs` its `-o json-pairs`. */
-const matrixSchema = z.object({ ports: z.array(z.string()).optional(), format: z.enum(['json', 'json-pairs']).optional() });
+/**
+ * `format`: `json` (the default) is `strata matrix -o json` (endpoint classes), `json-pairs` its
+ * `-o json-pairs`. `aggregate: "namespace"` answers one cell per namespace pair and port (the
+ * CLI's `--aggregate namespace`), `namespaces: [...]` the classes among those namespaces' endpoints
+ * only: what the console's service graph asks for, so that a cluster of 10k endpoints is shown
+ * namespace by namespace without the class refinement over every endpoint.
+ */
+const matrixSchema = z.object({
+  ports: z.array(z.string()).optional(),
+  format: z.enum(['json', 'json-pairs']).optional(),
+  aggregate: z.literal('namespace').optional(),
+  /** With `aggregate`: the namespaces whose pairs must be counted (all are, up to FULL_AGGREGATE_ENDPOINTS). */
+  around: z.array(z.string()).optional(),
+  namespaces: z.array(z.string()).optional(),
+});
+
+/**
+ * Per server (its mirror), the last matrices computed, by snapshot generation and ports: the
+ * graph asks again as it opens namespaces, and a generation names one state of one engine only.
+ */
+const matrixCaches = new WeakMap<object, { key: string; matrix: Matrix }[]>();
+const MATRIX_CACHE_SIZE = 2;
+
+function cachedMatrix(owner: object, cluster: Cluster, ports: readonly PortSpec[]): Matrix {
+  const matrixCache = matrixCaches.get(owner) ?? [];
+  matrixCaches.set(owner, matrixCache);
+  const key = `${cluster.generation}|${ports.map((p) => `${p.protocol}/${p.port ?? ''}`).join(',')}`;
+  const hit = matrixCache.find((c) => c.key === key);
+  if (hit !== undefined) return hit.matrix;
+  const m = computeMatrix(cluster, { ports: ports.length === 0 ? undefined : ports });
+  matrixCache.unshift({ key, matrix: m });
+  matrixCache.length = Math.min(matrixCache.length, MATRIX_CACHE_SIZE);
+  return m;
+}
+
+/** Up to this many endpoints the namespace aggregate covers every pair; above, the pairs touching `around`. */
+export const FULL_AGGREGATE_ENDPOINTS = 3000;
+
+/**
+ * One cell per (source namespace, destination namespace, port) that some pair allows: `allow`
+ * when every pair of distinct endpoints is allowed, `partial` otherwise, with one allowed pair as
+ * an example (the console explains it). Counted over the matrix's own verdicts. Every pair is
+ * visited, so above FULL_AGGREGATE_ENDPOINTS only pairs with a side in `around` are (`scope`
+ * says which): 10k endpoints are 10⁸ pairs per port.
+ */
+function namespaceMatrix(m: Matrix, around: readonly string[] | undefined): object {
+  const nsOf = m.endpoints.map((e) => e.namespace ?? '(host)');
+  const namespaces = [...new Set(nsOf)].sort();
+  const counts = new Map<string, number>();
+  for (const n of nsOf) counts.set(n, (counts.get(n) ?? 0) + 1);
+  const full = m.endpoints.length <= FULL_AGGREGATE_ENDPOINTS;
+  const focus = new Set(around ?? []);
+  const inFocus = nsOf.map((n) => full || focus.has(n));
+  const ports = m.ports.map((p) => {
+    const cells = new Map<string, { allowed: number; total: number; example: [string, string] | undefined }>();
+    const visit = (s: number, d: number): void => {
+      if (nsOf[s] === nsOf[d]) return;
+      const key = `${nsOf[s]}\u0000${nsOf[d]}`;
+      let c = cells.get(key);
+      if (c === undefined) {
+        c = { allowed: 0, total: 0, example: undefined };
+        cells.set(key, c);
+      }
+      c.total++;
+      if (p.allowed(s, d)) {
+        c.allowed++;
+        c.example ??= [m.endpoints[s]!.id, m.endpoints[d]!.id];
+      }
+    };
+    const all = m.endpoints.map((_e, i) => i);
+    const focused = all.filter((i) => inFocus[i]);
+    for (const d of p.destinations) {
+      // Each pair once: a focused destination with every source; otherwise the focused sources.
+      if (inFocus[d]) for (const s of all) visit(s, d);
+      else for (const s of focused) visit(s, d);
+    }
+    return {
+      spec: specLabel(p.spec),
+      cells: [...cells.entries()]
+        .filter(([, c]) => c.allowed > 0)
+        .map(([k, c]) => {
+          const [from, to] = k.split('\u0000') as [string, string];
+          return { from, to, verdict: c.allowed === c.total ? 'allow' : 'partial', example: c.example! };
+        }),
+    };
+  });
+  return { kind: 'NamespaceMatrix', scope: full ? 'all' : 'around', around: full ? namespaces : [...focus].sort(), namespaces: namespaces.map((n) => ({ name: n, endpoints: counts.get(n)! })), ports };
+}
 
 export function matrix(ctx: ServerContext, user: UserInfo, bodyText: string, rec: RequestRecord): Reply {
   rec.resource = 'matrix';
@@ -64,7 +152,13 @@ export function matrix(ctx: ServerContext, user: UserInfo, bodyText: string, rec
     if (!r.ok) throw fail(400, r.diagnostics[0]?.message ?? 'bad port');
     ports.push(r.value);
   }
-  const m = computeMatrix(ctx.mirror.engine.snapshot(), { ports: ports.length === 0 ? undefined : ports });
+  const m = cachedMatrix(ctx.mirror, ctx.mirror.engine.snapshot(), ports);
+  if (parsed.data.aggregate === 'namespace') return { code: 200, body: namespaceMatrix(m, parsed.data.around) };
+  if (parsed.data.namespaces !== undefined) {
+    const keep = new Set(parsed.data.namespaces);
+    const inside = (e: Endpoint): boolean => keep.has(e.namespace ?? '(host)');
+    return { code: 200, body: classMatrix(m, { from: inside, to: inside }) };
+  }
   return { code: 200, body: parsed.data.format === 'json-pairs' ? matrixJson(m) : classMatrix(m) };
 }
 

@@ -55,6 +55,8 @@ export interface EngineState {
   preview(changes: readonly EngineChange[], options?: DiffOptions): Preview;
   apply(changes: readonly EngineChange[]): void;
   snapshot(): Cluster;
+  /** The validated resource the engine holds under its key (`TYPE/NAMESPACE/NAME`), as written. */
+  resource(key: ResourceKey): Resource | undefined;
   /** How many resources the engine holds (for readiness and metrics). */
   size(): number;
 }
@@ -172,6 +174,9 @@ export function createEngineState(): EngineState {
     },
     snapshot() {
       return live.snapshot();
+    },
+    resource(key) {
+      return live.resource(key);
     },
     size() {
       return keys.size;
