@@ -1,0 +1,254 @@
+// A node's flow collector: runs ulogd2 (NFLOG group → JSON lines) and `conntrack -E` inside the
+// node's network namespace as child processes (Node cannot setns), dumps conntrack counters
+// periodically, joins the streams (join.ts), attributes them (attribute.ts) and hands FlowRecords
+// to `onRecords` every flush interval. Independent of the lab: the lab runs one per node through
+// its namespace-checked `ip netns exec` wrapper, a node agent runs one in its own namespace.
+//
+//   ip netns exec NS ulogd -c CONF ─stdout: JSON lines─► parseUlogdJson ─┐
+//   ip netns exec NS conntrack -E -o extended,id,timestamp ─► parse ──────┼─► joiner ─flush─► recordsOf ─► onRecords
+//   ip netns exec NS conntrack -L -o extended,id   (every pollMs) ────────┘
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseProvenance } from '../dataplane/ir.ts';
+import { DEFAULT_DECISION_GROUP } from '../dataplane/ir.ts';
+import type { Cluster } from '../engine/index.ts';
+import type { FlowRecord } from '../flows/record.ts';
+import { classifyProvenance } from './attribute.ts';
+import type { DecisionTable } from './attribute.ts';
+import { createFlowJoiner } from './join.ts';
+import type { DecisionClass } from './join.ts';
+import { parseConntrackLine, parseUlogdJson } from './kernel-events.ts';
+import { recordsOf } from './records.ts';
+
+export const DEFAULT_ULOGD = '/usr/sbin/ulogd';
+export const DEFAULT_CONNTRACK = '/usr/sbin/conntrack';
+export const DEFAULT_ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
+
+export interface FlowCollectorOptions {
+  /** Node name written into every record. */
+  readonly node: string;
+  /**
+   * The network namespace to collect in (the node's); undefined: the collector's own. Programs
+   * then run as `wrap([...])`, by default `ip netns exec NETNS …`.
+   */
+  readonly netns?: string | undefined;
+  /**
+   * Turns a program's argv into the full argv that runs it in `netns` (the lab passes its
+   * namespace-checked `ip netns exec` wrapper). Default: `['ip', 'netns', 'exec', netns, …argv]`.
+   */
+  readonly wrap?: (argv: readonly string[]) => readonly string[];
+  /** Where ulogd's configuration is written. */
+  readonly workDir: string;
+  /** nflog group the ruleset records decisions to. Default 1. */
+  readonly group?: number;
+  /** The decision table (id → provenance) of the ruleset the kernel holds now; read at every flush. */
+  readonly ruleTable: () => DecisionTable;
+  /** The cluster the engine explains with; read at every flush. */
+  readonly cluster: () => Cluster | undefined;
+  readonly onRecords: (records: readonly FlowRecord[]) => void;
+  /** Something went wrong that does not stop collection (an unreadable line, a child's complaint). */
+  readonly onWarning?: (message: string) => void;
+  /** Default 5000 ms. */
+  readonly flushIntervalMs?: number;
+  /** Conntrack counter dumps for long connections; default = flushIntervalMs. */
+  readonly pollIntervalMs?: number;
+  readonly ulogdPath?: string;
+  readonly conntrackPath?: string;
+  readonly ulogdPluginDir?: string;
+}
+
+export interface FlowCollectorStats {
+  readonly nflogEvents: number;
+  readonly conntrackEvents: number;
+  readonly badLines: number;
+  readonly records: number;
+  readonly held: number;
+}
+
+export interface FlowCollector {
+  /** Resolves once ulogd has bound the group and conntrack listens; an error message otherwise. */
+  readonly ready: Promise<string | undefined>;
+  /** Joins and reports now (besides the interval). */
+  flush(): void;
+  stop(): Promise<void>;
+  /** PIDs of the child processes (as spawned: `ip`, which execs the program in the namespace). */
+  pids(): number[];
+  stats(): FlowCollectorStats;
+}
+
+export function ulogdConfig(group: number, pluginDir: string): string {
+  const plugin = (name: string): string => `plugin="${join(pluginDir, name)}"`;
+  return [
+    '[global]',
+    'logfile="stderr"',
+    'loglevel=5',
+    plugin('ulogd_inppkt_NFLOG.so'),
+    plugin('ulogd_raw2packet_BASE.so'),
+    plugin('ulogd_filter_IFINDEX.so'),
+    plugin('ulogd_filter_IP2STR.so'),
+    plugin('ulogd_output_JSON.so'),
+    'stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,json1:JSON',
+    '',
+    '[log1]',
+    `group=${group}`,
+    // Headers are all the collector reads: copy 128 bytes of each packet, not all of it.
+    'copy_range=128',
+    '',
+    '[json1]',
+    // One line per packet, flushed as written: the collector reads ulogd's stdout through a pipe.
+    'sync=1',
+    'file="/dev/stdout"',
+    '',
+  ].join('\n');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
+  const group = opts.group ?? DEFAULT_DECISION_GROUP;
+  const flushMs = opts.flushIntervalMs ?? 5000;
+  const pollMs = opts.pollIntervalMs ?? flushMs;
+  const ulogd = opts.ulogdPath ?? DEFAULT_ULOGD;
+  const conntrack = opts.conntrackPath ?? DEFAULT_CONNTRACK;
+  const warn = opts.onWarning ?? ((): void => undefined);
+  const wrap = (argv: readonly string[]): { cmd: string; args: string[] } => {
+    const full = opts.wrap !== undefined ? opts.wrap(argv) : opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+    return { cmd: full[0]!, args: full.slice(1) };
+  };
+
+  // The joiner classifies with every table it has seen: a connection decided before a policy
+  // change still resolves after it (ids are hashes of provenance, so old ids stay meaningful).
+  const known = new Map<string, { text: string; cls: DecisionClass | undefined }>();
+  const learn = (table: DecisionTable): void => {
+    for (const [id, text] of table) if (!known.has(id)) known.set(id, { text, cls: classifyProvenance(parseProvenance(text)) });
+  };
+  learn(opts.ruleTable());
+  const joiner = createFlowJoiner({ classify: (id) => known.get(id)?.cls });
+  const stats = { nflogEvents: 0, conntrackEvents: 0, badLines: 0, records: 0 };
+  const children: ChildProcess[] = [];
+  let stopped = false;
+  let lastFlush = Date.now();
+
+  const start = (argv: readonly string[], onLine: (line: string) => void, name: string): ChildProcess => {
+    const { cmd, args } = wrap(argv);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      // conntrack -E reports the end of its event stream this way on SIGTERM; not a problem.
+      if (l.trim() !== '' && !/flow events have been shown/.test(l)) warn(`${name}: ${l}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (!stopped) warn(`${name} exited (${code ?? signal ?? '?'})`);
+    });
+    child.on('error', (e) => warn(`${name}: ${e.message}`));
+    return child;
+  };
+
+  const onUlogd = (line: string): void => {
+    const r = parseUlogdJson(line);
+    if (!r.ok) {
+      stats.badLines++;
+      warn(`ulogd: ${r.error}`);
+      return;
+    }
+    if (r.value === undefined) return;
+    stats.nflogEvents++;
+    joiner.addNflog(r.value);
+  };
+  const onConntrack = (line: string): void => {
+    if (line.trim() === '' || /^conntrack v/.test(line)) return;
+    const r = parseConntrackLine(line);
+    if (!r.ok) {
+      stats.badLines++;
+      warn(`conntrack: ${r.error}: ${line}`);
+      return;
+    }
+    stats.conntrackEvents++;
+    joiner.addConntrack(r.value);
+  };
+
+  const flush = (): void => {
+    const now = Date.now();
+    const table = opts.ruleTable();
+    learn(table);
+    const observed = joiner.flush(now);
+    if (observed.length === 0) {
+      lastFlush = now;
+      return;
+    }
+    const resolved = new Map([...known].map(([id, k]) => [id, k.text]));
+    const records = recordsOf(observed, { node: opts.node, table: resolved, cluster: opts.cluster(), startMs: lastFlush, endMs: now });
+    lastFlush = now;
+    stats.records += records.length;
+    if (records.length > 0) opts.onRecords(records);
+  };
+
+  const poll = (): void => {
+    const { cmd, args } = wrap([conntrack, '-L', '-o', 'extended,id']);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    createInterface({ input: child.stdout }).on('line', onConntrack);
+  };
+
+  const ready = (async (): Promise<string | undefined> => {
+    mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
+    const conf = join(opts.workDir, 'ulogd.conf');
+    writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS), { mode: 0o600 });
+    // Accounting is per namespace and applies to entries created after it is on.
+    const acct = await runOnce(wrap(['sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=1']));
+    if (acct !== 0) return `cannot enable net.netfilter.nf_conntrack_acct in ${opts.netns ?? 'this namespace'} (is nf_conntrack loaded?)`;
+    start([conntrack, '-E', '-e', 'NEW,UPDATE,DESTROY', '-o', 'extended,id,timestamp'], onConntrack, 'conntrack');
+    start([ulogd, '-c', conf], onUlogd, 'ulogd');
+    // ulogd is listening once the group appears in the namespace's nfnetlink_log table.
+    for (let i = 0; i < 100; i++) {
+      if (stopped) return 'stopped';
+      const bound = await groupBound(wrap, group);
+      if (bound) return undefined;
+      if (children.some((c) => c.exitCode !== null)) return 'ulogd or conntrack exited at start';
+      await sleep(50);
+    }
+    return `ulogd did not bind nflog group ${group} within 5 s`;
+  })();
+
+  const flushTimer = setInterval(flush, flushMs);
+  const pollTimer = setInterval(poll, pollMs);
+  flushTimer.unref();
+  pollTimer.unref();
+
+  return {
+    ready,
+    flush,
+    async stop() {
+      stopped = true;
+      clearInterval(flushTimer);
+      clearInterval(pollTimer);
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    },
+    pids: () => children.flatMap((c) => (c.pid === undefined ? [] : [c.pid])),
+    stats: () => ({ ...stats, held: joiner.size() }),
+  };
+}
+
+function runOnce(c: { cmd: string; args: string[] }): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(c.cmd, c.args, { stdio: 'ignore' });
+    child.on('error', () => resolve(-1));
+    child.on('exit', (code) => resolve(code ?? -1));
+  });
+}
+
+/** Whether some process in the namespace has bound nflog `group` (/proc/net/netfilter/nfnetlink_log). */
+async function groupBound(wrap: (argv: readonly string[]) => { cmd: string; args: string[] }, group: number): Promise<boolean> {
+  const c = wrap(['cat', '/proc/net/netfilter/nfnetlink_log']);
+  return new Promise((resolve) => {
+    const child = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.on('data', (b: Buffer) => (text += b.toString('utf8')));
+    child.on('error', () => resolve(false));
+    child.on('exit', () => resolve(text.split('\n').some((l) => Number(l.trim().split(/\s+/)[0]) === group && l.trim() !== '')));
+  });
+}
