@@ -4,12 +4,14 @@
 // to `onRecords` every flush interval. Independent of the lab: the lab runs one per node through
 // its namespace-checked `ip netns exec` wrapper, a node agent runs one in its own namespace.
 //
-//   ip netns exec NS ulogd -c CONF ─stdout: JSON lines─► parseUlogdJson ─┐
+//   ip netns exec NS ulogd -c CONF ─unix socket: JSON lines─► parseUlogdJson ─┐
 //   ip netns exec NS conntrack -E -o extended,id,timestamp ─► parse ──────┼─► joiner ─flush─► recordsOf ─► onRecords
 //   ip netns exec NS conntrack -L -o extended,id   (every pollMs) ────────┘
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseProvenance } from '../dataplane/ir.ts';
@@ -79,12 +81,13 @@ export interface FlowCollector {
   stats(): FlowCollectorStats;
 }
 
-export function ulogdConfig(group: number, pluginDir: string): string {
+export function ulogdConfig(group: number, pluginDir: string, socket: string): string {
   const plugin = (name: string): string => `plugin="${join(pluginDir, name)}"`;
   return [
     '[global]',
     'logfile="stderr"',
-    'loglevel=5',
+    // Errors only (ulogd: 1 debug … 7 error, 8 fatal); `-v` sends them to stderr, which the collector reads.
+    'loglevel=7',
     plugin('ulogd_inppkt_NFLOG.so'),
     plugin('ulogd_raw2packet_BASE.so'),
     plugin('ulogd_filter_IFINDEX.so'),
@@ -98,9 +101,11 @@ export function ulogdConfig(group: number, pluginDir: string): string {
     'copy_range=128',
     '',
     '[json1]',
-    // One line per packet, flushed as written: the collector reads ulogd's stdout through a pipe.
+    // One line per packet, flushed as written, to the collector's unix socket: a path crosses
+    // namespaces, and Node's child stdio (a socketpair) cannot be opened as ulogd's output file.
     'sync=1',
-    'file="/dev/stdout"',
+    'mode="unix"',
+    `file="${socket}"`,
     '',
   ].join('\n');
 }
@@ -129,6 +134,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   const joiner = createFlowJoiner({ classify: (id) => known.get(id)?.cls });
   const stats = { nflogEvents: 0, conntrackEvents: 0, badLines: 0, records: 0 };
   const children: ChildProcess[] = [];
+  const servers: Server[] = [];
   let stopped = false;
   let lastFlush = Date.now();
 
@@ -196,12 +202,25 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   const ready = (async (): Promise<string | undefined> => {
     mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
     const conf = join(opts.workDir, 'ulogd.conf');
-    writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS), { mode: 0o600 });
+    const socket = join(opts.workDir, 'ulogd.sock');
+    rmSync(socket, { force: true });
+    if (Buffer.byteLength(socket) > 107) return `socket path ${socket} is longer than a unix socket path may be (107 bytes)`;
+    writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS, socket), { mode: 0o600 });
+    const server = createServer((conn) => {
+      conn.on('error', () => undefined);
+      createInterface({ input: conn }).on('line', onUlogd);
+    });
+    servers.push(server);
+    const listening = await new Promise<string | undefined>((resolve) => {
+      server.once('error', (e) => resolve(`cannot listen on ${socket}: ${e.message}`));
+      server.listen(socket, () => resolve(undefined));
+    });
+    if (listening !== undefined) return listening;
     // Accounting is per namespace and applies to entries created after it is on.
     const acct = await runOnce(wrap(['sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=1']));
     if (acct !== 0) return `cannot enable net.netfilter.nf_conntrack_acct in ${opts.netns ?? 'this namespace'} (is nf_conntrack loaded?)`;
     start([conntrack, '-E', '-e', 'NEW,UPDATE,DESTROY', '-o', 'extended,id,timestamp'], onConntrack, 'conntrack');
-    start([ulogd, '-c', conf], onUlogd, 'ulogd');
+    start([ulogd, '-v', '-c', conf], () => undefined, 'ulogd');
     // ulogd is listening once the group appears in the namespace's nfnetlink_log table.
     for (let i = 0; i < 100; i++) {
       if (stopped) return 'stopped';
@@ -227,6 +246,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
       clearInterval(pollTimer);
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+      for (const s of servers) s.close();
     },
     pids: () => children.flatMap((c) => (c.pid === undefined ? [] : [c.pid])),
     stats: () => ({ ...stats, held: joiner.size() }),

@@ -26,3 +26,4 @@ export { DEFAULT_LISTENER, DEFAULT_NODES, DEFAULT_POD_CIDR, declaredListeners, g
 export type { LabStatus } from './status.ts';
 export { allLabStatus, labStatus } from './status.ts';
 export type { ManifestSource, SessionRecord } from './store.ts';
+export { collectorRunning, flowCollectionUnavailableReason, flushFlowCollection, readLabFlows, startFlowCollection } from './flow-collection.ts';
