@@ -6,7 +6,7 @@
 //
 //   ip netns exec NS ulogd -c CONF ─unix socket: JSON lines─► parseUlogdJson ─┐
 //   ip netns exec NS conntrack -E -o extended,id,timestamp ─► parse ──────┼─► joiner ─flush─► recordsOf ─► onRecords
-//   ip netns exec NS conntrack -L -o extended,id   (every pollMs) ────────┘
+//   ip netns exec NS conntrack -L -o extended,id   (before every flush) ────────┘
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,8 +55,6 @@ export interface FlowCollectorOptions {
   readonly onWarning?: (message: string) => void;
   /** Default 5000 ms. */
   readonly flushIntervalMs?: number;
-  /** Conntrack counter dumps for long connections; default = flushIntervalMs. */
-  readonly pollIntervalMs?: number;
   readonly ulogdPath?: string;
   readonly conntrackPath?: string;
   readonly ulogdPluginDir?: string;
@@ -73,8 +71,8 @@ export interface FlowCollectorStats {
 export interface FlowCollector {
   /** Resolves once ulogd has bound the group and conntrack listens; an error message otherwise. */
   readonly ready: Promise<string | undefined>;
-  /** Joins and reports now (besides the interval). */
-  flush(): void;
+  /** Dumps conntrack's counters, joins and reports now (besides the interval). */
+  flush(): Promise<void>;
   stop(): Promise<void>;
   /** PIDs of the child processes (as spawned: `ip`, which execs the program in the namespace). */
   pids(): number[];
@@ -99,6 +97,13 @@ export function ulogdConfig(group: number, pluginDir: string, socket: string): s
     `group=${group}`,
     // Headers are all the collector reads: copy 128 bytes of each packet, not all of it.
     'copy_range=128',
+    // The kernel batches nflog messages (by default up to 100 packets or 1 s): deliver within
+    // 100 ms, and in batches of up to 64 under load.
+    'netlink_qthreshold=64',
+    'netlink_qtimeout=10',
+    // Bursts of new connections must not overflow the socket ("We are losing events").
+    'netlink_socket_buffer_size=1048576',
+    'netlink_socket_buffer_maxsize=8388608',
     '',
     '[json1]',
     // One line per packet, flushed as written, to the collector's unix socket: a path crosses
@@ -115,7 +120,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   const group = opts.group ?? DEFAULT_DECISION_GROUP;
   const flushMs = opts.flushIntervalMs ?? 5000;
-  const pollMs = opts.pollIntervalMs ?? flushMs;
   const ulogd = opts.ulogdPath ?? DEFAULT_ULOGD;
   const conntrack = opts.conntrackPath ?? DEFAULT_CONNTRACK;
   const warn = opts.onWarning ?? ((): void => undefined);
@@ -177,7 +181,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     joiner.addConntrack(r.value);
   };
 
-  const flush = (): void => {
+  const report = (): void => {
     const now = Date.now();
     const table = opts.ruleTable();
     learn(table);
@@ -193,10 +197,29 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     if (records.length > 0) opts.onRecords(records);
   };
 
-  const poll = (): void => {
-    const { cmd, args } = wrap([conntrack, '-L', '-o', 'extended,id']);
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    createInterface({ input: child.stdout }).on('line', onConntrack);
+  // Counters of live entries: conntrack events carry them only on DESTROY, and a TCP entry
+  // lingers in TIME_WAIT for two minutes. Every report is preceded by a dump, so its counters
+  // are current.
+  const dump = (): Promise<void> =>
+    new Promise((resolve) => {
+      const { cmd, args } = wrap([conntrack, '-L', '-o', 'extended,id']);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      const rl = createInterface({ input: child.stdout });
+      rl.on('line', onConntrack);
+      child.on('error', () => resolve());
+      rl.on('close', () => resolve());
+    });
+
+  let inFlight: Promise<void> | undefined;
+  const flush = (): Promise<void> => {
+    // One flush at a time; a request during one waits for it and then runs its own.
+    const run = async (): Promise<void> => {
+      await dump();
+      report();
+    };
+    const next = (inFlight ?? Promise.resolve()).then(run, run);
+    inFlight = next;
+    return next;
   };
 
   const ready = (async (): Promise<string | undefined> => {
@@ -232,10 +255,8 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     return `ulogd did not bind nflog group ${group} within 5 s`;
   })();
 
-  const flushTimer = setInterval(flush, flushMs);
-  const pollTimer = setInterval(poll, pollMs);
+  const flushTimer = setInterval(() => void flush(), flushMs);
   flushTimer.unref();
-  pollTimer.unref();
 
   return {
     ready,
@@ -243,7 +264,6 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     async stop() {
       stopped = true;
       clearInterval(flushTimer);
-      clearInterval(pollTimer);
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
       for (const s of servers) s.close();

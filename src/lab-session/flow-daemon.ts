@@ -85,12 +85,11 @@ async function main(): Promise<void> {
   const refreshTimer = setInterval(refresh, 1000);
   process.on('SIGUSR1', () => {
     refresh();
-    for (const c of collectors) c.flush();
-    writeFileSync(join(runDir, FLUSHED_FILE), new Date().toISOString(), { mode: 0o600 });
+    void Promise.all(collectors.map((c) => c.flush())).then(() => writeFileSync(join(runDir, FLUSHED_FILE), new Date().toISOString(), { mode: 0o600 }));
   });
   const stop = async (): Promise<void> => {
     clearInterval(refreshTimer);
-    for (const c of collectors) c.flush();
+    await Promise.all(collectors.map((c) => c.flush()));
     await Promise.all(collectors.map((c) => c.stop()));
     process.exit(0);
   };

@@ -180,9 +180,15 @@ spec:
       const mine = recs.filter((x) => x.reporter === reporter);
       assert.equal(mine.reduce((s, x) => s + x.connections, 0), n, `${reporter}: ${n} connections`);
       assert.equal(new Set(mine.map((x) => x.srcPort)).size, n);
-      for (const x of mine) {
-        assert.ok(x.packetsIn > 0 && x.packetsOut > 0, `${reporter}: packets both ways (${x.packetsIn}/${x.packetsOut})`);
-        assert.ok(x.bytesIn > 0 && x.bytesOut > 0);
+      // Per connection (its records over the intervals): conntrack's counters, both ways.
+      for (const port of new Set(mine.map((x) => x.srcPort))) {
+        const conn = mine.filter((x) => x.srcPort === port);
+        const sum = (k: 'packetsIn' | 'packetsOut' | 'bytesIn' | 'bytesOut'): number => conn.reduce((s, x) => s + x[k], 0);
+        assert.ok(sum('packetsIn') > 0 && sum('packetsOut') > 0, `${reporter} ${port}: packets both ways (${sum('packetsIn')}/${sum('packetsOut')})`);
+        assert.ok(sum('bytesIn') > 0 && sum('bytesOut') > 0);
+        // A TCP exchange: at least SYN, ACK, data, FIN from the client; SYN-ACK, data, FIN from the server.
+        const fromClient = reporter === 'src' ? sum('packetsOut') : sum('packetsIn');
+        assert.ok(fromClient >= 4, `${reporter} ${port}: ${fromClient} packets from the client`);
       }
     }
   });
