@@ -242,7 +242,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     // Accounting is per namespace and applies to entries created after it is on.
     const acct = await runOnce(wrap(['sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=1']));
     if (acct !== 0) return `cannot enable net.netfilter.nf_conntrack_acct in ${opts.netns ?? 'this namespace'} (is nf_conntrack loaded?)`;
-    start([conntrack, '-E', '-e', 'NEW,UPDATE,DESTROY', '-o', 'extended,id,timestamp'], onConntrack, 'conntrack');
+    start([conntrack, '-E', '-e', 'NEW,DESTROY', '-o', 'extended,id,timestamp'], onConntrack, 'conntrack');
     start([ulogd, '-v', '-c', conf], () => undefined, 'ulogd');
     // ulogd is listening once the group appears in the namespace's nfnetlink_log table.
     for (let i = 0; i < 100; i++) {

@@ -27,3 +27,5 @@ export type { LabStatus } from './status.ts';
 export { allLabStatus, labStatus } from './status.ts';
 export type { ManifestSource, SessionRecord } from './store.ts';
 export { collectorRunning, flowCollectionUnavailableReason, flushFlowCollection, readLabFlows, startFlowCollection } from './flow-collection.ts';
+export type { TrafficOptions, TrafficProgress, TrafficSummary } from './traffic.ts';
+export { parseDuration, parseRate, runTraffic } from './traffic.ts';
