@@ -137,10 +137,13 @@ export function createFlowJoiner(opts: JoinerOptions): FlowJoiner {
   };
   // Finished observations waiting for their last report; they no longer own their key.
   const finished: Observation[] = [];
+  // Finished ones that have no decision yet, by key: a late nflog record finds its entry here.
+  const undecided = new Map<string, Observation>();
   const retire = (o: Observation): void => {
     if (byKey.get(o.key) === o) byKey.delete(o.key);
     if (o.ctId !== undefined && byCtId.get(o.ctId) === o) byCtId.delete(o.ctId);
     finished.push(o);
+    if (o.paths.size === 0) undecided.set(o.key, o);
   };
 
   return {
@@ -149,7 +152,7 @@ export function createFlowJoiner(opts: JoinerOptions): FlowJoiner {
       let o = byKey.get(key);
       // A decision can arrive after its entry's DESTROY (two processes, two pipes): it belongs to
       // that entry if the entry has none yet.
-      o ??= finished.find((f) => f.key === key && f.paths.size === 0);
+      o ??= undecided.get(key);
       if (o === undefined || (o.destroyed && o.paths.size > 0)) o = open(key, e.tuple, e.timeMs);
       o.lastMs = Math.max(o.lastMs, e.timeMs);
       const c = opts.classify(e.decision);
@@ -246,19 +249,20 @@ export function createFlowJoiner(opts: JoinerOptions): FlowJoiner {
           o.reportedOnce = true;
         }
       };
+      undecided.clear();
       for (const o of finished.splice(0)) {
         // An entry that ended before its decisions arrived still gets them if they come within
         // the grace period: hold it back once.
         if (o.paths.size === 0 && nowMs - o.lastMs < graceMs) {
           finished.push(o);
+          undecided.set(o.key, o);
           continue;
         }
         report(o, true);
       }
       for (const o of [...byKey.values()]) {
         if (o.ctId === undefined && nowMs - o.lastMs >= idleMs) {
-          retire(o);
-          finished.pop();
+          byKey.delete(o.key);
           report(o, true);
           continue;
         }

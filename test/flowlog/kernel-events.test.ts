@@ -51,6 +51,27 @@ describe('ulogd JSON', () => {
     assert.match(bad.error, /oob\.prefix/);
     assert.ok(!parseUlogdJson('not json').ok);
   });
+
+  it('every field the schema requires is checked on the fast path too: a broken one is an error naming it', () => {
+    const good = JSON.parse(lines('ulogd-json.jsonl')[0]!) as Record<string, unknown>;
+    const cases: [string, unknown][] = [
+      ['oob.time.sec', undefined],
+      ['oob.time.usec', 1.5],
+      ['raw.pktlen', -1],
+      ['src_port', 'x'],
+      ['src_ip', 7],
+      ['oob.in', 3],
+      ['oob.family', undefined],
+    ];
+    for (const [field, value] of cases) {
+      const broken = { ...good };
+      if (value === undefined) delete broken[field];
+      else broken[field] = value;
+      const r = parseUlogdJson(JSON.stringify(broken));
+      assert.ok(!r.ok, `${field} = ${String(value)} is refused`);
+      assert.ok(r.error.includes(field), `${r.error} names ${field}`);
+    }
+  });
 });
 
 describe('conntrack text', () => {
