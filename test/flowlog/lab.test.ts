@@ -22,6 +22,7 @@ import {
 } from '../../src/lab-session/index.ts';
 import type { Session, SessionFlow, SessionProbeResult } from '../../src/lab-session/index.ts';
 import type { FlowRecord } from '../../src/flows/record.ts';
+import { isSameProcess, readState } from '../../src/lab/index.ts';
 import { flowsOf, REPO_ROOT, sessionSkip, sourcesOf, uniqueLabId } from '../lab-session/fixtures.ts';
 
 const DIR = path.join(REPO_ROOT, 'testdata', 'workshop');
@@ -191,5 +192,18 @@ spec:
         assert.ok(fromClient >= 4, `${reporter} ${port}: ${fromClient} packets from the client`);
       }
     }
+  });
+
+  it('lab down ends the collector by its recorded PID, and its ulogd and conntrack children with the namespaces', async () => {
+    const state = readState(labId, session.lab.stateDir);
+    assert.ok(state !== undefined && !(state instanceof Error));
+    const recorded = (state.processes ?? []).filter((p) => p.role === 'flow-collector');
+    assert.equal(recorded.length, 1);
+    const pid = recorded[0]!.pid;
+    assert.ok(isSameProcess(pid, recorded[0]!.startTime), 'the collector runs');
+    const down = await downSession(labId);
+    assert.ok(down.ok);
+    assert.ok(down.value.processesEnded.includes(pid), 'ended by PID');
+    assert.ok(!isSameProcess(pid, recorded[0]!.startTime), 'and gone');
   });
 });
