@@ -31,6 +31,6 @@ export { openConnection, probe } from './probe.ts';
 export type { Observation } from './agent-protocol.ts';
 export type { AgentRecord, LabProcessRecord, LabState, SctpSupport } from './state.ts';
 export { listLabIds, readState, runDirOf, stateDirOf } from './state.ts';
-export { isSameProcess, processStartTime } from './processes.ts';
+export { isRunning, isSameProcess, processStartTime } from './processes.ts';
 export { netnsExecArgv } from './netns.ts';
 export { detectSctp, findProgram, isRoot, labUnavailableReason } from './system.ts';

@@ -15,6 +15,7 @@ import {
   runTraffic,
   withExternalsFor,
 } from '../../lab-session/index.ts';
+import type { SessionFlow } from '../../lab-session/index.ts';
 import type { Io } from '../io.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { attach, labIdOf, readFlows, render, requireLab, table } from './lab.ts';
@@ -34,6 +35,13 @@ export interface LabFlowsOptions extends LabCommon {
   readonly aggregate?: string | undefined;
 }
 
+/** The default mix: every pair's listening ports, plus an ICMP echo per pair (TCP, UDP and ICMP). */
+function withEcho(flows: readonly SessionFlow[]): SessionFlow[] {
+  const pairs = new Map<string, SessionFlow>();
+  for (const f of flows) pairs.set(`${f.from}\u0000${f.to}`, { from: f.from, to: f.to, protocol: 'ICMP' });
+  return [...flows, ...pairs.values()];
+}
+
 function must<T>(v: T | string): T {
   if (typeof v === 'string') throw new UsageError(v);
   return v;
@@ -47,7 +55,7 @@ export async function runLabTraffic(io: Io, opts: LabTrafficOptions): Promise<nu
   if (!requireLab(io)) return EXIT.USAGE;
   const attached = attach(io, labId);
   if (attached === undefined) return EXIT.USAGE;
-  const flows = opts.flows === undefined ? defaultFlows(attached.lab.plan) : await readFlows(io, opts.flows);
+  const flows = opts.flows === undefined ? withEcho(defaultFlows(attached.lab.plan)) : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
   if (flows.length === 0) throw new UsageError('no flows to drive (the lab has fewer than two endpoints and no --flows)');
   const extended = await withExternalsFor(attached, flows);
