@@ -17,7 +17,8 @@ export type DecisionTable = ReadonlyMap<string, string>;
 /** The decision table of one or more rulesets (a node's, or every node's: ids are global). */
 export function decisionTableOf(rulesets: Iterable<Ruleset>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const rs of rulesets) for (const d of rs.decisions) out.set(d.id, d.provenance);
+  // `?? []`: a ruleset stored by a version without decision records has no table.
+  for (const rs of rulesets) for (const d of rs.decisions ?? []) out.set(d.id, d.provenance);
   return out;
 }
 

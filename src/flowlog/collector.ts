@@ -9,7 +9,8 @@
 //   ip netns exec NS conntrack -L -o extended,id   (before every flush) ────────┘
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
@@ -42,8 +43,8 @@ export interface FlowCollectorOptions {
    * namespace-checked `ip netns exec` wrapper). Default: `['ip', 'netns', 'exec', netns, …argv]`.
    */
   readonly wrap?: (argv: readonly string[]) => readonly string[];
-  /** Where ulogd's configuration is written. */
-  readonly workDir: string;
+  /** Where ulogd's configuration and socket go (default: a new directory under the system's temp dir). */
+  readonly workDir?: string;
   /** nflog group the ruleset records decisions to. Default 1. */
   readonly group?: number;
   /** The decision table (id → provenance) of the ruleset the kernel holds now; read at every flush. */
@@ -223,9 +224,10 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   };
 
   const ready = (async (): Promise<string | undefined> => {
-    mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
-    const conf = join(opts.workDir, 'ulogd.conf');
-    const socket = join(opts.workDir, 'ulogd.sock');
+    const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'strata-flowlog-'));
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    const conf = join(workDir, 'ulogd.conf');
+    const socket = join(workDir, 'ulogd.sock');
     rmSync(socket, { force: true });
     if (Buffer.byteLength(socket) > 107) return `socket path ${socket} is longer than a unix socket path may be (107 bytes)`;
     writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS, socket), { mode: 0o600 });
