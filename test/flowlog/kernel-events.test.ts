@@ -74,6 +74,25 @@ describe('ulogd JSON', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('ulogd: ip6.nexthdr and icmpv6.* fields; conntrack: the entry id without a mark, after the reply\'s echo id; keys join', () => {
+    const [udp, icmp] = lines('ulogd-json-ipv6.jsonl').map((l) => {
+      const r = parseUlogdJson(l);
+      assert.ok(r.ok && r.value !== undefined, r.ok ? '' : r.error);
+      return r.value;
+    });
+    assert.deepEqual(udp?.tuple, { family: 6, protocol: 17, src: 'fd09:1::2', dst: 'fd09:2::2', sport: 37364, dport: 53, icmp: undefined });
+    assert.deepEqual(icmp?.tuple.icmp, { type: 128, code: 0, id: 30225 });
+    const evs = events('conntrack-events-ipv6.txt');
+    const ctIcmp = evs.find((e) => e.orig.protocol === 58 && e.type === 'new')!;
+    assert.equal(ctIcmp.id, 2016964611);
+    assert.equal(ctIcmp.mark, 0);
+    assert.equal(evs.find((e) => e.orig.protocol === 17)!.id, 134766862);
+    const keys = new Set(evs.map((e) => tupleKey(e.orig)));
+    assert.ok(keys.has(tupleKey(udp!.tuple)) && keys.has(tupleKey(icmp!.tuple)));
+  });
+});
+
 describe('conntrack text', () => {
   it('events: type, stamp, id, original tuple, mark; TCP state; ICMP echo id apart from the entry id', () => {
     const evs = events('conntrack-events.txt');
