@@ -58,6 +58,8 @@ describe('strata lab traffic / lab flows (the commands)', { skip }, () => {
     assert.equal(t.code, 0);
     assert.match(t.stdout, /^TIME\s+NODE\s+REPORTER\s+SOURCE\s+DESTINATION\s+PORT\s+ACTION\s+CONNS\s+PKTS IN\/OUT\s+DECIDED BY \(KERNEL\)/);
 
+    assert.match(strata('status').stdout, new RegExp(`flow log: collector pid ${collector.pid}, running`));
+
     assert.equal(strata('traffic', '--rate', 'fast').code, 2);
     assert.equal(strata('flows', '-o', 'yaml').code, 2);
     assert.equal(strata('flows', '--since', 'yesterday').code, 2);

@@ -341,6 +341,7 @@ function statusText(s: LabStatus): string[] {
     `lab ${s.labId}: ${s.phase}${s.createdAt === undefined ? '' : `, created ${s.createdAt}`}`,
     `  ${plural(s.nodes.length, 'node')} (${s.nodes.join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
     `  agents: ${s.agents.running} of ${s.agents.recorded} running${s.sctp === undefined ? '' : `; SCTP: ${s.sctp}`}`,
+    `  flow log: ${s.flowCollector === undefined ? 'off' : `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}`}`,
   ];
   if (s.session !== undefined) {
     lines.push(
