@@ -137,6 +137,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   };
   learn(opts.ruleTable());
   const joiner = createFlowJoiner({ classify: (id) => known.get(id)?.cls });
+  const warnedUnknown = new Set<string>();
   const stats = { nflogEvents: 0, conntrackEvents: 0, badLines: 0, records: 0 };
   const children: ChildProcess[] = [];
   const servers: Server[] = [];
@@ -187,6 +188,13 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     const table = opts.ruleTable();
     learn(table);
     const observed = joiner.flush(now);
+    for (const o of observed) {
+      for (const id of o.unknownDecisions) {
+        if (warnedUnknown.has(id)) continue;
+        warnedUnknown.add(id);
+        warn(`decision id ${id} is in no decision table this collector was given (a ruleset it was not told about?); its packets are not attributed`);
+      }
+    }
     if (observed.length === 0) {
       lastFlush = now;
       return;

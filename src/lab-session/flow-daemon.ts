@@ -9,14 +9,14 @@
 //
 // The engine and the decision tables follow `lab apply`: the session record is re-read when its
 // generation changes.
-import { appendFileSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFlowCollector, decisionTableOf } from '../flowlog/index.ts';
 import type { DecisionTable, FlowCollector } from '../flowlog/index.ts';
 import type { Cluster } from '../engine/index.ts';
 import { findProgram, netnsExecArgv, nodeNamespace } from '../lab/index.ts';
 import { attachSession, buildFromSources } from './session.ts';
-import { readSession } from './store.ts';
+import { readSession, sessionPathOf } from './store.ts';
 import { FLOWS_FILE, FLUSHED_FILE } from './flow-collection.ts';
 
 const [labId, stateDir] = process.argv.slice(2);
@@ -46,7 +46,17 @@ async function main(): Promise<void> {
   let generation = session.record.generation;
   let cluster: Cluster = session.cluster;
   let table: DecisionTable = decisionTableOf(Object.values(session.record.rulesets));
+  let seenMtime = 0;
   const refresh = (): void => {
+    // The record holds every node's ruleset: read it only when it was rewritten.
+    let mtime = 0;
+    try {
+      mtime = statSync(sessionPathOf(runDir)).mtimeMs;
+    } catch {
+      return;
+    }
+    if (mtime === seenMtime) return;
+    seenMtime = mtime;
     const r = readSession(runDir, labId);
     if (r === undefined || r instanceof Error || r.generation === generation) return;
     const built = buildFromSources(r.sources, r.podCidr);
