@@ -67,6 +67,8 @@ export interface FlowCollectorStats {
   readonly badLines: number;
   readonly records: number;
   readonly held: number;
+  /** ulogd / conntrack restarts after an unexpected exit. */
+  readonly restarts: number;
 }
 
 export interface FlowCollector {
@@ -138,15 +140,22 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   learn(opts.ruleTable());
   const joiner = createFlowJoiner({ classify: (id) => known.get(id)?.cls });
   const warnedUnknown = new Set<string>();
-  const stats = { nflogEvents: 0, conntrackEvents: 0, badLines: 0, records: 0 };
+  const stats = { nflogEvents: 0, conntrackEvents: 0, badLines: 0, records: 0, restarts: 0 };
   const children: ChildProcess[] = [];
   const servers: Server[] = [];
   let stopped = false;
   let lastFlush = Date.now();
 
-  const start = (argv: readonly string[], onLine: (line: string) => void, name: string): ChildProcess => {
+  // After a successful start, a child that exits is started again (1 s, doubling to 30 s; the
+  // delay resets after a minute of running): a node agent's collector must outlive a crash of
+  // ulogd or conntrack. What was logged while it was down is lost, and said so.
+  let running = false;
+  let exitedAtStart = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const start = (argv: readonly string[], onLine: (line: string) => void, name: string, delayMs = 1000): ChildProcess => {
     const { cmd, args } = wrap(argv);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const startedAt = Date.now();
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -154,7 +163,22 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
       if (l.trim() !== '' && !/flow events have been shown/.test(l)) warn(`${name}: ${l}`);
     });
     child.on('exit', (code, signal) => {
-      if (!stopped) warn(`${name} exited (${code ?? signal ?? '?'})`);
+      const i = children.indexOf(child);
+      if (i >= 0) children.splice(i, 1);
+      if (stopped) return;
+      if (!running) {
+        exitedAtStart = true;
+        warn(`${name} exited (${code ?? signal ?? '?'})`);
+        return;
+      }
+      const delay = Date.now() - startedAt > 60_000 ? 1000 : delayMs;
+      warn(`${name} exited (${code ?? signal ?? '?'}); starting it again in ${delay} ms (events meanwhile are lost)`);
+      stats.restarts++;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!stopped) start(argv, onLine, name, Math.min(30_000, delay * 2));
+      }, delay);
+      timers.add(t);
     });
     child.on('error', (e) => warn(`${name}: ${e.message}`));
     return child;
@@ -258,8 +282,11 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     for (let i = 0; i < 100; i++) {
       if (stopped) return 'stopped';
       const bound = await groupBound(wrap, group);
-      if (bound) return undefined;
-      if (children.some((c) => c.exitCode !== null)) return 'ulogd or conntrack exited at start';
+      if (bound) {
+        running = true;
+        return undefined;
+      }
+      if (exitedAtStart) return 'ulogd or conntrack exited at start';
       await sleep(50);
     }
     return `ulogd did not bind nflog group ${group} within 5 s`;
@@ -273,6 +300,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     flush,
     async stop() {
       stopped = true;
+      for (const t of timers) clearTimeout(t);
       clearInterval(flushTimer);
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));

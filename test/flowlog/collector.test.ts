@@ -5,6 +5,7 @@
 // Needs root, nft, socat, ping, ulogd2 (+JSON) and conntrack.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { compileNode, renderNft } from '../../src/dataplane/index.ts';
@@ -121,5 +122,23 @@ describe('createFlowCollector in a namespace of its own', { skip }, () => {
     // Two echo requests of one ping are one conntrack entry: one connection, both packets counted.
     assert.equal(of('icmp', null).find((r) => r.reporter === 'src')?.packetsOut, 2);
     assert.equal(collector.stats().badLines, 0);
+  });
+
+  it('ulogd killed: the collector starts it again and records resume', async () => {
+    const before = new Set(collector.pids());
+    const ulogd = collector.pids().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ulogd'));
+    assert.ok(ulogd !== undefined);
+    process.kill(ulogd, 'SIGKILL');
+    for (let i = 0; i < 60 && collector.stats().restarts === 0; i++) await sleep(50);
+    assert.equal(collector.stats().restarts, 1);
+    // Bound again (a new process in the namespace's nfnetlink_log table) before the next packet.
+    for (let i = 0; i < 60 && !/^\s*1\s/m.test(inNs(NS.node, ['cat', '/proc/net/netfilter/nfnetlink_log']).out); i++) await sleep(50);
+    assert.ok(collector.pids().some((p) => !before.has(p)), 'a new ulogd');
+    const n = records.length;
+    const denied = inNs(NS.client, [findProgram('socat')!, '-T1', '-', 'TCP:10.9.2.2:81,connect-timeout=1'], '');
+    assert.notEqual(denied.code, 0);
+    await sleep(400);
+    await collector.flush();
+    assert.ok(records.slice(n).some((r) => r.port === 81 && r.action === 'deny' && r.reporter === 'dst'), 'a record after the restart');
   });
 });
