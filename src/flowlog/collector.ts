@@ -82,11 +82,13 @@ export interface FlowCollector {
   stats(): FlowCollectorStats;
 }
 
-export function ulogdConfig(group: number, pluginDir: string, socket: string): string {
+export function ulogdConfig(group: number, pluginDir: string, socket: string, logfile: string): string {
   const plugin = (name: string): string => `plugin="${join(pluginDir, name)}"`;
   return [
     '[global]',
-    'logfile="stderr"',
+    // `-v` copies messages to stderr (read as warnings); ulogd opens its logfile all the same, and
+    // would take "stderr" for a file name in its working directory.
+    `logfile="${logfile}"`,
     // Errors only (ulogd: 1 debug … 7 error, 8 fatal); `-v` sends them to stderr, which the collector reads.
     'loglevel=7',
     plugin('ulogd_inppkt_NFLOG.so'),
@@ -262,7 +264,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     const socket = join(workDir, 'ulogd.sock');
     rmSync(socket, { force: true });
     if (Buffer.byteLength(socket) > 107) return `socket path ${socket} is longer than a unix socket path may be (107 bytes)`;
-    writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS, socket), { mode: 0o600 });
+    writeFileSync(conf, ulogdConfig(group, opts.ulogdPluginDir ?? DEFAULT_ULOGD_PLUGINS, socket, join(workDir, 'ulogd.log')), { mode: 0o600 });
     const server = createServer((conn) => {
       conn.on('error', () => undefined);
       createInterface({ input: conn }).on('line', onUlogd);
