@@ -153,6 +153,8 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   // ulogd or conntrack. What was logged while it was down is lost, and said so.
   let running = false;
   let exitedAtStart = false;
+  /** A work directory the collector made itself, removed by stop(). */
+  let ownWorkDir: string | undefined;
   const timers = new Set<NodeJS.Timeout>();
   const start = (argv: readonly string[], onLine: (line: string) => void, name: string, delayMs = 1000): ChildProcess => {
     const { cmd, args } = wrap(argv);
@@ -258,7 +260,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   };
 
   const ready = (async (): Promise<string | undefined> => {
-    const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'strata-flowlog-'));
+    const workDir = opts.workDir ?? (ownWorkDir = mkdtempSync(join(tmpdir(), 'strata-flowlog-')));
     mkdirSync(workDir, { recursive: true, mode: 0o700 });
     const conf = join(workDir, 'ulogd.conf');
     const socket = join(workDir, 'ulogd.sock');
@@ -307,6 +309,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
       for (const s of servers) s.close();
+      if (ownWorkDir !== undefined) rmSync(ownWorkDir, { recursive: true, force: true });
     },
     pids: () => children.flatMap((c) => (c.pid === undefined ? [] : [c.pid])),
     stats: () => ({ ...stats, held: joiner.size() }),
