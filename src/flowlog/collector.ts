@@ -231,7 +231,13 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
     const records = recordsOf(observed, { node: opts.node, table: resolved, cluster: opts.cluster(), startMs: lastFlush, endMs: now });
     lastFlush = now;
     stats.records += records.length;
-    if (records.length > 0) opts.onRecords(records);
+    if (records.length === 0) return;
+    try {
+      opts.onRecords(records);
+    } catch (e) {
+      // The consumer's failure (a full disk, a closed spool) must not stop collection.
+      warn(`onRecords failed, ${records.length} record(s) dropped: ${(e as Error).message}`);
+    }
   };
 
   // Counters of live entries: conntrack events carry them only on DESTROY, and a TCP entry
