@@ -145,7 +145,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   const lab = program
     .command('lab')
-    .description('real enforcement in a closed island of network namespaces (needs root): up, probe, apply, counters, status, down');
+    .description('real enforcement in a closed island of network namespaces (needs root): up, probe, apply, traffic, flows, counters, status, down');
   const labOption = (): Option => new Option('--lab <id>', 'lab id, 1-12 of a-z 0-9 (default: $STRATA_LAB or "default")');
   lab
     .command('up')
@@ -157,6 +157,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
     .option('--server <url>', 'join the control plane: register the workloads and policies through this API server and start one `strata agent` per node')
     .option('--token <token>', 'bearer token for --server (default: $STRATA_TOKEN or the current context\'s)')
+    .option('--no-flow-log', 'do not start the flow collectors (ulogd + conntrack per node) behind `lab flows`')
     .option('-q, --quiet', 'do not print warnings about the input')
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabUp(io, opts)));
   lab
@@ -184,6 +185,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--all', 'also rules that counted nothing')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines)').default('table'))
     .action(async (opts) => setExit(await (await import('./commands/lab.ts')).runLabCounters(io, opts)));
+  lab
+    .command('traffic')
+    .description('drive real connections (TCP, UDP, ICMP) between workloads and externals at a steady rate, for flows and counters to show')
+    .addOption(labOption())
+    .option('--rate <N/s>', 'connections started per second (N/s or N/m)', '10/s')
+    .option('--duration <d>', 'how long (500ms, 30s, 5m)', '10s')
+    .option('--flows <file>', 'JSON Lines of {from,to,port,protocol} to cycle through (default: every workload pair on every listening port)')
+    .option('--timeout <d>', 'per-connection timeout (default 300ms)')
+    .option('-q, --quiet', 'no notes on stderr')
+    .action(async (opts) => setExit(await (await import('./commands/lab-flows.ts')).runLabTraffic(io, opts)));
+  lab
+    .command('flows')
+    .description('flow records of a running lab: the kernel\'s decisions (nflog + conntrack per node) with the engine\'s explanation beside them')
+    .addOption(labOption())
+    .option('--since <d>', 'only records whose interval ended within this long (30s, 5m, 1h)')
+    .option('--aggregate <level>', 'none, src-port, endpoint-group or dst-port (Calico\'s flow log levels)')
+    .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines of FlowRecord)').default('table'))
+    .action(async (opts) => setExit(await (await import('./commands/lab-flows.ts')).runLabFlows(io, opts)));
   lab
     .command('status')
     .description('labs on this machine, their phase, agents and programmed policy')

@@ -31,8 +31,8 @@ import type { Cidr } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';
 import { namedPortElements, normalizeCidrs, normalizeTriples, selectorElements } from './set-elements.ts';
 import type { Triple } from './set-elements.ts';
-import type { Chain, IpFamily, Match, NamedSet, ProtoPortElement, Rule, Ruleset, Statement, Verdict, VerdictMap } from './ir.ts';
-import { assertNever, formatProvenance, MARK_ACCEPT, MARK_PASS, MARK_SCRATCH, normalizePortSpans } from './ir.ts';
+import type { Chain, DecisionEntry, IpFamily, Match, NamedSet, ProtoPortElement, Provenance, Rule, Ruleset, Statement, Verdict, VerdictMap } from './ir.ts';
+import { assertNever, decisionId, DEFAULT_DECISION_GROUP, formatProvenance, MARK_ACCEPT, MARK_PASS, MARK_SCRATCH, normalizePortSpans } from './ir.ts';
 
 export interface CompileOptions {
   /** The node-side interface of each endpoint of the node, by endpoint id (`NS/NAME`). */
@@ -41,6 +41,11 @@ export interface CompileOptions {
   readonly table?: string;
   /** Start of every log prefix. Default `strata`. */
   readonly logPrefix?: string;
+  /**
+   * The nflog group deciding rules record their decision id to (`log group G prefix "sd1:<id>"`);
+   * null records nothing. Default DEFAULT_DECISION_GROUP (1). Valid: 0–65535.
+   */
+  readonly decisionGroup?: number | null;
 }
 
 export const DEFAULT_TABLE = 'strata';
@@ -125,9 +130,13 @@ export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[]
     ifnameOwner.set(ifname, ep.id);
     placed.push({ ep, ifname });
   }
+  const group = opts.decisionGroup === undefined ? DEFAULT_DECISION_GROUP : opts.decisionGroup;
+  if (group !== null && !(Number.isInteger(group) && group >= 0 && group <= 65535)) {
+    diagnostics.push({ code: 'dataplane/invalid-decision-group', severity: 'error', message: `decisionGroup ${String(group)} must be an integer 0–65535 (an nflog group)` });
+  }
   if (diagnostics.length > 0) return fail(diagnostics);
 
-  const c = new Compilation(cluster, opts.logPrefix ?? 'strata');
+  const c = new Compilation(cluster, opts.logPrefix ?? 'strata', group);
   const fromElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'egress') }));
   const toElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'ingress') }));
   if (c.problems.length > 0) return fail(c.problems);
@@ -168,6 +177,7 @@ export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[]
     maps,
     chains,
     notes: [...c.notes].sort(compareText),
+    decisions: [...c.decisions.entries()].map(([id, provenance]): DecisionEntry => ({ id, provenance })).sort((a, b) => compareText(a.id, b.id)),
   });
 }
 
@@ -206,14 +216,33 @@ class Compilation {
   readonly chains = new Map<string, Chain>();
   readonly notes = new Set<string>();
   readonly problems: Diagnostic[] = [];
+  /** Decision id → provenance text of every rule that records its decision. */
+  readonly decisions = new Map<string, string>();
   private readonly profileSeen = new Map<string, Profile>();
 
   private readonly cluster: Cluster;
   private readonly logPrefix: string;
+  private readonly decisionGroup: number | null;
 
-  constructor(cluster: Cluster, logPrefix: string) {
+  constructor(cluster: Cluster, logPrefix: string, decisionGroup: number | null) {
     this.cluster = cluster;
     this.logPrefix = logPrefix;
+    this.decisionGroup = decisionGroup;
+  }
+
+  /**
+   * The statement that records a deciding rule's identity in the kernel (none when recording is
+   * off), and its row in the decision table.
+   */
+  private record(p: Provenance): Statement[] {
+    if (this.decisionGroup === null) return [];
+    const text = formatProvenance(p);
+    const id = decisionId(text);
+    const other = this.decisions.get(id);
+    // 48 bits of sha256 make this practically impossible; if it happens, say so rather than misattribute.
+    if (other !== undefined && other !== text) throw new Error(`internal: decision id ${id} for both "${other}" and "${text}"`);
+    this.decisions.set(id, text);
+    return [{ kind: 'record', group: this.decisionGroup, id }];
   }
 
   // -------------------------------------------------------------------------------------------
@@ -234,7 +263,8 @@ class Compilation {
       rules.push(rule([], [], { kind: 'jump', chain }, `${where} profile ${profileId(profile)}`));
       rules.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${profileId(profile)} accepted`));
     }
-    rules.push(rule([], [], { kind: 'drop' }, formatProvenance({ kind: 'no-profile', endpoint: ep.id, direction: dir })));
+    const noProfile: Provenance = { kind: 'no-profile', endpoint: ep.id, direction: dir };
+    rules.push(rule([], this.record(noProfile), { kind: 'drop' }, formatProvenance(noProfile)));
     this.chains.set(name, { name, role: 'endpoint', hook: undefined, rules });
     return name;
   }
@@ -251,9 +281,8 @@ class Compilation {
       out.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${policyId(p)} accepted`));
     }
     if (tp.tier.defaultAction !== 'pass') {
-      out.push(
-        rule([markIs(MARK_PASS, false)], [], { kind: 'drop' }, formatProvenance({ kind: 'end-of-tier', policy: policyId(last), direction: dir, tier: tp.tier.name })),
-      );
+      const eot: Provenance = { kind: 'end-of-tier', policy: policyId(last), direction: dir, tier: tp.tier.name };
+      out.push(rule([markIs(MARK_PASS, false)], this.record(eot), { kind: 'drop' }, formatProvenance(eot)));
     }
     return out;
   }
@@ -289,24 +318,28 @@ class Compilation {
 
   /** One API rule → one IR rule per alternative (none when it can never match). */
   private apiRule(r: EngineRule, pid: string, dir: Direction): Rule[] {
-    const comment = formatProvenance({ kind: 'rule', policy: pid, direction: dir, index: r.index, action: r.action });
+    const provenance: Provenance = { kind: 'rule', policy: pid, direction: dir, index: r.index, action: r.action };
+    const comment = formatProvenance(provenance);
     if (r.hasHttpMatch) {
       this.notes.add(`${comment}: the HTTP match is ignored, as by the engine (enforced only by Calico's application layer)`);
     }
     if (dir === 'egress' && r.action === 'allow') this.noteDomains(r, comment);
+    const alternatives = this.ruleAlternatives(r);
+    // A Log rule decides nothing, nor does a rule that can match no packet: no row for them.
+    const recorded = alternatives.length > 0 && r.action !== 'log' ? this.record(provenance) : [];
     let statements: readonly Statement[];
     let verdict: Verdict | undefined;
     switch (r.action) {
       case 'allow':
-        statements = [{ kind: 'set-mark', bits: MARK_ACCEPT }];
+        statements = [...recorded, { kind: 'set-mark', bits: MARK_ACCEPT }];
         verdict = { kind: 'return' };
         break;
       case 'pass':
-        statements = [{ kind: 'set-mark', bits: MARK_PASS }];
+        statements = [...recorded, { kind: 'set-mark', bits: MARK_PASS }];
         verdict = { kind: 'return' };
         break;
       case 'deny':
-        statements = [];
+        statements = recorded;
         verdict = { kind: 'drop' };
         break;
       case 'log':
@@ -316,7 +349,6 @@ class Compilation {
       default:
         return assertNever(r.action);
     }
-    const alternatives = this.ruleAlternatives(r);
     if (r.action !== 'log' || alternatives.length < 2) {
       return alternatives.map((matches) => ({ matches, counter: true, statements, verdict, comment }));
     }

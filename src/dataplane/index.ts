@@ -5,7 +5,20 @@
 //   compileNode(cluster, endpoints, {interfaces}) ─► Ruleset ─► renderNft(rs)            full script
 //                                                      └──────► diffRulesets(prev, rs) ─► renderNftUpdate(d)
 export type * from './ir.ts';
-export { MARK_ACCEPT, MARK_PASS, MARK_SCRATCH, formatProvenance, normalizePortSpans, parseProvenance, setTypeFamily } from './ir.ts';
+export {
+  DECISION_ID_HEX,
+  DECISION_PREFIX,
+  DEFAULT_DECISION_GROUP,
+  MARK_ACCEPT,
+  MARK_PASS,
+  MARK_SCRATCH,
+  decisionId,
+  formatProvenance,
+  normalizePortSpans,
+  parseDecisionPrefix,
+  parseProvenance,
+  setTypeFamily,
+} from './ir.ts';
 export {
   BASE_CHAIN,
   DEFAULT_TABLE,

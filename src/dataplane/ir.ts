@@ -2,8 +2,8 @@
 // address sets, interface dispatch maps and chains of `{matches, statements, verdict}` rules. The
 // compiler (compile.ts) produces it from engine decisions; renderers (render-nft.ts) turn it into
 // a backend's text; diff.ts compares two of them. Plain readonly data, no behaviour beyond small
-// pure helpers that keep its invariants (sorted, non-overlapping elements) and the provenance
-// grammar of rule comments.
+// pure helpers that keep its invariants (sorted, non-overlapping elements), the provenance
+// grammar of rule comments and the compact decision ids deciding rules record in the kernel.
 //
 //   Ruleset ─┬─ sets:   name → typed elements (addresses/CIDRs, or address·protocol·port triples)
 //            ├─ maps:   interface name → goto chain (workload dispatch)
@@ -11,6 +11,7 @@
 //
 // Names in the IR are *logical*: unique strings such as `po/gnp/allow-dns` that a backend maps to
 // its own legal identifiers (nft: prefix + readable part + short hash, see render-nft.ts).
+import { createHash } from 'node:crypto';
 
 /** 4 or 6. */
 export type IpFamily = 4 | 6;
@@ -118,7 +119,13 @@ export type Match =
 export type Statement =
   | { readonly kind: 'set-mark'; readonly bits: number }
   | { readonly kind: 'clear-mark'; readonly bits: number }
-  | { readonly kind: 'log'; readonly prefix: string };
+  | { readonly kind: 'log'; readonly prefix: string }
+  /**
+   * Record the decision in the kernel: the packet goes to nflog `group` with the rule's compact
+   * decision id as its prefix (`DECISION_PREFIX` + id), where a collector reads it (flowlog/).
+   * Only on rules that decide a new connection (allow, deny, pass, end-of-tier, no-profile).
+   */
+  | { readonly kind: 'record'; readonly group: number; readonly id: string };
 
 export type Verdict =
   | { readonly kind: 'accept' }
@@ -177,6 +184,38 @@ export interface Ruleset {
    * DNS snooping). Empty when the ruleset is exact.
    */
   readonly notes: readonly string[];
+  /**
+   * The compact id → provenance table of every rule that records its decision (sorted by id):
+   * what a collector needs to turn an nflog prefix back into a policy rule. Ids are a hash of the
+   * provenance text only, so they are the same on every node and across recompiles.
+   */
+  readonly decisions: readonly DecisionEntry[];
+}
+
+/** One row of the decision table: `id` is what the kernel logs, `provenance` what it stands for. */
+export interface DecisionEntry {
+  readonly id: string;
+  /** formatProvenance text (kind rule, end-of-tier or no-profile). */
+  readonly provenance: string;
+}
+
+/** Start of every decision prefix in nflog: a version tag, so an older collector can refuse newer ids. */
+export const DECISION_PREFIX = 'sd1:';
+/** Hex digits of a decision id (48 bits of sha256: collisions among a node's rules are negligible, and checked). */
+export const DECISION_ID_HEX = 12;
+/** Default nflog group of decision records (Calico uses 1 and 2 for its own flow logs). */
+export const DEFAULT_DECISION_GROUP = 1;
+
+/** The decision id of a provenance: the first DECISION_ID_HEX hex digits of its sha256. */
+export function decisionId(provenance: string): string {
+  return createHash('sha256').update(provenance).digest('hex').slice(0, DECISION_ID_HEX);
+}
+
+const DECISION_RE = new RegExp(`^${DECISION_PREFIX}([0-9a-f]{${DECISION_ID_HEX}})$`);
+
+/** The decision id in an nflog prefix, or undefined for a prefix that is not a decision record. */
+export function parseDecisionPrefix(prefix: string): string | undefined {
+  return DECISION_RE.exec(prefix)?.[1];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { parseCidrLenient, tryParseIp } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { Chain, Match, NamedSet, ProtoPortElement, Rule, Ruleset, Statement, Verdict, VerdictMap } from './ir.ts';
-import { assertNever, normalizePortSpans, setTypeFamily } from './ir.ts';
+import { assertNever, DECISION_PREFIX, normalizePortSpans, setTypeFamily } from './ir.ts';
 import type { RulesetDiff, UpdateOp } from './diff.ts';
 
 /** nft identifiers this long or shorter are accepted by every kernel we target. */
@@ -219,6 +219,9 @@ export function renderStatement(s: Statement): string {
       return `meta mark set meta mark & ${hex32(~s.bits)}`;
     case 'log':
       return `log prefix ${quoted(s.prefix, LOG_PREFIX_MAX)} level info`;
+    case 'record':
+      // nflog: the packet (headers included) goes to userspace with the id as its prefix.
+      return `log prefix ${quoted(`${DECISION_PREFIX}${s.id}`, LOG_PREFIX_MAX)} group ${s.group}`;
     default:
       return assertNever(s);
   }

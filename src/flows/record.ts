@@ -38,6 +38,8 @@ export const policyHitKindSchema = z.enum([
   'StagedKubernetesNetworkPolicy',
   'AdminNetworkPolicy',
   'BaselineAdminNetworkPolicy',
+  /** The admin policies' successor (sig-network-policy-api ClusterNetworkPolicy), which the engine decides too. */
+  'ClusterNetworkPolicy',
   'Profile',
   /** The tier's implicit deny: no rule of any policy selecting the endpoint matched. */
   'EndOfTier',

@@ -38,3 +38,6 @@ export {
   waitForAgents,
   workloadEndpointOf,
 } from './control-plane.ts';
+export { collectorRunning, flowCollectionUnavailableReason, flushFlowCollection, readLabFlows, startFlowCollection } from './flow-collection.ts';
+export type { TrafficOptions, TrafficProgress, TrafficSummary } from './traffic.ts';
+export { parseDuration, parseRate, runTraffic } from './traffic.ts';

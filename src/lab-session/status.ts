@@ -22,6 +22,8 @@ export interface LabStatus {
   readonly externals: number;
   readonly namespaces: number;
   readonly agents: { readonly running: number; readonly recorded: number };
+  /** The flow collector daemon: its PID and whether it still runs; absent when none was started. */
+  readonly flowCollector?: { readonly pid: number; readonly running: boolean };
   readonly sctp?: string;
   /** Present for labs built by `lab up` (a session). */
   readonly session?: {
@@ -44,6 +46,7 @@ export function labStatus(labId: string, stateDir?: string): LabStatus | undefin
   }
   const running = state.agents.filter((a) => isSameProcess(a.pid, a.startTime)).length;
   const record = readSession(runDirOf(labId, dir), labId);
+  const collector = state.processes?.find((p) => p.role === 'flow-collector');
   const base: LabStatus = {
     labId,
     phase: state.phase,
@@ -53,6 +56,7 @@ export function labStatus(labId: string, stateDir?: string): LabStatus | undefin
     externals: state.plan.externals.length,
     namespaces: state.namespaces.length,
     agents: { running, recorded: state.agents.length },
+    ...(collector === undefined ? {} : { flowCollector: { pid: collector.pid, running: isSameProcess(collector.pid, collector.startTime) } }),
     sctp: state.sctp.supported ? 'supported' : state.sctp.detail,
   };
   if (record instanceof Error) return { ...base, problem: `session record unreadable: ${record.message}` };

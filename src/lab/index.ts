@@ -25,11 +25,12 @@ export {
   workloadNamespaceOf,
 } from './topology.ts';
 export type { DownOptions, DownReport, Lab, UpOptions, UpTimings } from './island.ts';
-export { addExternals, agentOf, attachLab, downLab, nodeNamespace, upLab, workloadOf } from './island.ts';
+export { addExternals, agentOf, attachLab, downLab, labProcesses, nodeNamespace, recordLabProcess, upLab, workloadOf } from './island.ts';
 export type { FlowProtocol, HeldConnection, LabFlow, ProbeOptions, ProbeProgress, ProbeResult } from './probe.ts';
 export { openConnection, probe } from './probe.ts';
 export type { Observation } from './agent-protocol.ts';
-export type { AgentRecord, LabState, SctpSupport } from './state.ts';
+export type { AgentRecord, LabProcessRecord, LabState, SctpSupport } from './state.ts';
 export { listLabIds, readState, runDirOf, stateDirOf } from './state.ts';
-export { isSameProcess } from './processes.ts';
+export { isRunning, isSameProcess, processStartTime } from './processes.ts';
+export { netnsExecArgv } from './netns.ts';
 export { detectSctp, findProgram, isRoot, labUnavailableReason } from './system.ts';

@@ -32,7 +32,7 @@ import type { CommandOutput } from './netns.ts';
 import { mapPool } from './pool.ts';
 import { endProcesses, isSameProcess, processCommandLine, processStartTime } from './processes.ts';
 import { readState, removeState, runDirOf, stateDirOf, statePathOf, writeState } from './state.ts';
-import type { AgentRecord, LabState, SctpSupport } from './state.ts';
+import type { AgentRecord, LabProcessRecord, LabState, SctpSupport } from './state.ts';
 import { detectSctp, findProgram, labUnavailableReason } from './system.ts';
 import {
   DOWNSTREAM_LL_V6,
@@ -509,7 +509,12 @@ export async function downLab(labId: string, opts: DownOptions = {}): Promise<Re
     const strays = state.agents.filter(
       (a) => !inside.includes(a.pid) && isSameProcess(a.pid, a.startTime) && processCommandLine(a.pid).includes('agent.ts'),
     );
+    const helpers = (state.processes ?? []).filter(
+      (p) => !inside.includes(p.pid) && !ended.includes(p.pid) && isSameProcess(p.pid, p.startTime) && processCommandLine(p.pid).includes(p.marker),
+    );
     const targets = [
+      // Helpers first: a flow collector should not report its children's exits as failures.
+      ...helpers.map((p) => ({ pid: p.pid, startTime: p.startTime })),
       ...inside.map((pid) => ({ pid, startTime: processStartTime(pid) })),
       ...strays.map((a) => ({ pid: a.pid, startTime: a.startTime })),
     ];
@@ -555,6 +560,26 @@ function unrecordedWarning(labId: string): Diagnostic[] {
       help: 'delete them by hand with `ip netns del NAME` if they are yours',
     },
   ];
+}
+
+/**
+ * Records a helper process the lab's user started for this lab (e.g. a flow collector), so
+ * `downLab` ends it by PID (checked against its start time and command line). Returns an error
+ * message when the lab has no readable state.
+ */
+export function recordLabProcess(lab: Lab, rec: LabProcessRecord): string | undefined {
+  const state = readState(lab.labId, lab.stateDir);
+  if (state === undefined || state instanceof Error) return `cannot read the state of lab "${lab.labId}"`;
+  const others = (state.processes ?? []).filter((p) => p.pid !== rec.pid);
+  writeState(lab.stateDir, { ...state, processes: [...others, rec] });
+  return undefined;
+}
+
+/** Recorded helper processes of a lab that are still the recorded processes. */
+export function labProcesses(lab: Lab, role?: string): LabProcessRecord[] {
+  const state = readState(lab.labId, lab.stateDir);
+  if (state === undefined || state instanceof Error) return [];
+  return (state.processes ?? []).filter((p) => (role === undefined || p.role === role) && isSameProcess(p.pid, p.startTime) && processCommandLine(p.pid).includes(p.marker));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,17 @@ export interface AgentRecord {
   readonly socket: string;
 }
 
+/** A helper process the lab started outside its namespaces (a node's flow collector daemon). */
+export interface LabProcessRecord {
+  /** What it is, e.g. `flow-collector`. */
+  readonly role: string;
+  readonly pid: number;
+  /** Kernel start time of `pid`, guarding against PID reuse. */
+  readonly startTime?: string;
+  /** A string its command line contains (checked before it is signalled). */
+  readonly marker: string;
+}
+
 export interface SctpSupport {
   readonly supported: boolean;
   /** Why not, or how (e.g. which tool). */
@@ -39,6 +50,8 @@ export interface LabState {
   /** Sockets and agent logs. */
   readonly runDir: string;
   readonly agents: readonly AgentRecord[];
+  /** Helper processes in the root namespace (absent in state files written before they existed). */
+  readonly processes?: readonly LabProcessRecord[];
   readonly sctp: SctpSupport;
   readonly spec: LabSpec;
   readonly plan: LabPlan;

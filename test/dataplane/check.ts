@@ -2,13 +2,15 @@
 // crosses (egress on the source's node, ingress on the destination's), run by the nft interpreter.
 // Verdicts must agree, and so must the attribution: the comment of the deciding nft rule names
 // the policy/rule, end of tier or profile of the engine's decidedBy; and every Log rule the engine
-// walked through logged the packet exactly once.
+// walked through logged the packet exactly once; and the decisions the rules record in the
+// kernel (nflog ids, mapped back with the ruleset's decision table) are the engine's trace steps
+// that decide or pass, in order.
 import assert from 'node:assert/strict';
 import { compileNode, parseProvenance } from '../../src/dataplane/index.ts';
 import type { Ruleset } from '../../src/dataplane/index.ts';
 import type { Cluster } from '../../src/engine/cluster.ts';
 import { evaluateFlow } from '../../src/engine/evaluate.ts';
-import type { DecidedBy, Evaluation } from '../../src/engine/evaluate.ts';
+import type { DecidedBy, Evaluation, TraceStep } from '../../src/engine/evaluate.ts';
 import type { Endpoint, Flow, PolicyKind } from '../../src/engine/model.ts';
 import { SHORT_KIND } from '../../src/engine/model.ts';
 import { formatIp } from '../../src/net/index.ts';
@@ -80,6 +82,16 @@ function actualProvenance(hits: readonly Hit[], verdict: 'accept' | 'drop'): str
   return undefined;
 }
 
+/** What the kernel records for an engine trace step: deciding and passing steps only. */
+function recordOfStep(step: TraceStep, dir: 'ingress' | 'egress', endpointId: string): string[] {
+  if (step.staged) return [];
+  const pid = pidOf(step.kind, step.namespace, step.policy);
+  if (step.reason === 'end-of-tier') return step.action === 'deny' ? [`${pid} ${dir} end-of-tier deny tier=${step.tier}`] : [];
+  if (step.action !== 'allow' && step.action !== 'deny' && step.action !== 'pass') return [];
+  if (pid === undefined) return [`ep/${endpointId} ${dir} no-profile deny`];
+  return [`${pid} ${dir} ${step.rule} ${step.action}`];
+}
+
 function addressOf(peer: Flow['src']): IpAddress | undefined {
   return peer.kind === 'domain' ? undefined : peer.address;
 }
@@ -122,10 +134,14 @@ export function checkFlow(c: CompiledNodes, flow: Flow, label: string): 'accept'
   let verdict: 'accept' | 'drop' = 'accept';
   let hits: readonly Hit[] = [];
   const logs: string[] = [];
+  const recorded: string[] = [];
   for (const leg of legs) {
-    const r = simulate(c.rulesets.get(leg.node)!, leg.pkt);
+    const rs = c.rulesets.get(leg.node)!;
+    const r = simulate(rs, leg.pkt);
     hits = r.hits;
     logs.push(...r.logs);
+    const table = new Map(rs.decisions.map((d) => [d.id, d.provenance]));
+    recorded.push(...r.records.map((id) => table.get(id) ?? `unknown decision id ${id}`));
     verdict = r.verdict;
     if (verdict === 'drop') break;
   }
@@ -141,6 +157,14 @@ export function checkFlow(c: CompiledNodes, flow: Flow, label: string): 'accept'
       engineLogs.push(`${pidOf(step.kind, step.namespace, step.policy)} ${d === engine.egress ? 'egress' : 'ingress'} ${step.rule}`);
     }
   }
+  const engineRecords: string[] = [];
+  for (const d of walked) {
+    if (d === null) continue;
+    const dir = d === engine.egress ? 'egress' : 'ingress';
+    const ep = dir === 'egress' ? srcEp : dstEp;
+    for (const step of d.trace) engineRecords.push(...recordOfStep(step, dir, ep?.id ?? '?'));
+  }
+  assert.deepEqual(recorded, engineRecords, `${what}: recorded decisions`);
   const nftLogs = logs.map((l) => l.replace(/^strata /, '').replace(/: $/, ''));
   assert.deepEqual(nftLogs.sort(), engineLogs.sort(), `${what}: log rules`);
   return verdict;

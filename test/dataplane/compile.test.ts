@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   COMMENT_MAX,
+  DECISION_PREFIX,
+  DEFAULT_DECISION_GROUP,
+  decisionId,
+  parseDecisionPrefix,
   compileNode,
   endpointChainName,
   formatProvenance,
@@ -111,16 +115,62 @@ function logicalOf(nft: string, r: Rule): string {
 }
 
 describe('actions', () => {
-  it('Allow sets the accept mark and returns; Pass the pass mark; Deny drops; Log logs and continues', () => {
+  it('Allow records its decision, sets the accept mark and returns; Pass records and sets the pass mark; Deny records and drops; Log logs and continues', () => {
     const [allow] = rulesFor({}, 'allow');
     const [pass] = rulesFor({}, 'pass');
     const [deny] = rulesFor({}, 'deny');
     const [log] = rulesFor({}, 'log');
     const r = (x: Rule | undefined): string => renderRule(x!, () => 'iifname');
-    assert.equal(r(allow), 'counter meta mark set meta mark | 0x00010000 return comment "gnp/p ingress 0 allow"');
-    assert.equal(r(pass), 'counter meta mark set meta mark | 0x00020000 return comment "gnp/p ingress 0 pass"');
-    assert.equal(r(deny), 'counter drop comment "gnp/p ingress 0 deny"');
+    const rec = (provenance: string): string => `log prefix "${DECISION_PREFIX}${decisionId(provenance)}" group ${DEFAULT_DECISION_GROUP}`;
+    assert.equal(r(allow), `counter ${rec('gnp/p ingress 0 allow')} meta mark set meta mark | 0x00010000 return comment "gnp/p ingress 0 allow"`);
+    assert.equal(r(pass), `counter ${rec('gnp/p ingress 0 pass')} meta mark set meta mark | 0x00020000 return comment "gnp/p ingress 0 pass"`);
+    assert.equal(r(deny), `counter ${rec('gnp/p ingress 0 deny')} drop comment "gnp/p ingress 0 deny"`);
     assert.equal(r(log), 'counter log prefix "strata gnp/p ingress 0: " level info comment "gnp/p ingress 0 log"');
+  });
+});
+
+describe('decision records', () => {
+  const p = policy({ name: 'p', selector: 'app == "web"', ingress: rules(['pass', {}], ['deny', { protocol: TCP }], ['log', {}]) });
+
+  it('the decision table maps every recorded id to its provenance: rules, end of tier, no profile (not Log rules)', () => {
+    const rs = compileWith([p]);
+    const recorded = new Set(rs.chains.flatMap((c) => c.rules.flatMap((x) => x.statements.flatMap((st) => (st.kind === 'record' ? [st.id] : [])))));
+    assert.deepEqual([...recorded].sort(), rs.decisions.map((d) => d.id));
+    const texts = rs.decisions.map((d) => d.provenance);
+    assert.ok(texts.includes('gnp/p ingress 0 pass'));
+    assert.ok(texts.includes('gnp/p ingress 1 deny'));
+    assert.ok(!texts.some((t) => t.endsWith(' log')), 'Log rules decide nothing');
+    assert.ok(texts.includes('gnp/p ingress end-of-tier deny tier=default'));
+    assert.ok(texts.includes('ep/prod/web ingress no-profile deny'));
+    for (const d of rs.decisions) assert.equal(d.id, decisionId(d.provenance));
+  });
+
+  it('ids depend on the provenance only: the same on every compile and for every endpoint sharing a rule', () => {
+    const a = compileWith([p]);
+    const b = compileWith([p], { eps: [web] });
+    const common = a.decisions.filter((d) => !d.provenance.startsWith('ep/prod/db'));
+    assert.deepEqual(b.decisions.filter((d) => common.some((x) => x.id === d.id)), common.filter((d) => b.decisions.some((x) => x.id === d.id)));
+    assert.equal(decisionId('gnp/p ingress 0 pass'), decisionId('gnp/p ingress 0 pass'));
+    assert.notEqual(decisionId('gnp/p ingress 0 pass'), decisionId('gnp/p ingress 0 allow'));
+  });
+
+  it('decisionGroup null records nothing; an invalid group is an error naming the field', () => {
+    const c = cluster({ tiers: [tier('security', 10)], policies: [p], endpoints: [web] });
+    const off = compileNode(c, [web], { interfaces: interfacesOf([web]), decisionGroup: null });
+    assert.ok(off.ok);
+    assert.equal(off.value.decisions.length, 0);
+    assert.ok(off.value.chains.every((ch) => ch.rules.every((x) => x.statements.every((st) => st.kind !== 'record'))));
+    const bad = compileNode(c, [web], { interfaces: interfacesOf([web]), decisionGroup: 70000 });
+    assert.ok(!bad.ok);
+    assert.equal(bad.diagnostics[0]?.code, 'dataplane/invalid-decision-group');
+    assert.match(bad.diagnostics[0]?.message ?? '', /decisionGroup/);
+  });
+
+  it('parseDecisionPrefix reads back what the renderer writes, and nothing else', () => {
+    const id = decisionId('gnp/p ingress 0 pass');
+    assert.equal(parseDecisionPrefix(`${DECISION_PREFIX}${id}`), id);
+    assert.equal(parseDecisionPrefix(`strata gnp/p ingress 0: `), undefined);
+    assert.equal(parseDecisionPrefix(`${DECISION_PREFIX}${id}x`), undefined);
   });
 });
 

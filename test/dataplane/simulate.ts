@@ -35,6 +35,8 @@ export interface SimResult {
   readonly hits: readonly Hit[];
   /** Log prefixes written. */
   readonly logs: readonly string[];
+  /** Decision ids recorded (the `record` statements executed), in order. */
+  readonly records: readonly string[];
 }
 
 const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
@@ -47,6 +49,7 @@ export function simulate(rs: Ruleset, pkt: Packet): SimResult {
   const maps = new Map(rs.maps.map((m) => [m.name, m]));
   const hits: Hit[] = [];
   const logs: string[] = [];
+  const records: string[] = [];
   let mark = 0;
   let depth = 0;
 
@@ -134,6 +137,7 @@ export function simulate(rs: Ruleset, pkt: Packet): SimResult {
         for (const s of r.statements) {
           if (s.kind === 'set-mark') mark = (mark | s.bits) >>> 0;
           else if (s.kind === 'clear-mark') mark = (mark & ~s.bits) >>> 0;
+          else if (s.kind === 'record') records.push(s.id);
           else logs.push(s.prefix);
         }
         const v = r.verdict;
@@ -181,5 +185,5 @@ export function simulate(rs: Ruleset, pkt: Packet): SimResult {
     verdict = o === 'return' ? base.hook!.policy : o;
     if (verdict === 'drop') break;
   }
-  return { verdict, hits, logs };
+  return { verdict, hits, logs, records };
 }

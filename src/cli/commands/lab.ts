@@ -22,6 +22,7 @@ import {
   sessionUnavailableReason,
   formatProbeSummary,
   summarize,
+  startFlowCollection,
   upSession,
   upAgentLab,
   attachAgentSession,
@@ -33,7 +34,7 @@ import { resolveTarget } from '../config.ts';
 import type { Io } from '../io.ts';
 import { EXIT, UsageError } from '../exit.ts';
 
-interface LabCommon {
+export interface LabCommon {
   readonly lab?: string | undefined;
 }
 
@@ -45,6 +46,8 @@ export interface LabUpOptions extends LabCommon {
   readonly quiet?: boolean | undefined;
   readonly server?: string | undefined;
   readonly token?: string | undefined;
+  /** `--no-flow-log`: do not start the flow collectors. */
+  readonly flowLog?: boolean | undefined;
 }
 
 export interface LabProbeOptions extends LabCommon {
@@ -71,17 +74,17 @@ export interface LabStatusOptions extends LabCommon {
   readonly output: string;
 }
 
-const labIdOf = (o: LabCommon): string => o.lab ?? process.env['STRATA_LAB'] ?? DEFAULT_LAB_ID;
+export const labIdOf = (o: LabCommon): string => o.lab ?? process.env['STRATA_LAB'] ?? DEFAULT_LAB_ID;
 
 /** Root, ip, nft, ping: said plainly, exit 2. */
-function requireLab(io: Io, programs?: readonly string[]): boolean {
+export function requireLab(io: Io, programs?: readonly string[]): boolean {
   const why = programs === undefined ? sessionUnavailableReason() : labUnavailableReason(programs);
   if (why === undefined) return true;
   io.err(`strata lab: ${why}`);
   return false;
 }
 
-function render(io: Io, ds: readonly Diagnostic[], sources: ReadonlyMap<string, string> = new Map()): void {
+export function render(io: Io, ds: readonly Diagnostic[], sources: ReadonlyMap<string, string> = new Map()): void {
   if (ds.length > 0) io.err(renderDiagnostics(ds, { source: (f) => sources.get(f), color: io.stderrColor }));
 }
 
@@ -99,7 +102,7 @@ async function readSources(io: Io, paths: readonly string[], quiet: boolean): Pr
   return [...loaded.sources].map(([file, text]) => ({ file, text }));
 }
 
-async function readFlows(io: Io, file: string): Promise<SessionFlow[] | undefined> {
+export async function readFlows(io: Io, file: string): Promise<SessionFlow[] | undefined> {
   let text: string;
   try {
     text = file === '-' ? await io.readStdin() : await io.readFile(file);
@@ -170,11 +173,18 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
     io.out(`  ${n.name.padEnd(10)} ${plural(ws.length, 'workload').padEnd(13)} ${plural(rules, 'rule')}, ${plural(sets, 'set')}  (${n.namespace})`);
   }
   for (const [id, why] of left) io.out(`  left out: ${id}: ${why}`);
+  if (opts.flowLog !== false) {
+    // The kernel's record of its decisions (nflog + conntrack per node): `strata lab flows`.
+    const collecting = await startFlowCollection(session);
+    if (collecting.ok) io.out(`  flow log: collector pid ${collecting.value.pid} (ulogd + conntrack in every node namespace)`);
+    else render(io, collecting.diagnostics.map((d) => ({ ...d, severity: 'warning' as const, message: `no flow log: ${d.message}` })));
+  }
   for (const n of notes) io.err(`note: ${n}`);
   if (!session.lab.sctp.supported && plan.workloads.some((w) => w.ports.some((p) => p.protocol === 'SCTP'))) {
     io.err(`note: SCTP flows will be skipped: ${session.lab.sctp.detail}`);
   }
-  io.out(`next: strata lab probe${labId === DEFAULT_LAB_ID ? '' : ` --lab ${labId}`}   ·   strata lab down${labId === DEFAULT_LAB_ID ? '' : ` --lab ${labId}`}`);
+  const l = labId === DEFAULT_LAB_ID ? '' : ` --lab ${labId}`;
+  io.out(`next: strata lab probe${l}   ·   strata lab traffic${l}   ·   strata lab flows${l}   ·   strata lab down${l}`);
   return EXIT.OK;
 }
 
@@ -207,7 +217,7 @@ async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nod
 // ---------------------------------------------------------------------------------------------
 // probe
 
-function attach(io: Io, labId: string): Session | undefined {
+export function attach(io: Io, labId: string): Session | undefined {
   const s = attachSession(labId);
   if (!s.ok) {
     render(io, s.diagnostics);
@@ -220,7 +230,7 @@ function portText(r: Pick<SessionProbeResult, 'port' | 'protocol'>): string {
   return r.port === null ? r.protocol : `${r.port}/${r.protocol}`;
 }
 
-function table(rows: readonly (readonly string[])[]): string[] {
+export function table(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
@@ -379,6 +389,7 @@ function statusText(s: LabStatus): string[] {
     `lab ${s.labId}: ${s.phase}${s.createdAt === undefined ? '' : `, created ${s.createdAt}`}`,
     `  ${plural(s.nodes.length, 'node')} (${s.nodes.map((n) => n.name).join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
     `  agents: ${s.agents.running} of ${s.agents.recorded} running${s.sctp === undefined ? '' : `; SCTP: ${s.sctp}`}`,
+    `  flow log: ${s.flowCollector === undefined ? 'off' : `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}`}`,
   ];
   if (s.server !== undefined) {
     lines.push(`  control plane: ${s.server}`);
