@@ -93,6 +93,8 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
   const withSource = opts.withSource ?? true;
   const pending: Evaluation | null = decision.pending;
   const addr = (p: Flow['src']): string | null => (p.kind === 'domain' || p.address === undefined ? null : formatIp(p.address));
+  const fromSets = networkSetsOf(cluster, flow.src);
+  const toSets = networkSetsOf(cluster, flow.dst);
   return {
     from: opts.fromText ?? describePeer(flow.src),
     to: opts.toText ?? describePeer(flow.dst),
@@ -107,8 +109,20 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
     srcAddress: addr(flow.src),
     dstAddress: addr(flow.dst),
     ...(flow.icmp === undefined ? {} : { icmp: flow.icmp }),
+    ...(fromSets.length === 0 ? {} : { fromNetworkSets: fromSets }),
+    ...(toSets.length === 0 ? {} : { toNetworkSets: toSets }),
     ...(opts.whyNot === true && decision.verdict === 'deny' ? { closestRules: closestMisses(cluster, flow, decision).map((m) => jsonMiss(m, withSource)) } : {}),
   };
+}
+
+/**
+ * The network sets an external address belongs to (ids: `NAME` for GlobalNetworkSets, `NS/NAME`
+ * for NetworkSets), so a flow record can name its peer as Calico's flow logs do (a `threatfeed.X`
+ * set, say). Absent for endpoints, domains and addresses in no set.
+ */
+function networkSetsOf(cluster: Cluster, peer: Flow['src']): readonly string[] {
+  if (peer.kind !== 'address') return [];
+  return [...new Set(cluster.networkSetsContaining(peer.address).map((s) => s.id))].sort();
 }
 
 function jsonMiss(m: RuleMiss, withSource: boolean): ExplainJsonMiss {
