@@ -158,7 +158,7 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
     leaseRevision = r.revision;
     renewedAt = performance.now();
     observed = undefined;
-    if (was === undefined) {
+    if (was === undefined && !closed) {
       ctx.log(`threatfeeds: ${holder} holds the lease: pulling ${feedCount} feed(s)`);
       await collectOrphans();
       scheduler.setFeeds(plans);
@@ -186,6 +186,7 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
   const reconcile = async (): Promise<void> => {
     if (closed) return;
     const listed = await ctx.store.list(resourcePrefix(feedInfo));
+    if (closed) return;
     const next: FeedPlan[] = [];
     const refused: { name: string; ds: readonly Diagnostic[]; status: unknown }[] = [];
     const present = new Set<string>();

@@ -201,6 +201,45 @@ test('a set that would break a ConnectivityInvariant is refused like any write: 
   }
 });
 
+test('Disabled stops the pulls and removes the set; a spec the server cannot pull says why with its field; a new URL is pulled at once', async () => {
+  feeds.set('/mode', { kind: 'content', text: '198.51.100.50\n' });
+  feeds.set('/mode2', { kind: 'content', text: '198.51.100.51\n' });
+  const h = await startHarness();
+  try {
+    assert.equal((await h.call('POST', GTF, { body: feed('mode', feeds.url('/mode'), { pull: { period: '1h', http: { url: feeds.url('/mode') } } }) })).code, 201);
+    await until('the set', () => setOf(h, 'mode'));
+    // A 1 h period: only a spec change explains a pull within the test.
+    const moved = await h.call('PATCH', `${GTF}/mode`, { body: { spec: { pull: { http: { url: feeds.url('/mode2') } } } }, contentType: 'application/merge-patch+json' });
+    assert.equal(moved.code, 200, moved.text);
+    await until('the new URL pulled', async () => ((await setOf(h, 'mode'))?.nets?.join() === '198.51.100.51/32' ? true : undefined));
+
+    const off = await h.call('PATCH', `${GTF}/mode`, { body: { spec: { mode: 'Disabled' } }, contentType: 'application/merge-patch+json' });
+    assert.equal(off.code, 200, off.text);
+    await until('the set removed', async () => ((await h.call('GET', `${GNS}/threatfeed.mode`)).code === 404 ? true : undefined));
+    const st = await until('the disabled status', async () => {
+      const s = await statusOf(h, 'mode');
+      return s.disabled === true ? s : undefined;
+    });
+    assert.equal(st.entries, 0);
+
+    const secret = feed('secret', feeds.url('/mode'), {
+      pull: { period: '1s', http: { url: feeds.url('/mode'), headers: [{ name: 'Authorization', valueFrom: { secretKeyRef: { name: 'feed-token', key: 'token' } } }] } },
+    });
+    const before = feeds.requests.length;
+    assert.equal((await h.call('POST', GTF, { body: secret })).code, 201);
+    const refused = await until('the refusal on the status', async () => {
+      const s = (await h.call('GET', `${GTF}/secret/status`)).json?.status;
+      return s?.errorConditions?.length > 0 ? s : undefined;
+    });
+    assert.match(refused.errorConditions[0].message, /^spec\.pull\.http\.headers\[0\]\.valueFrom\.secretKeyRef: .*Secret, which Strata cannot read/);
+    assert.equal((await h.call('GET', `${GNS}/threatfeed.secret`)).code, 404);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(feeds.requests.slice(before).filter((r) => r.path === '/mode').length, 0, 'a refused spec is never pulled');
+  } finally {
+    await h.close();
+  }
+});
+
 test('--threatfeed-allow: a feed outside the allow-list is not pulled, and its status says so', async () => {
   const allow = parseAllowList(['https://feeds.example.com', 'http://*.example.org:8080']);
   assert.ok(allow.ok);
