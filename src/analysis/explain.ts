@@ -206,6 +206,9 @@ export function renderExplainText(e: ExplainJson, color = false): string {
   const lines: string[] = [];
   lines.push(`${e.from} → ${e.to}  ${what}: ${verdict}`);
   for (const n of e.notes ?? []) lines.push(`  note: ${n}`);
+  for (const [side, address, sets] of [['source', e.srcAddress, e.fromNetworkSets], ['destination', e.dstAddress, e.toNetworkSets]] as const) {
+    if (sets !== undefined && sets.length > 0) lines.push(`  ${side} ${address ?? ''} is in ${sets.map((id) => (id.includes('/') ? `NetworkSet ${id}` : `GlobalNetworkSet ${id}`)).join(', ')}`);
+  }
   if (e.service !== undefined) lines.push(`  via ${describeHop(e.service)}`);
   const d = e.decidedBy;
   const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);
