@@ -174,6 +174,47 @@ test('a feed served on loopback becomes a labelled network set that a security-t
   }
 });
 
+test('agents see the set change in their node view within the period, and never the feed or its status', async () => {
+  feeds.set('/view', { kind: 'content', text: '198.51.100.60\n' });
+  const h = await startHarness();
+  try {
+    const base = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
+    assert.equal((await h.call('POST', GTF, { body: feed('view', feeds.url('/view')) })).code, 201);
+    await until('the set', () => setOf(h, 'view'));
+    const listed = await h.call('GET', '/apis/strata/v1/nodeviews/node-a');
+    assert.deepEqual(listed.json.items.filter((o: any) => o.kind === 'GlobalNetworkSet').map((o: any) => [o.metadata.name, o.spec.nets]), [['threatfeed.view', ['198.51.100.60/32']]]);
+    assert.equal(listed.json.items.filter((o: any) => o.kind === 'GlobalThreatFeed').length, 0);
+    const ac = new AbortController();
+    const res = await fetch(`${base}/apis/strata/v1/nodeviews/node-a?watch=true&resourceVersion=${listed.json.metadata.resourceVersion}`, { headers: { authorization: 'Bearer admin-token' }, signal: ac.signal });
+    const events: any[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of res.body!) {
+          buf += decoder.decode(chunk as Uint8Array, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            events.push(JSON.parse(buf.slice(0, i)));
+            buf = buf.slice(i + 1);
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    feeds.set('/view', { kind: 'content', text: '198.51.100.61\n' });
+    await until('the set change in the view', async () => (events.some((e) => e.object?.kind === 'GlobalNetworkSet' && e.object.spec.nets?.[0] === '198.51.100.61/32') ? true : undefined), 5000);
+    await new Promise((r) => setTimeout(r, 1500)); // more pulls, each rewriting the feed's status
+    ac.abort();
+    await reading;
+    assert.equal(events.filter((e) => e.object?.kind === 'GlobalThreatFeed').length, 0, 'status rewrites do not reach agents');
+    assert.equal(events.filter((e) => e.object?.kind === 'GlobalNetworkSet').length, 1, 'an unchanged pull writes no set');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a set that would break a ConnectivityInvariant is refused like any write: the last good set stays and the status says why', async () => {
   feeds.set('/inv', { kind: 'content', text: '198.51.100.20\n' });
   const h = await startHarness();
