@@ -305,6 +305,14 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
           }
         }
         if (writes.length === 0) return rejected === undefined ? 'written' : 'rejected';
+        try {
+          // The whole transaction as one batch: the feed's status write is checked too, and a
+          // set deletion that would break an invariant (a must-deny one) is refused like a user's.
+          checkWrites(ctx, THREATFEED_CONTROLLER, writes);
+        } catch (e) {
+          ctx.log(`threatfeeds: ${feed}: the server refused its own write: ${(e as { status?: { message?: string } }).status?.message ?? (e as Error).message}`);
+          return 'rejected';
+        }
         const ops: TxnOp[] = writes.map((w) =>
           w.object === undefined ? { op: 'delete', key: w.key, expectModRevision: w.expect } : { op: 'put', key: w.key, value: JSON.stringify(w.object), expectModRevision: w.expect },
         );
@@ -368,8 +376,18 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
   };
 
   const unsubscribe = ctx.mirror.subscribe(resourcePrefix(feedInfo), trigger);
+  let ticking = false;
   const ticker = setInterval(() => {
-    pending = pending.then(() => ctx.serialize(tickLease).catch((e: unknown) => ctx.log(`threatfeeds: lease: ${(e as Error).message}`)));
+    if (ticking) return; // a slow store: do not queue renewals behind one another
+    ticking = true;
+    pending = pending.then(() =>
+      ctx
+        .serialize(tickLease)
+        .catch((e: unknown) => ctx.log(`threatfeeds: lease: ${(e as Error).message}`))
+        .finally(() => {
+          ticking = false;
+        }),
+    );
   }, renewIntervalMs);
   ticker.unref();
   trigger();

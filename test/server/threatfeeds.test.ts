@@ -337,6 +337,25 @@ test('a server that lost the lease writes nothing more: the lease is fenced', as
   }
 });
 
+test('a lease left by a server that died is taken over after its duration, not before', async () => {
+  feeds.set('/dead', { kind: 'content', text: '198.51.100.80\n' });
+  const h = await startHarness({ threatFeeds: { leaseDurationMs: 2000, renewIntervalMs: 200 } });
+  try {
+    const dead = { holder: 'crashed-server', leaseDurationMs: 2000, renewTime: new Date().toISOString() };
+    assert.ok((await h.store.txn([{ op: 'put', key: THREATFEED_LEASE_KEY, value: JSON.stringify(dead), expectModRevision: 0 }])).ok);
+    const t0 = Date.now();
+    assert.equal((await h.call('POST', GTF, { body: feed('dead', feeds.url('/dead')) })).code, 201);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(h.server.threatFeeds?.leader(), false, 'a lease seen unchanged for less than its duration is still held');
+    assert.equal(feeds.requests.filter((r) => r.path === '/dead').length, 0);
+    await until('the take-over', () => setOf(h, 'dead'), 6000);
+    assert.ok(Date.now() - t0 >= 2000, 'not before the duration has passed');
+    assert.equal(JSON.parse((await h.store.get(THREATFEED_LEASE_KEY))!.value).holder, h.server.threatFeeds?.holder);
+  } finally {
+    await h.close();
+  }
+});
+
 test('two servers on one etcd: one pulls; when it stops, the other takes over', { skip: etcdSkipReason() }, async () => {
   const etcd = await startEtcdCluster(1);
   const opts = { leaseDurationMs: 1500, renewIntervalMs: 250 };
