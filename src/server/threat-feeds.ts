@@ -221,9 +221,16 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
     const err = state.status.lastSyncError;
     const result = err === undefined ? 'success' : err.code.replace(/^feeds\//, '');
     const written = await write(u.feed, { kind: 'pulled', update: u });
-    const finalResult = written === 'rejected' ? 'rejected' : result;
+    if (written === 'skipped') return; // stale, or no longer the holder: not this server's pull to count
+    let entries = state.status.entries;
+    if (written === 'rejected') {
+      // The set in force is the stored one, not the refused one.
+      const stored = await ctx.store.get(objectKey(setInfo, undefined, networkSetNameOf(u.feed)));
+      const spec = stored === undefined ? undefined : ((JSON.parse(stored.value) as { spec?: { nets?: unknown[]; allowedEgressDomains?: unknown[] } }).spec ?? {});
+      entries = (spec?.nets ?? spec?.allowedEgressDomains ?? []).length;
+    }
     const last = state.status.lastSuccessfulSync;
-    ctx.metrics.threatFeedSynced(u.feed, finalResult, state.set === undefined ? 0 : (state.set.spec.nets ?? state.set.spec.allowedEgressDomains ?? []).length, last === undefined ? undefined : new Date(last));
+    ctx.metrics.threatFeedSynced(u.feed, written === 'rejected' ? 'rejected' : result, entries, last === undefined ? undefined : new Date(last));
   };
 
   /**

@@ -237,6 +237,9 @@ test('a set that would break a ConnectivityInvariant is refused like any write: 
     }, 5000);
     assert.match(st.errorConditions[0].message, /web-reaches-partner/);
     assert.deepEqual((await setOf(h, 'inv'))?.nets, ['198.51.100.20/32']);
+    const metrics = (await h.call('GET', '/metrics')).text;
+    assert.match(metrics, /strata_threatfeed_syncs_total\{feed="inv",result="rejected"\} [1-9]/);
+    assert.match(metrics, /strata_threatfeed_entries\{feed="inv"\} 1\b/, 'the set in force, not the refused one');
   } finally {
     await h.close();
   }
