@@ -24,7 +24,7 @@ import type { AuditEvent } from './audit.ts';
 import type { UserInfo } from './authn.ts';
 import type { ServerContext } from './context.ts';
 import { forStorage, metaOf, sameContent, validateObject } from './objects.ts';
-import { checkWrites } from './rest.ts';
+import { checkWrites, engineChangesOf } from './rest.ts';
 import type { PlannedWrite } from './rest.ts';
 import { RESOURCES, objectKey, resourcePrefix, resourceUrl } from './resources.ts';
 import type { ResourceInfo } from './resources.ts';
@@ -261,8 +261,6 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
         if (outcome.kind === 'deleted') {
           if (feedObj !== undefined) return 'skipped'; // created again meanwhile
           deleteSet();
-          managed.delete(feed);
-          ctx.metrics.threatFeedRemoved(feed);
         } else {
           if (feedObj === undefined) return 'skipped'; // deleted meanwhile: the reconcile that follows removes the set
           if (outcome.kind === 'refused') status = outcome.status;
@@ -311,11 +309,23 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
             if (writes.length > 1 || errorsKey(feedObj['status']) !== errorsKey(status)) events.push({ write: w, verb: 'update', subresource: 'status' });
           }
         }
-        if (writes.length === 0) return rejected === undefined ? 'written' : 'rejected';
+        const forget = (): void => {
+          if (outcome.kind !== 'deleted') return;
+          managed.delete(feed);
+          ctx.metrics.threatFeedRemoved(feed);
+        };
+        if (writes.length === 0) {
+          forget();
+          return rejected === undefined ? 'written' : 'rejected';
+        }
         try {
-          // The whole transaction as one batch: the feed's status write is checked too, and a
-          // set deletion that would break an invariant (a must-deny one) is refused like a user's.
-          checkWrites(ctx, THREATFEED_CONTROLLER, writes);
+          // The status write is validated as an object (a GlobalThreatFeed has no effect the engine
+          // could check, and running the invariant checks every period for a timestamp would be
+          // waste); a set deletion goes through every check, as a user's would (a must-deny
+          // invariant may depend on the set).
+          engineChangesOf(writes.filter((w) => w.info === feedInfo));
+          const deletions = writes.filter((w) => w.info === setInfo && w.object === undefined);
+          if (deletions.length > 0) checkWrites(ctx, THREATFEED_CONTROLLER, deletions);
         } catch (e) {
           ctx.log(`threatfeeds: ${feed}: the server refused its own write: ${(e as { status?: { message?: string } }).status?.message ?? (e as Error).message}`);
           return 'rejected';
@@ -334,6 +344,7 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
         }
         leaseRevision = r.revision;
         renewedAt = performance.now();
+        forget();
         await ctx.mirror.waitFor(r.revision);
         await audit(events);
         return rejected === undefined ? 'written' : 'rejected';

@@ -140,7 +140,10 @@ test('a feed served on loopback becomes a labelled network set that a security-t
     }
 
     // Metrics count pulls by result and show the set's size.
-    const metrics = (await h.call('GET', '/metrics')).text;
+    const metrics = await until('the too-large count', async () => {
+      const t = (await h.call('GET', '/metrics')).text;
+      return /strata_threatfeed_syncs_total\{feed="bad-ips",result="too-large"\} [1-9]/.test(t) ? t : undefined;
+    });
     assert.match(metrics, /strata_threatfeed_syncs_total\{feed="bad-ips",result="success"\} [1-9]/);
     assert.match(metrics, /strata_threatfeed_syncs_total\{feed="bad-ips",result="http-status"\} [1-9]/);
     assert.match(metrics, /strata_threatfeed_syncs_total\{feed="bad-ips",result="too-large"\} [1-9]/);
@@ -237,9 +240,20 @@ test('a set that would break a ConnectivityInvariant is refused like any write: 
     }, 5000);
     assert.match(st.errorConditions[0].message, /web-reaches-partner/);
     assert.deepEqual((await setOf(h, 'inv'))?.nets, ['198.51.100.20/32']);
-    const metrics = (await h.call('GET', '/metrics')).text;
-    assert.match(metrics, /strata_threatfeed_syncs_total\{feed="inv",result="rejected"\} [1-9]/);
+    // The counter moves just after the write the status shows.
+    const metrics = await until('the rejected count', async () => {
+      const t = (await h.call('GET', '/metrics')).text;
+      return /strata_threatfeed_syncs_total\{feed="inv",result="rejected"\} [1-9]/.test(t) ? t : undefined;
+    });
     assert.match(metrics, /strata_threatfeed_entries\{feed="inv"\} 1\b/, 'the set in force, not the refused one');
+
+    // A must-deny promise that rests on the set: deleting the feed leaves the set, since removing it would break the promise.
+    const mustDeny = { ...invariant, metadata: { name: 'web-never-reaches-threats' }, spec: { ...invariant.spec, to: { nets: ['198.51.100.20/32'] }, must: 'deny' } };
+    assert.equal((await h.call('POST', '/apis/strata/v1/connectivityinvariants', { body: mustDeny })).code, 201);
+    assert.equal((await h.call('DELETE', `${GTF}/inv`)).code, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual((await setOf(h, 'inv'))?.nets, ['198.51.100.20/32'], 'the set stays while an invariant depends on it');
+    assert.equal((await explainTo(h, '198.51.100.20')).verdict, 'deny');
   } finally {
     await h.close();
   }
@@ -265,6 +279,16 @@ test('Disabled stops the pulls and removes the set; a spec the server cannot pul
       return s.disabled === true ? s : undefined;
     });
     assert.equal(st.entries, 0);
+
+    // A DomainNameSet feed: its names in allowedEgressDomains (Calico allows it no labels).
+    feeds.set('/domains', { kind: 'content', text: 'Bad.Example.COM.\n*.evil.example\n' });
+    const domains = { apiVersion: 'projectcalico.org/v3', kind: 'GlobalThreatFeed', metadata: { name: 'domains' }, spec: { content: 'DomainNameSet', pull: { period: '1s', http: { url: feeds.url('/domains') } } } };
+    assert.equal((await h.call('POST', GTF, { body: domains })).code, 201);
+    const dset = await until('the domain set', async () => {
+      const r = await h.call('GET', `${GNS}/threatfeed.domains`);
+      return r.code === 200 ? r.json : undefined;
+    });
+    assert.deepEqual(dset.spec, { allowedEgressDomains: ['*.evil.example', 'bad.example.com'] });
 
     const secret = feed('secret', feeds.url('/mode'), {
       pull: { period: '1s', http: { url: feeds.url('/mode'), headers: [{ name: 'Authorization', valueFrom: { secretKeyRef: { name: 'feed-token', key: 'token' } } }] } },
