@@ -222,6 +222,7 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
     const result = err === undefined ? 'success' : err.code.replace(/^feeds\//, '');
     const written = await write(u.feed, { kind: 'pulled', update: u });
     if (written === 'skipped') return; // stale, or no longer the holder: not this server's pull to count
+    if (state.status.disabled) return ctx.metrics.threatFeedRemoved(u.feed); // not pulled: no series
     let entries = state.status.entries;
     if (written === 'rejected') {
       // The set in force is the stored one, not the refused one.
