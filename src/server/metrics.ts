@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client): requests by verb/resource/code, latency, store revision,
-// open watches. One registry per server so several servers in one process (tests) do not clash.
+// open watches, threat-feed pulls. One registry per server so several servers in one process
+// (tests) do not clash.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {

@@ -103,7 +103,7 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
   let renewedAt = 0;
   /** Another holder's record as last seen, and since when (monotonic ms) it has not changed. */
   let observed: { revision: number; at: number } | undefined;
-  /** Feed names with a plan, and those whose planning failed, as of the last reconcile. */
+  /** The plans of the pullable feeds, and how many feeds the store holds, as of the last reconcile. */
   let plans: FeedPlan[] = [];
   let feedCount = 0;
   /** Feeds whose sets this controller manages, for deleting the set when the feed goes. */
@@ -168,11 +168,12 @@ export function startThreatFeedController(ctx: ServerContext, opts: ThreatFeedOp
 
   const stepDown = (why: string | undefined): void => {
     if (leaseRevision !== undefined && why !== undefined) ctx.log(`threatfeeds: ${holder} stops pulling: ${why}`);
+    if (leaseRevision !== undefined) for (const feed of managed) ctx.metrics.threatFeedRemoved(feed); // the holder's gauges are the truth
     leaseRevision = undefined;
     if (!closed) scheduler.setFeeds([]);
   };
 
-  /** Deletes sets a feed made whose feed is gone (deleted while no server held the lease). */
+  /** Marks the sets of feeds deleted while no server held the lease, for the next reconcile to remove. */
   const collectOrphans = async (): Promise<void> => {
     const sets = await ctx.store.list(resourcePrefix(setInfo));
     const feeds = new Set((await ctx.store.list(resourcePrefix(feedInfo))).items.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1)));

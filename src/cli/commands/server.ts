@@ -75,7 +75,11 @@ export async function runServer(io: Io, opts: ServerOptions, stop: Promise<void>
     if (e instanceof StoreError) throw new UsageError(`--store: ${e.message}`);
     throw e;
   }
-  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: opts.auditLog, tls,
+  const server = await createStrataServer({
+    store,
+    tokens: tokens.value,
+    auditFile: opts.auditLog,
+    tls,
     threatFeeds: opts.threatfeeds === false ? false : { allow },
     log: (m) => io.err(`strata server: ${m}`),
   });
