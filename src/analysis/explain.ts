@@ -93,6 +93,8 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
   const withSource = opts.withSource ?? true;
   const pending: Evaluation | null = decision.pending;
   const addr = (p: Flow['src']): string | null => (p.kind === 'domain' || p.address === undefined ? null : formatIp(p.address));
+  const fromSets = networkSetsOf(cluster, flow.src);
+  const toSets = networkSetsOf(cluster, flow.dst);
   return {
     from: opts.fromText ?? describePeer(flow.src),
     to: opts.toText ?? describePeer(flow.dst),
@@ -107,8 +109,20 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
     srcAddress: addr(flow.src),
     dstAddress: addr(flow.dst),
     ...(flow.icmp === undefined ? {} : { icmp: flow.icmp }),
+    ...(fromSets.length === 0 ? {} : { fromNetworkSets: fromSets }),
+    ...(toSets.length === 0 ? {} : { toNetworkSets: toSets }),
     ...(opts.whyNot === true && decision.verdict === 'deny' ? { closestRules: closestMisses(cluster, flow, decision).map((m) => jsonMiss(m, withSource)) } : {}),
   };
+}
+
+/**
+ * The network sets an external address belongs to (ids: `NAME` for GlobalNetworkSets, `NS/NAME`
+ * for NetworkSets), so a flow record can name its peer as Calico's flow logs do (a `threatfeed.X`
+ * set, say). Absent for endpoints, domains and addresses in no set.
+ */
+function networkSetsOf(cluster: Cluster, peer: Flow['src']): readonly string[] {
+  if (peer.kind !== 'address') return [];
+  return [...new Set(cluster.networkSetsContaining(peer.address).map((s) => s.id))].sort();
 }
 
 function jsonMiss(m: RuleMiss, withSource: boolean): ExplainJsonMiss {
@@ -192,6 +206,9 @@ export function renderExplainText(e: ExplainJson, color = false): string {
   const lines: string[] = [];
   lines.push(`${e.from} → ${e.to}  ${what}: ${verdict}`);
   for (const n of e.notes ?? []) lines.push(`  note: ${n}`);
+  for (const [side, address, sets] of [['source', e.srcAddress, e.fromNetworkSets], ['destination', e.dstAddress, e.toNetworkSets]] as const) {
+    if (sets !== undefined && sets.length > 0) lines.push(`  ${side} ${address ?? ''} is in ${sets.map((id) => (id.includes('/') ? `NetworkSet ${id}` : `GlobalNetworkSet ${id}`)).join(', ')}`);
+  }
   if (e.service !== undefined) lines.push(`  via ${describeHop(e.service)}`);
   const d = e.decidedBy;
   const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);

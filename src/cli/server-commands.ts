@@ -29,6 +29,8 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .option('--tls-cert-file <pem>', 'serve HTTPS with this certificate (kubectl sends tokens only over TLS)')
     .option('--tls-private-key-file <pem>', 'the certificate\'s private key')
     .option('--allow-non-loopback', 'listen on a non-loopback address without TLS (plain HTTP!)')
+    .option('--no-threatfeeds', 'do not pull GlobalThreatFeeds into their GlobalNetworkSets threatfeed.NAME')
+    .addOption(new Option('--threatfeed-allow <origin>', 'pull threat feeds only from SCHEME://HOST[:PORT] (HOST may be *.DOMAIN); repeatable; default: any').argParser((v: string, prev: string[] = []) => [...prev, v]))
     .action(async (opts) => setExit(await (await import('./commands/server.ts')).runServer(io, opts)));
 
   withTarget(

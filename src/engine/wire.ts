@@ -93,6 +93,9 @@ export const explainSchema = z.looseObject({
   /** When a side named a set: the endpoints this result stands for (one class). */
   fromMembers: z.array(z.string()).readonly().exactOptional(),
   toMembers: z.array(z.string()).readonly().exactOptional(),
+  /** For an external address: the network sets containing it (`NAME` global, `NS/NAME` namespaced), sorted; absent when none. */
+  fromNetworkSets: z.array(z.string()).readonly().exactOptional(),
+  toNetworkSets: z.array(z.string()).readonly().exactOptional(),
   /** How the user's words were resolved, for people. */
   notes: z.array(z.string()).readonly().exactOptional(),
   /** For a denied flow (when asked): the Allow rules that came closest, with what failed. */

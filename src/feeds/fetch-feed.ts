@@ -13,11 +13,20 @@ export interface FetchLimits {
   readonly maxBytes: number;
   /** Aborts the pull (a stopping scheduler). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Why a URL may not be fetched, or undefined when it may (the server's allow-list). Checked for
+   * the feed's URL and for every redirect target, which are then followed by hand: otherwise an
+   * allowed host could redirect the pull to one that is not.
+   */
+  readonly checkUrl?: ((url: URL) => string | undefined) | undefined;
 }
+
+/** Redirects followed by hand when `checkUrl` is set (fetch's own limit is 20). */
+export const MAX_CHECKED_REDIRECTS = 5;
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = { timeoutMs: 30_000, maxBytes: 16 * 1024 * 1024 };
 
-export type FetchErrorCode = 'feeds/http-status' | 'feeds/timeout' | 'feeds/too-large' | 'feeds/network' | 'feeds/aborted' | 'feeds/not-text';
+export type FetchErrorCode = 'feeds/http-status' | 'feeds/timeout' | 'feeds/too-large' | 'feeds/network' | 'feeds/aborted' | 'feeds/not-text' | 'feeds/url-not-allowed';
 
 function error(code: FetchErrorCode, message: string): Result<never> {
   const d: Diagnostic = { code, severity: 'error', message };
@@ -40,10 +49,33 @@ export async function fetchFeedText(url: string, headers: readonly (readonly [st
     return error('feeds/network', `GET ${url} failed: ${cause?.code ?? cause?.message ?? (e as Error).message ?? String(e)}`);
   };
   let res: Response;
-  try {
-    res = await fetch(url, { headers: headers.map(([k, v]) => [k, v]), signal, redirect: 'follow' });
-  } catch (e) {
-    return why(e);
+  const check = limits.checkUrl;
+  let target = url;
+  for (let hop = 0; ; hop++) {
+    if (check !== undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(target);
+      } catch {
+        return error('feeds/network', `GET ${url}: redirected to "${target}", which is not a URL`);
+      }
+      const refused = check(parsed);
+      if (refused !== undefined) return error('feeds/url-not-allowed', target === url ? `GET ${url}: ${refused}` : `GET ${url}: redirected to ${target}: ${refused}`);
+    }
+    try {
+      res = await fetch(target, { headers: headers.map(([k, v]) => [k, v]), signal, redirect: check === undefined ? 'follow' : 'manual' });
+    } catch (e) {
+      return why(e);
+    }
+    const location = res.headers.get('location');
+    if (check === undefined || res.status < 300 || res.status >= 400 || location === null) break;
+    await res.body?.cancel().catch(() => undefined);
+    if (hop >= MAX_CHECKED_REDIRECTS) return error('feeds/network', `GET ${url}: more than ${MAX_CHECKED_REDIRECTS} redirects`);
+    try {
+      target = new URL(location, target).toString();
+    } catch {
+      return error('feeds/network', `GET ${url}: redirected to "${location}", which is not a URL`);
+    }
   }
   const body = res.body;
   if (!res.ok) {

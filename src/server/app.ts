@@ -27,6 +27,8 @@ import { parseResourcePath } from './resources.ts';
 import { ApiError, fail, status } from './status.ts';
 import { startWatch } from './watch.ts';
 import { listNodeView, NODE_VIEW_PATH, startNodeViewWatch } from './node-view.ts';
+import { startThreatFeedController } from './threat-feeds.ts';
+import type { ThreatFeedController, ThreatFeedOptions } from './threat-feeds.ts';
 
 export interface ServerOptions {
   readonly store: Datastore;
@@ -39,6 +41,8 @@ export interface ServerOptions {
   readonly consoleDir?: string | undefined;
   /** Serve HTTPS with this certificate and key (PEM). kubectl sends bearer tokens only over TLS. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /** The threat-feed controller (on unless `false`, as `strata server --no-threatfeeds`). */
+  readonly threatFeeds?: ThreatFeedOptions | false | undefined;
 }
 
 export interface StrataServer {
@@ -46,6 +50,8 @@ export interface StrataServer {
   readonly mirror: Mirror;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  /** Undefined when threat feeds are off. */
+  readonly threatFeeds: ThreatFeedController | undefined;
   close(): Promise<void>;
 }
 
@@ -196,12 +202,16 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     handler: async (req, reply) => handle(ctx, req, reply),
   });
 
+  const threatFeeds = opts.threatFeeds === false ? undefined : startThreatFeedController(ctx, opts.threatFeeds ?? {});
+
   return {
     app,
     mirror,
     audit,
     metrics,
+    threatFeeds,
     async close() {
+      await threatFeeds?.close();
       await app.close();
       mirror.close();
     },

@@ -11,7 +11,7 @@ import { authorize } from './authz.ts';
 import { parseChangeSet } from './change-set.ts';
 import type { ChangeSet } from './change-set.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
-import { forStorage, isObject, metaOf, sameContent, served, tierOf } from './objects.ts';
+import { forStorage, isObject, keepOwnedStatus, metaOf, sameContent, served, tierOf } from './objects.ts';
 import type { PlannedWrite, Query, Reply } from './rest.ts';
 import { checkWrites, commit } from './rest.ts';
 import { objectKey, qualifiedName, resourceOfObject } from './resources.ts';
@@ -104,7 +104,7 @@ export async function planChangeSet(ctx: ServerContext, user: UserInfo, cs: Chan
     if (previous !== undefined && info.tierResource !== undefined && tierOf(previous) !== tierOf(obj)) {
       authorize(ctx.mirror, user, { info, verb, namespace, name, tier: tierOf(previous) }, rec);
     }
-    const stored = forStorage(info, obj, previous);
+    const stored = forStorage(info, keepOwnedStatus(info, obj, previous), previous);
     if (previous !== undefined && sameContent(previous, stored)) {
       planned.push({ index, write: undefined, result: { ...base, action: 'unchanged' } });
       continue;

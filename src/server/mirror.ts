@@ -25,6 +25,11 @@ export interface Mirror {
   revision(): number;
   /** Resolves once the mirror has applied `revision` (or after `timeoutMs`). */
   waitFor(revision: number, timeoutMs?: number): Promise<boolean>;
+  /**
+   * Calls `listener` after the mirror applied a change under `prefix` (and after every re-list,
+   * which may have replaced anything): a level trigger — the listener reads the state it needs.
+   */
+  subscribe(prefix: string, listener: () => void): () => void;
   close(): void;
 }
 
@@ -53,6 +58,17 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
   let watch: Watch | undefined;
   let closed = false;
   const waiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
+  const listeners = new Set<{ prefix: string; listener: () => void }>();
+  const notify = (keys: readonly string[] | undefined): void => {
+    for (const l of listeners) {
+      if (keys !== undefined && !keys.some((k) => k.startsWith(l.prefix))) continue;
+      try {
+        l.listener();
+      } catch (e) {
+        log(`mirror: a listener on ${l.prefix} failed: ${(e as Error).message}`);
+      }
+    }
+  };
 
   const known = new Set<string>();
   const applyValue = (key: string, value: string | undefined, changes: EngineChange[]): void => {
@@ -109,6 +125,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
     }
     engine.apply(changes);
     settle();
+    notify(events.map((e) => e.key));
   };
 
   const load = async (): Promise<void> => {
@@ -121,6 +138,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
     engine.apply(changes);
     applied = Math.max(applied, listed.revision);
     settle();
+    notify(undefined);
     watch = store.watch(REGISTRY, listed.revision, onEvents, onWatchError);
   };
 
@@ -157,8 +175,14 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
         }, timeoutMs).unref();
       });
     },
+    subscribe(prefix, listener) {
+      const entry = { prefix, listener };
+      listeners.add(entry);
+      return () => void listeners.delete(entry);
+    },
     close() {
       closed = true;
+      listeners.clear();
       watch?.close();
       for (const w of waiters) w.resolve(false);
       waiters.clear();

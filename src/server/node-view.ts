@@ -15,7 +15,8 @@
 //   endpoints altogether would be wrong: a policy on this node that allows `app == "web"` must
 //   know the addresses of web pods on every node.
 // - Every other engine kind (namespaces, service accounts, services, tiers, policies, network
-//   sets, controllers) in full. RBAC objects, NodeStatus and audit records are not in the view.
+//   sets, controllers) in full. RBAC objects, NodeStatus, audit records and GlobalThreatFeeds (no
+//   dataplane effect; their sets are in the view) are not in the view.
 import type { ServerResponse } from 'node:http';
 import type { StoreError, WatchEvent } from '../store/index.ts';
 import type { UserInfo } from './authn.ts';
@@ -82,7 +83,9 @@ function peerOf(info: ResourceInfo, obj: Readonly<Obj>): Obj {
 
 /** The object as NODE's view holds it, or undefined when it is not in the view. */
 export function nodeViewObject(info: ResourceInfo, obj: Readonly<Obj>, node: string): Obj | undefined {
-  if (!info.engine) return undefined;
+  // A GlobalThreatFeed has no dataplane effect (its GlobalNetworkSet, which is in the view, has),
+  // and the server rewrites its status every pull period: sending it would wake every agent then.
+  if (!info.engine || info.type === 'GlobalThreatFeed') return undefined;
   const on = endpointNodeOf(info, obj);
   if (on === undefined || on === node) return { ...obj };
   return peerOf(info, obj);

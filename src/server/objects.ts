@@ -107,6 +107,20 @@ export function forStorage(
   return { ...obj, apiVersion: apiVersionOf(info), kind: info.kind, metadata: meta };
 }
 
+/**
+ * Kinds whose `status` only the server writes (through `/status`): a write of the main resource
+ * keeps the stored status, as kube-apiserver does for resources with a status subresource — so
+ * `strata apply` of a GlobalThreatFeed manifest does not wipe what the last pull recorded.
+ */
+const SERVER_OWNED_STATUS: ReadonlySet<string> = new Set(['GlobalThreatFeed']);
+
+export function keepOwnedStatus(info: ResourceInfo, obj: Record<string, unknown>, previous: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  if (!SERVER_OWNED_STATUS.has(info.type)) return obj;
+  const { status: _given, ...rest } = obj;
+  const kept = previous?.['status'];
+  return kept === undefined ? rest : { ...rest, status: kept };
+}
+
 /** The object as served: resourceVersion is the store's modRevision. */
 export function served(value: string, modRevision: number): Record<string, unknown> {
   const obj = JSON.parse(value) as Record<string, unknown>;

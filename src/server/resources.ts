@@ -65,7 +65,7 @@ const ENGINE_ROWS: { readonly [T in ResourceType]: Row } = {
   GlobalNetworkSet: { plural: 'globalnetworksets' },
   HostEndpoint: { plural: 'hostendpoints', shortNames: ['hep', 'heps'] },
   WorkloadEndpoint: { plural: 'workloadendpoints', shortNames: ['wep', 'weps'], subresources: ['status'] },
-  GlobalThreatFeed: { plural: 'globalthreatfeeds' },
+  GlobalThreatFeed: { plural: 'globalthreatfeeds', subresources: ['status'] },
   AdminNetworkPolicy: { plural: 'adminnetworkpolicies', shortNames: ['anp'], tierResource: 'adminnetworkpolicies', adminTiered: true },
   BaselineAdminNetworkPolicy: { plural: 'baselineadminnetworkpolicies', shortNames: ['banp'], tierResource: 'baselineadminnetworkpolicies', adminTiered: true },
   ClusterNetworkPolicy: { plural: 'clusternetworkpolicies', tierResource: 'clusternetworkpolicies', adminTiered: true },

@@ -14,6 +14,7 @@ import {
   fieldsMatch,
   forStorage,
   isObject,
+  keepOwnedStatus,
   labelsMatch,
   mergePatch,
   metaOf,
@@ -260,7 +261,7 @@ export async function createObject(ctx: ServerContext, user: UserInfo, p: Resour
   return ctx.serialize(async () => {
     const key = objectKey(p.info, p.namespace, name);
     if ((await ctx.store.get(key)) !== undefined) throw alreadyExists(qualifiedName(p.info), name, p.info.group, p.info.kind);
-    const object = forStorage(p.info, body, undefined);
+    const object = forStorage(p.info, keepOwnedStatus(p.info, body, undefined), undefined);
     const w: PlannedWrite = { info: p.info, key, object, expect: 0, name, namespace: p.namespace };
     const warnings = checkWrites(ctx, user, [w]);
     const { revision } = await commit(ctx, [w]);
@@ -303,7 +304,7 @@ export async function replaceObject(
       // /status changes only status; the rest of the object stays as stored.
       const { status: _drop, ...rest } = previous;
       next = next['status'] === undefined ? rest : { ...rest, status: next['status'] };
-    }
+    } else next = keepOwnedStatus(p.info, next, previous);
     next = conform(p, next);
     const nm = metaOf(next);
     if (nm.name !== name) throw fail(400, `the name of the object (${String(nm.name)}) does not match the name on the URL (${name})`);

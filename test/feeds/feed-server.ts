@@ -12,7 +12,9 @@ export type FeedBehaviour =
   /** Streams `chunk` forever without a Content-Length (chunked), until the client goes away. */
   | { readonly kind: 'endless'; readonly chunk: string }
   /** Declares a Content-Length of `bytes` and sends it. */
-  | { readonly kind: 'sized'; readonly bytes: number };
+  | { readonly kind: 'sized'; readonly bytes: number }
+  /** 302 to `location`. */
+  | { readonly kind: 'redirect'; readonly location: string };
 
 export interface FeedServer {
   readonly url: (path?: string) => string;
@@ -49,6 +51,11 @@ export async function startFeedServer(): Promise<FeedServer> {
       case 'sized':
         res.setHeader('content-length', String(b.bytes));
         res.end('1'.repeat(b.bytes));
+        return;
+      case 'redirect':
+        res.statusCode = 302;
+        res.setHeader('location', b.location);
+        res.end();
         return;
       case 'endless': {
         const pump = (): void => {

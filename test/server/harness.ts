@@ -8,6 +8,7 @@ import type { Datastore } from '../../src/store/index.ts';
 import { createStrataServer } from '../../src/server/app.ts';
 import type { StrataServer } from '../../src/server/app.ts';
 import { parseTokenFile } from '../../src/server/authn.ts';
+import type { ThreatFeedOptions } from '../../src/server/threat-feeds.ts';
 
 export const TOKENS = `admin-token,admin,1,"system:masters"
 alice-token,alice,2,"app-team"
@@ -22,12 +23,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(extra: { bodyLimit?: number; bookmarkIntervalMs?: number } = {}): Promise<Harness> {
+export async function startHarness(extra: { bodyLimit?: number; bookmarkIntervalMs?: number; threatFeeds?: ThreatFeedOptions | false; storeSpec?: string } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'strata-server-'));
-  const store = await openDatastore(`sqlite:${join(dir, 'strata.db')}`);
+  const { storeSpec, ...serverExtra } = extra;
+  const store = await openDatastore(storeSpec ?? `sqlite:${join(dir, 'strata.db')}`);
   const tokens = parseTokenFile(TOKENS, 'tokens.csv');
   if (!tokens.ok) throw new Error('bad tokens');
-  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: join(dir, 'audit.jsonl'), log: (m) => { if (process.env['STRATA_TEST_LOG'] !== undefined) process.stderr.write(`${m}\n`); }, ...extra });
+  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: join(dir, 'audit.jsonl'), log: (m) => { if (process.env['STRATA_TEST_LOG'] !== undefined) process.stderr.write(`${m}\n`); }, ...serverExtra });
   return {
     server,
     store,

@@ -3,6 +3,7 @@
 // kube-apiserver token file, and runs until SIGINT/SIGTERM.
 import { isIP } from 'node:net';
 import { formatDiagnosticLine } from '../../diagnostics/index.ts';
+import { parseAllowList } from '../../feeds/index.ts';
 import { createStrataServer } from '../../server/app.ts';
 import { parseTokenFile } from '../../server/authn.ts';
 import { openDatastore, StoreError } from '../../store/index.ts';
@@ -17,6 +18,9 @@ export interface ServerOptions {
   readonly allowNonLoopback?: boolean | undefined;
   readonly tlsCertFile?: string | undefined;
   readonly tlsPrivateKeyFile?: string | undefined;
+  /** false: `--no-threatfeeds`. */
+  readonly threatfeeds?: boolean | undefined;
+  readonly threatfeedAllow?: readonly string[] | undefined;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -58,6 +62,12 @@ export async function runServer(io: Io, opts: ServerOptions, stop: Promise<void>
     io.err(tokens.diagnostics.map(formatDiagnosticLine).join('\n'));
     return EXIT.USAGE;
   }
+  let allow;
+  if (opts.threatfeedAllow !== undefined) {
+    const parsed = parseAllowList(opts.threatfeedAllow);
+    if (!parsed.ok) throw new UsageError(parsed.diagnostics.map((d) => d.message).join('\n'));
+    allow = parsed.value;
+  }
   let store;
   try {
     store = await openDatastore(opts.store);
@@ -65,7 +75,14 @@ export async function runServer(io: Io, opts: ServerOptions, stop: Promise<void>
     if (e instanceof StoreError) throw new UsageError(`--store: ${e.message}`);
     throw e;
   }
-  const server = await createStrataServer({ store, tokens: tokens.value, auditFile: opts.auditLog, tls, log: (m) => io.err(`strata server: ${m}`) });
+  const server = await createStrataServer({
+    store,
+    tokens: tokens.value,
+    auditFile: opts.auditLog,
+    tls,
+    threatFeeds: opts.threatfeeds === false ? false : { allow },
+    log: (m) => io.err(`strata server: ${m}`),
+  });
   const address = await server.app.listen({ host, port });
   io.err(`strata server: listening on ${address} (store ${opts.store}, ${tokens.value.size} tokens)`);
   await stop;
