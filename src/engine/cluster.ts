@@ -49,7 +49,7 @@ export interface Cluster extends MatchIndex, ClusterData {
   selectorClasses(sel: Selector): ReadonlySet<string>;
   /** The endpoints a Service selects (same namespace, labels include its selector). */
   serviceBackends(namespace: string, name: string): readonly Endpoint[];
-  /** The endpoints declaring a container port of that name (any protocol). */
+  /** The endpoints declaring a container port of that name (any protocol), in no promised order. */
   endpointsWithPortName(name: string): readonly Endpoint[];
   /** The endpoints whose `node` is this one (what an agent programs), without reading every endpoint; in no promised order. */
   endpointsOnNode(node: string): readonly Endpoint[];

@@ -116,7 +116,7 @@ test('recompiled rules after label changes on a live store equal a fresh buildâ€
     `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: shop, labels: {app: ${app}, n: "${i % 7}"}}\nspec:\n  nodeName: ${i % 2 === 0 ? 'n1' : 'n2'}\n  containers: [{name: c, ports: [{name: http, containerPort: 8080}, {name: alt, containerPort: ${8000 + (i % 4)}}]}]\nstatus: {podIP: 10.1.${i >> 8}.${i & 255}}\n`;
   const fixed = [
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {env: prod}}\n',
-    `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: web}\nspec:\n  selector: app == 'web'\n  ingress:\n  - action: Allow\n    source: {selector: 'app in {"web", "api"}'}\n  - action: Allow\n    protocol: TCP\n    source: {selector: 'n != "3"'}\n    destination: {ports: [http, alt]}\n  - action: Allow\n    protocol: TCP\n    destination: {selector: 'app == "api"', ports: [alt]}\n`,
+    `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: web}\nspec:\n  selector: app == 'web'\n  ingress:\n  - action: Allow\n    source: {selector: 'app in {"web", "api"}'}\n  - action: Allow\n    protocol: TCP\n    source: {selector: 'n != "3"'}\n    destination: {ports: [http, alt]}\n  - action: Allow\n    protocol: TCP\n    destination: {selector: 'app == "api"', ports: [alt]}\n  - action: Allow\n    protocol: TCP\n    source: {selector: 'app == "db"'}\n    destination: {ports: [http]}\n`,
   ];
   const apps: string[] = Array.from({ length: PODS }, (_, i) => (i % 3 === 0 ? 'api' : 'web'));
   const load = (text: string): Resource[] => {
