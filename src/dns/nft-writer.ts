@@ -1,0 +1,83 @@
+// The proxy's only door to the kernel: puts learned addresses into the node's DNS-learned nft
+// sets (declared by the compiled ruleset with `flags timeout`), each with the answer's TTL, in
+// one `nft -f -` transaction per answer — before the answer is released to the workload, so its
+// first connection already passes. Runs inside the node's network namespace (the proxy process
+// was started there), so it needs no `ip netns exec` of its own.
+//
+// Refreshing: `add element` leaves an existing element's timeout as it was, so an element that a
+// longer-lived answer already holds is left alone, and one that must live longer is deleted and
+// added again in the same transaction (atomic: no packet sees it missing).
+import { spawn } from 'node:child_process';
+import type { Learned } from './answer.ts';
+
+export interface SetWriter {
+  /** Adds every address (no-op for those already held long enough); rejects when nft fails. */
+  add(learned: readonly Learned[]): Promise<void>;
+}
+
+export interface NftSetWriterOptions {
+  /** The `inet` table holding the sets. */
+  readonly table: () => string;
+  /** Path of nft (default `nft`). */
+  readonly nft?: string;
+  readonly now?: () => number;
+}
+
+const TABLE_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+const SET_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+function runNft(nft: string, script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(nft, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (err += s));
+    child.on('error', (e) => reject(e));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nft: ${err.trim() || `exit ${String(code)}`}`))));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(script);
+  });
+}
+
+/** The transaction that gives `learned` their timeouts, given what is already held (pure). */
+export function renderSetAdditions(table: string, learned: readonly Learned[], heldUntil: (set: string, address: string) => number | undefined, now: number): string {
+  if (!TABLE_RE.test(table)) throw new Error(`bad table name "${table}"`);
+  const lines: string[] = [];
+  for (const l of learned) {
+    if (!SET_RE.test(l.set)) throw new Error(`bad set name "${l.set}"`);
+    const until = now + l.ttl * 1000;
+    const held = heldUntil(l.set, l.address);
+    if (held !== undefined && held >= until) continue;
+    const el = `inet ${table} ${l.set} { ${l.address} timeout ${l.ttl}s }`;
+    // add (creates it if absent) → delete → add: the element ends with this timeout either way.
+    lines.push(`add element ${el}`, `delete element inet ${table} ${l.set} { ${l.address} }`, `add element ${el}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+export function createNftSetWriter(opts: NftSetWriterOptions): SetWriter {
+  const nft = opts.nft ?? 'nft';
+  const now = opts.now ?? Date.now;
+  const held = new Map<string, number>();
+  const key = (set: string, address: string): string => `${set}|${address}`;
+  let queue: Promise<void> = Promise.resolve();
+  return {
+    add(learned) {
+      // One transaction at a time, so two answers for one address cannot interleave their
+      // delete/add pairs.
+      const run = queue.then(async () => {
+        const t = now();
+        for (const [k, until] of held) if (until <= t) held.delete(k);
+        const script = renderSetAdditions(opts.table(), learned, (s, a) => held.get(key(s, a)), t);
+        if (script === '') return;
+        await runNft(nft, script);
+        for (const l of learned) {
+          const until = t + l.ttl * 1000;
+          if ((held.get(key(l.set, l.address)) ?? 0) < until) held.set(key(l.set, l.address), until);
+        }
+      });
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
