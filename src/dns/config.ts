@@ -12,7 +12,7 @@ export const bindingsFileSchema = z.strictObject({
   table: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/),
   bindings: z.array(
     z.strictObject({
-      set: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/),
+      set: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/),
       family: z.union([z.literal(4), z.literal(6)]),
       patterns: z.array(z.string().min(1)).min(1),
     }),

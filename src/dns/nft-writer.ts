@@ -24,7 +24,7 @@ export interface NftSetWriterOptions {
 }
 
 const TABLE_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
-const SET_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const SET_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 function runNft(nft: string, script: string): Promise<void> {
   return new Promise((resolve, reject) => {
