@@ -14,6 +14,4 @@ export type { DnsProxy, DnsProxyOptions, ProxyEvent } from './proxy.ts';
 export { respond, startDnsServer } from './server.ts';
 export type { DnsRecord, DnsServer } from './server.ts';
 export type { Endpoint } from './wire.ts';
-
-/** Where a DNS process program lives (for `ip netns exec … node MAIN CONFIG`). */
-export const DNS_MAIN = new URL('./main.ts', import.meta.url);
+export { DNS_MAIN } from './paths.ts';
