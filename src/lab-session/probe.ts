@@ -1,7 +1,9 @@
 // Probing a session: every flow is sent through the island as real packets and decided by the
 // engine for the very packet that was sent (its real source port included), and the two
-// verdicts are compared. Flows the kernel cannot be asked about are skipped with the reason
-// (domain names, SCTP without kernel support, ICMP other than echo, addresses nobody answers
+// verdicts are compared. A flow to a domain name is probed as a workload makes it: resolved
+// through the node's DNS proxy, then a connection to the answer (the engine decides the name).
+// Flows the kernel cannot be asked about are skipped with the reason (domain names without lab
+// DNS, SCTP without kernel support, ICMP other than echo, addresses nobody answers
 // for); they are never counted as agreement.
 //
 // Timing: a dropped packet costs a probe its whole timeout, an allowed one a millisecond, so
@@ -14,7 +16,7 @@ import { jsonDecidedBy } from '../analysis/explain.ts';
 import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
 import { addExternals, probe } from '../lab/index.ts';
 import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
-import { canonicalAddress, reservedReason } from '../lab/index.ts';
+import { answerOf, canonicalAddress, reservedReason } from '../lab/index.ts';
 import type { SessionFlow, Verdict } from './flows.ts';
 import { flowNeeds, isAddress } from './flows.ts';
 import type { Result } from '../diagnostics/index.ts';
@@ -108,7 +110,13 @@ function engineFlow(session: Session, f: SessionFlow, srcPort: number | undefine
 
 /** Why the kernel cannot be asked about this flow, or undefined when it can. */
 function skipReason(session: Session, f: SessionFlow, flow: Flow): string | undefined {
-  if (flow.dst.kind === 'domain') return 'the destination is a domain name: the dataplane does not see names (no DNS snooping)';
+  if (flow.dst.kind === 'domain') {
+    const plan = session.lab.plan;
+    if (plan.dns === undefined) return 'the destination is a domain name and the lab has no DNS (`lab up --dns NAME=IP`)';
+    if (answerOf(plan, flow.dst.domain) === undefined) return `the lab's DNS has no A record for ${flow.dst.domain} (\`lab up --dns ${flow.dst.domain}=IP\`)`;
+    if (flow.ipVersion !== 4) return 'names are resolved over IPv4 only in the lab';
+    if (flow.src.kind !== 'endpoint') return 'only workloads resolve names through their node\'s DNS proxy';
+  }
   if (f.srcPort !== undefined) return 'the flow names a source port: probes cannot choose theirs';
   if (flow.icmp !== undefined) {
     const echo = flow.ipVersion === 4 ? 8 : 128;
