@@ -28,6 +28,7 @@ import {
 } from '../../lab-session/index.ts';
 import type { CounterRow, LabStatus, ManifestSource, Session, SessionFlow, SessionProbeResult } from '../../lab-session/index.ts';
 import { labUnavailableReason } from '../../lab/index.ts';
+import type { LabDnsRecord } from '../../lab/index.ts';
 import { loadPaths } from '../../load/index.ts';
 import { resolveTarget } from '../config.ts';
 import type { Io } from '../io.ts';
@@ -42,6 +43,8 @@ export interface LabUpOptions extends LabCommon {
   readonly nodes?: string | undefined;
   readonly podCidr?: string | undefined;
   readonly flows?: string | undefined;
+  /** `NAME=IP` or `NAME=TARGET` (CNAME), repeatable. */
+  readonly dns?: readonly string[] | undefined;
   readonly quiet?: boolean | undefined;
   readonly server?: string | undefined;
   readonly token?: string | undefined;
@@ -134,6 +137,16 @@ function bar(done: number, total: number, width = 24): string {
 // ---------------------------------------------------------------------------------------------
 // up
 
+/** `--dns NAME=ANSWER` flags; the names and answers themselves are checked by the lab's planner. */
+function dnsFlags(values: readonly string[] | undefined): LabDnsRecord[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  return values.map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--dns ${v}: expected NAME=IP or NAME=OTHER.NAME (e.g. --dns api.example.test=203.0.113.10)`);
+    return { name: v.slice(0, eq), answer: v.slice(eq + 1) };
+  });
+}
+
 export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   const nodes = intFlag('nodes', opts.nodes, 1, 64) ?? DEFAULT_NODES;
   const quiet = opts.quiet === true;
@@ -144,12 +157,17 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   const flows = opts.flows === undefined ? [] : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
 
-  if (opts.server !== undefined) return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet });
+  const dns = dnsFlags(opts.dns);
+  if (opts.server !== undefined) {
+    if (dns !== undefined) throw new UsageError('--dns is not supported with --server yet: the agents do not write the DNS proxy\'s bindings');
+    return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet });
+  }
   const up = await upSession(sources, {
     labId,
     nodes,
     podCidr: opts.podCidr ?? DEFAULT_POD_CIDR,
     flows,
+    ...(dns === undefined ? {} : { dns }),
     onProgress: (phase) => io.status?.(`lab ${labId}: ${phase}…`),
   });
   io.status?.(undefined);
