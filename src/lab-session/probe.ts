@@ -12,8 +12,8 @@
 // flow can miss a short timeout on a loaded machine; a dropped one stays dropped).
 import { evaluateFlow, makeFlow } from '../engine/index.ts';
 import type { Cluster, DecidedBy, Flow } from '../engine/index.ts';
-import { jsonDecidedBy } from '../analysis/explain.ts';
-import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
+import { jsonDecidedBy, matchedDomainOf } from '../analysis/explain.ts';
+import type { ExplainJsonDecidedBy, MatchedDomain } from '../analysis/explain.ts';
 import { addExternals, probe } from '../lab/index.ts';
 import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
 import { answerOf, canonicalAddress, reservedReason } from '../lab/index.ts';
@@ -42,6 +42,8 @@ export interface SessionProbeResult {
   readonly agree: boolean | null;
   readonly detail: string;
   readonly decidedBy?: DecidedByJson;
+  /** A flow to a name: the pattern that made the deciding rule match (explain's `matchedDomain`). */
+  readonly matchedDomain?: MatchedDomain;
   readonly srcPort?: number;
   readonly fromAddress?: string;
   readonly toAddress?: string;
@@ -176,7 +178,8 @@ function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeRe
   if (typeof flow === 'string') return { ...base(f), observed: 'error', engine: null, agree: false, detail: flow, ...where };
   const e = evaluateFlow(session.cluster, flow);
   const agree = observed === e.verdict && (f.expected === undefined || f.expected === e.verdict);
-  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...where };
+  const domain = matchedDomainOf(session.cluster, flow, e.decidedBy);
+  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...(domain === undefined ? {} : { matchedDomain: domain }), ...where };
 }
 
 /** Probes `flows` through the island and compares each with the engine; results keep input order. */
