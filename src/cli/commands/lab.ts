@@ -158,10 +158,7 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   if (flows === undefined) return EXIT.USAGE;
 
   const dns = dnsFlags(opts.dns);
-  if (opts.server !== undefined) {
-    if (dns !== undefined) throw new UsageError('--dns is not supported with --server yet: the agents do not write the DNS proxy\'s bindings');
-    return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet });
-  }
+  if (opts.server !== undefined) return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet, dns });
   const up = await upSession(sources, {
     labId,
     nodes,
@@ -196,7 +193,11 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   return EXIT.OK;
 }
 
-async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nodes: number; sources: ManifestSource[]; flows: SessionFlow[]; quiet: boolean }): Promise<number> {
+async function runAgentLabUp(
+  io: Io,
+  opts: LabUpOptions,
+  x: { labId: string; nodes: number; sources: ManifestSource[]; flows: SessionFlow[]; quiet: boolean; dns: LabDnsRecord[] | undefined },
+): Promise<number> {
   const target = await resolveTarget({ server: opts.server, token: opts.token });
   if (target === undefined) throw new UsageError('--server needs a URL');
   const t0 = performance.now();
@@ -205,6 +206,7 @@ async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nod
     nodes: x.nodes,
     podCidr: opts.podCidr ?? DEFAULT_POD_CIDR,
     flows: x.flows,
+    ...(x.dns === undefined ? {} : { dns: x.dns }),
     target: { server: target.server, token: target.token },
     onProgress: (phase) => io.status?.(`lab ${x.labId}: ${phase}…`),
   });
