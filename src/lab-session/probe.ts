@@ -209,7 +209,16 @@ export async function probeSession(session: Session, flows: readonly SessionFlow
     const skip = skipReason(session, f, flow);
     if (skip !== undefined) {
       const e = evaluateFlow(session.cluster, flow);
-      results[index] = { ...base(f), observed: 'skipped', engine: e.verdict, agree: null, detail: skip, decidedBy: decidedByJson(session.cluster, e.decidedBy) };
+      const domain = matchedDomainOf(session.cluster, flow, e.decidedBy);
+      results[index] = {
+        ...base(f),
+        observed: 'skipped',
+        engine: e.verdict,
+        agree: null,
+        detail: skip,
+        decidedBy: decidedByJson(session.cluster, e.decidedBy),
+        ...(domain === undefined ? {} : { matchedDomain: domain }),
+      };
       return;
     }
     const lab: LabFlow = { from: f.from, to: f.to, protocol: f.protocol, ...(f.protocol === 'ICMP' || f.port === undefined ? {} : { port: f.port }) };

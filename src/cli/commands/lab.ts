@@ -258,6 +258,7 @@ function probeJson(r: SessionProbeResult): string {
     agree: r.agree,
     detail: r.detail,
     ...(r.decidedBy === undefined ? {} : { decidedBy: r.decidedBy }),
+    ...(r.matchedDomain === undefined ? {} : { matchedDomain: r.matchedDomain }),
     ...(r.srcPort === undefined ? {} : { srcPort: r.srcPort }),
     ...(r.fromAddress === undefined ? {} : { fromAddress: r.fromAddress }),
     ...(r.toAddress === undefined ? {} : { toAddress: r.toAddress }),
