@@ -4,9 +4,13 @@
 // first connection already passes. Runs inside the node's network namespace (the proxy process
 // was started there), so it needs no `ip netns exec` of its own.
 //
-// Refreshing: `add element` leaves an existing element's timeout as it was, so an element that a
-// longer-lived answer already holds is left alone, and one that must live longer is deleted and
-// added again in the same transaction (atomic: no packet sees it missing).
+// Refreshing: what `add element` does to an existing element's timeout depends on the kernel
+// (older ones keep it, newer ones take the new one), so the transaction never relies on either.
+// An element that must live longer than it is known to is deleted and added again in the same
+// transaction (atomic: no packet sees it missing). One a longer-lived answer already holds is
+// added with the time that answer has left — the same timeout whichever way the kernel treats
+// the add, and the element back if the table was replaced behind the proxy's back (its memory of
+// what the kernel holds may be stale; the transaction never assumes it is not).
 import { spawn } from 'node:child_process';
 import type { Learned } from './answer.ts';
 
@@ -20,15 +24,17 @@ export interface NftSetWriterOptions {
   readonly table: () => string;
   /** Path of nft (default `nft`). */
   readonly nft?: string;
+  /** Words before nft's own arguments (e.g. `ip netns exec NS` for a writer outside the namespace). */
+  readonly prefix?: readonly string[];
   readonly now?: () => number;
 }
 
 const TABLE_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 const SET_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
-function runNft(nft: string, script: string): Promise<void> {
+function runNft(argv: readonly string[], script: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(nft, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(argv[0]!, [...argv.slice(1), '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => (err += s));
@@ -47,8 +53,11 @@ export function renderSetAdditions(table: string, learned: readonly Learned[], h
     if (!SET_RE.test(l.set)) throw new Error(`bad set name "${l.set}"`);
     const until = now + l.ttl * 1000;
     const held = heldUntil(l.set, l.address);
-    if (held !== undefined && held >= until) continue;
     const el = `inet ${table} ${l.set} { ${l.address} timeout ${l.ttl}s }`;
+    if (held !== undefined && held >= until) {
+      lines.push(`add element inet ${table} ${l.set} { ${l.address} timeout ${Math.max(1, Math.ceil((held - now) / 1000))}s }`);
+      continue;
+    }
     // add (creates it if absent) → delete → add: the element ends with this timeout either way.
     lines.push(`add element ${el}`, `delete element inet ${table} ${l.set} { ${l.address} }`, `add element ${el}`);
   }
@@ -56,7 +65,7 @@ export function renderSetAdditions(table: string, learned: readonly Learned[], h
 }
 
 export function createNftSetWriter(opts: NftSetWriterOptions): SetWriter {
-  const nft = opts.nft ?? 'nft';
+  const argv = [...(opts.prefix ?? []), opts.nft ?? 'nft'];
   const now = opts.now ?? Date.now;
   const held = new Map<string, number>();
   const key = (set: string, address: string): string => `${set}|${address}`;
@@ -69,8 +78,7 @@ export function createNftSetWriter(opts: NftSetWriterOptions): SetWriter {
         const t = now();
         for (const [k, until] of held) if (until <= t) held.delete(k);
         const script = renderSetAdditions(opts.table(), learned, (s, a) => held.get(key(s, a)), t);
-        if (script === '') return;
-        await runNft(nft, script);
+        await runNft(argv, script);
         for (const l of learned) {
           const until = t + l.ttl * 1000;
           if ((held.get(key(l.set, l.address)) ?? 0) < until) held.set(key(l.set, l.address), until);

@@ -291,8 +291,8 @@ describe('set additions (the nft transaction)', () => {
         'add element inet strata d4-api-11111111 { 203.0.113.10 timeout 30s }\n',
     );
   });
-  it('leaves an element that is already held longer alone', () => {
-    assert.equal(renderSetAdditions('strata', [l], () => 60_000, 0), '');
+  it('an element already held longer is added with the time it has left (never shortened, back after a table replace)', () => {
+    assert.equal(renderSetAdditions('strata', [l], () => 60_000, 1_000), 'add element inet strata d4-api-11111111 { 203.0.113.10 timeout 59s }\n');
   });
   it('refuses names that could smuggle nft syntax', () => {
     assert.throws(() => renderSetAdditions('strata', [{ ...l, set: 'x } ; flush ruleset' }], () => undefined, 0), /bad set name/);
