@@ -167,8 +167,21 @@ function observedOf(session: Session, r: ProbeResult): { observed: Observed; det
   return { observed: r.observed, detail: r.detail };
 }
 
+/**
+ * Why a name the engine denies can pass: DNS policy is enforced by address, and another name of
+ * the lab's DNS with the same answer may have been resolved (and allowed) within its TTL.
+ */
+function sharedAddressNote(session: Session, name: string, address: string): string {
+  const plan = session.lab.plan;
+  const others = (plan.dns ?? []).map((d) => d.name).filter((n) => n !== name && answerOf(plan, n) === address);
+  return others.length === 0
+    ? `${address} may have been learned for an allowed name within its TTL (DNS policy is enforced by address: docs/dns.md)`
+    : `${address} is also the answer for ${others.join(', ')}: an allowed name's answer opens the address for its TTL (DNS policy is enforced by address: docs/dns.md)`;
+}
+
 function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeResult {
-  const { observed, detail } = observedOf(session, r);
+  const { observed, detail: seen } = observedOf(session, r);
+  let detail = seen;
   const flow = engineFlow(session, f, r.srcPort);
   const where = {
     ...(r.srcPort === undefined ? {} : { srcPort: r.srcPort }),
@@ -179,6 +192,7 @@ function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeRe
   const e = evaluateFlow(session.cluster, flow);
   const agree = observed === e.verdict && (f.expected === undefined || f.expected === e.verdict);
   const domain = matchedDomainOf(session.cluster, flow, e.decidedBy);
+  if (!agree && observed === 'allow' && flow.dst.kind === 'domain' && r.toAddress !== undefined) detail = `${detail}; ${sharedAddressNote(session, flow.dst.domain, r.toAddress)}`;
   return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...(domain === undefined ? {} : { matchedDomain: domain }), ...where };
 }
 

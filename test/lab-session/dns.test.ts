@@ -94,6 +94,10 @@ describe('lab session: DNS policy, enforced', { skip: sessionSkip }, () => {
     assert.equal(fresh!.observed, 'allow');
     const [within] = await probe(session.lab, [byIp], { timeoutMs: 800 });
     assert.equal(within!.observed, 'allow', within!.detail);
+    // …and under the other name: the kernel allows what the engine denies, and says why.
+    const [other] = await probeSession(session, [{ from: 'shop/web', to: 'evil.example.org', port: 443, protocol: 'TCP' }], { timeoutMs: 800 });
+    assert.deepEqual([other!.observed, other!.engine, other!.agree], ['allow', 'deny', false]);
+    assert.match(other!.detail, /203\.0\.113\.10 is also the answer for api\.example\.test: an allowed name's answer opens the address for its TTL/);
     const deadline = Date.now() + (DNS_TTL_SECONDS + 8) * 1000;
     while (learned(session, node, apiSet).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     assert.deepEqual(learned(session, node, apiSet), [], 'the learned address outlived its TTL');
