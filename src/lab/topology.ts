@@ -240,8 +240,8 @@ const DNS_LABEL_RE = /^[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?$/;
 export function dnsNameProblem(name: string): string | undefined {
   const n = name.toLowerCase().replace(/\.$/, '');
   if (n === '' || n.length > 253) return 'must be 1–253 characters';
-  if (!n.includes('.')) return 'must have at least two labels (e.g. "api.example.test")';
   if (n.split('.').some((l) => !DNS_LABEL_RE.test(l))) return 'must be dot-separated labels of letters, digits, "-" and "_" (no wildcards)';
+  if (!n.includes('.')) return 'must have at least two labels (e.g. "api.example.test")';
   return undefined;
 }
 
