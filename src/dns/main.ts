@@ -65,3 +65,6 @@ const stop = (): void => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// One bad query must not take the node's resolver down with it.
+process.on('uncaughtException', (e) => log(`uncaught: ${e.stack ?? e.message}`));
+process.on('unhandledRejection', (e) => log(`unhandled: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));

@@ -22,6 +22,8 @@ import type { SetWriter } from './nft-writer.ts';
 import { decodePacket, errorResponse, exchangeTcp, exchangeUdp, onTcpMessages, RCODE, tcpFrame } from './wire.ts';
 import type { Endpoint } from './wire.ts';
 
+const TCP_IDLE_MS = 10_000;
+
 export interface DnsProxyOptions {
   /** Where to listen, UDP and TCP (port 0: any free port, the same for both). */
   readonly listen: Endpoint;
@@ -103,12 +105,17 @@ export async function startDnsProxy(opts: DnsProxyOptions): Promise<DnsProxy> {
     udp.once('error', reject);
     udp.bind(opts.listen.port, opts.listen.address, () => resolve());
   });
+  // After bind, a send error (an unreachable client) must not end the process.
+  udp.on('error', () => undefined);
   const port = (udp.address() as AddressInfo).port;
   const conns = new Set<net.Socket>();
   const tcp = net.createServer((sock) => {
     conns.add(sock);
     sock.on('close', () => conns.delete(sock));
     sock.on('error', () => undefined);
+    // An idle or trickling client must not hold a connection for ever (RFC 7766 §6.2: servers
+    // may close idle connections).
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
     onTcpMessages(sock, (m) => {
       answer(opts, m, 'tcp').then(
         (out) => {

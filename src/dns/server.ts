@@ -29,6 +29,7 @@ export interface DnsServer {
 }
 
 export const DEFAULT_RECORD_TTL = 30;
+const TCP_IDLE_MS = 10_000;
 
 /** The response to one query message from `records`, or undefined for garbage (pure). */
 export function respond(records: readonly DnsRecord[], raw: Buffer): Buffer | undefined {
@@ -70,12 +71,16 @@ export async function startDnsServer(listen: Endpoint, records: readonly DnsReco
     udp.once('error', reject);
     udp.bind(listen.port, listen.address, () => resolve());
   });
+  udp.on('error', () => undefined);
   const port = (udp.address() as AddressInfo).port;
   const conns = new Set<net.Socket>();
   const tcp = net.createServer((sock) => {
     conns.add(sock);
     sock.on('close', () => conns.delete(sock));
     sock.on('error', () => undefined);
+    // An idle or trickling client must not hold a connection for ever (RFC 7766 §6.2: servers
+    // may close idle connections).
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
     onTcpMessages(sock, (m) => {
       const out = respond(records, m);
       if (out === undefined) sock.destroy();
