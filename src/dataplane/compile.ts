@@ -293,7 +293,7 @@ class Compilation {
     if (r.hasHttpMatch) {
       this.notes.add(`${comment}: the HTTP match is ignored, as by the engine (enforced only by Calico's application layer)`);
     }
-    if (dir === 'egress' && r.action === 'allow') this.noteDomains(r, comment);
+    if (dir === 'egress') this.noteDomains(r, comment);
     let statements: readonly Statement[];
     let verdict: Verdict | undefined;
     switch (r.action) {
@@ -341,7 +341,9 @@ class Compilation {
    * answer's TTL — under any name, or none — which the engine, deciding names, does not.
    */
   private noteDomains(r: EngineRule, comment: string): void {
-    const patterns = [...(r.destination.domains ?? []), ...(r.destination.selector === undefined ? [] : this.selectorDomains(r.destination.selector))];
+    // Network sets' domains count in Allow rules only (as in `ruleAlternatives`); a rule's own in any.
+    const viaSets = r.action === 'allow' && r.destination.selector !== undefined ? this.selectorDomains(r.destination.selector) : [];
+    const patterns = [...(r.destination.domains ?? []), ...viaSets];
     if (patterns.length === 0) return;
     this.notes.add(
       `${comment}: domains (${normalizeDomains(patterns).join(', ')}) are enforced by the addresses the node's DNS proxy learns from answers: ` +
