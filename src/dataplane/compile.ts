@@ -415,15 +415,18 @@ class Compilation {
     const portSide = role === 'src' ? 'sport' : 'dport';
     const base: Match[] = [];
     let needsPort = false;
+    // A domain peer has no address and no endpoint, so nets, notNets and services never match it
+    // (match.ts `sideMatches`): with them, no domain can match.
+    const namesCanMatch = role === 'dst' && e.nets === undefined && e.notNets === undefined && e.service === undefined;
     // `domains` (destination only, validation): the addresses learned for the names (match.ts).
     if (e.domains !== undefined) {
-      if (role === 'src') return undefined;
+      if (!namesCanMatch) return undefined;
       base.push({ kind: 'addr-set', side: addr, family, set: this.domainSet(e.domains, family), negate: false });
     }
     // A selector also matches the domains of the network sets it selects: a second alternative
     // with the learned addresses in place of the selector's set (match.ts `selectorMatchesPeer`).
     let domainAlternative: Match | undefined;
-    if (e.selector !== undefined && setDomains && role === 'dst') {
+    if (e.selector !== undefined && setDomains && namesCanMatch) {
       const patterns = this.selectorDomains(e.selector);
       if (patterns.length > 0) domainAlternative = { kind: 'addr-set', side: addr, family, set: this.domainSet(patterns, family), negate: false };
     }

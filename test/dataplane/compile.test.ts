@@ -282,6 +282,18 @@ describe('domain names: DNS-learned sets', () => {
     assert.deepEqual(learnedSets(compileWith([p], { extra })), []);
   });
 
+  it('no learned set where a name can never match: beside nets or notNets (a name has no address)', () => {
+    const p = policy({
+      name: 'nets',
+      selector: 'all()',
+      egress: rules(['allow', { destination: { selector: sel('kind == "saas"'), notNets: nets('10.0.0.0/8') } }], ['allow', { destination: { domains: ['api.example.test'], notNets: nets('10.0.0.0/8') } }]),
+    });
+    const rs = compileWith([p], { extra });
+    assert.deepEqual(learnedSets(rs), []);
+    // The selector rule for IPv4 only (an IPv4-only notNets drops IPv6, §9.18); the domains rule matches nothing.
+    assert.equal(rs.chains.find((c) => c.name === 'po/gnp/nets')!.rules.length, 1);
+  });
+
   it('an unchanged domain set is left alone by an update (its learned elements survive)', () => {
     const p = policy({ name: 'dns', selector: 'all()', egress: rules(['allow', { destination: { domains: ['api.example.test'] } }]) });
     const q = policy({ name: 'other', selector: 'all()', egress: rules(['allow', { protocol: TCP, destination: { ports: ports(80) } }]) });
