@@ -180,8 +180,8 @@ export interface Ruleset {
   /** Base chains first, then by name. */
   readonly chains: readonly Chain[];
   /**
-   * What the dataplane cannot enforce exactly as the engine decides (e.g. domain names without
-   * DNS snooping). Empty when the ruleset is exact.
+   * What the dataplane cannot enforce exactly as the engine decides (e.g. domain names, enforced
+   * by the addresses a DNS proxy learns). Empty when the ruleset is exact.
    */
   readonly notes: readonly string[];
 }
