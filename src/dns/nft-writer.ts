@@ -48,8 +48,15 @@ function runNft(argv: readonly string[], script: string): Promise<void> {
 /** The transaction that gives `learned` their timeouts, given what is already held (pure). */
 export function renderSetAdditions(table: string, learned: readonly Learned[], heldUntil: (set: string, address: string) => number | undefined, now: number): string {
   if (!TABLE_RE.test(table)) throw new Error(`bad table name "${table}"`);
-  const lines: string[] = [];
+  // One element per (set, address), with the longest TTL asked for (answers batched together).
+  const longest = new Map<string, Learned>();
   for (const l of learned) {
+    const k = `${l.set}|${l.address}`;
+    const prev = longest.get(k);
+    if (prev === undefined || prev.ttl < l.ttl) longest.set(k, l);
+  }
+  const lines: string[] = [];
+  for (const l of longest.values()) {
     if (!SET_RE.test(l.set)) throw new Error(`bad set name "${l.set}"`);
     const until = now + l.ttl * 1000;
     const held = heldUntil(l.set, l.address);
@@ -69,23 +76,53 @@ export function createNftSetWriter(opts: NftSetWriterOptions): SetWriter {
   const now = opts.now ?? Date.now;
   const held = new Map<string, number>();
   const key = (set: string, address: string): string => `${set}|${address}`;
-  let queue: Promise<void> = Promise.resolve();
+  // Answers that arrive while a transaction runs wait for the next one, all together: one nft
+  // process per batch, not per answer, and two answers for one address never interleave their
+  // delete/add pairs.
+  let waiting: { learned: readonly Learned[]; resolve: () => void; reject: (e: Error) => void }[] = [];
+  let running = false;
+  const write = async (all: readonly Learned[]): Promise<void> => {
+    const t = now();
+    for (const [k, until] of held) if (until <= t) held.delete(k);
+    const script = renderSetAdditions(opts.table(), all, (s, a) => held.get(key(s, a)), t);
+    if (script !== '') await runNft(argv, script);
+    for (const l of all) {
+      const until = t + l.ttl * 1000;
+      if ((held.get(key(l.set, l.address)) ?? 0) < until) held.set(key(l.set, l.address), until);
+    }
+  };
+  const flush = async (): Promise<void> => {
+    running = true;
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      try {
+        await write(batch.flatMap((b) => b.learned));
+        for (const b of batch) b.resolve();
+      } catch (e) {
+        // The transaction is atomic: one answer naming a set the kernel lacks (bindings newer or
+        // older than the table) fails all. Each is tried alone, so only that one is refused.
+        if (batch.length === 1) batch[0]!.reject(e instanceof Error ? e : new Error(String(e)));
+        else {
+          for (const b of batch) {
+            try {
+              await write(b.learned);
+              b.resolve();
+            } catch (e2) {
+              b.reject(e2 instanceof Error ? e2 : new Error(String(e2)));
+            }
+          }
+        }
+      }
+    }
+    running = false;
+  };
   return {
     add(learned) {
-      // One transaction at a time, so two answers for one address cannot interleave their
-      // delete/add pairs.
-      const run = queue.then(async () => {
-        const t = now();
-        for (const [k, until] of held) if (until <= t) held.delete(k);
-        const script = renderSetAdditions(opts.table(), learned, (s, a) => held.get(key(s, a)), t);
-        await runNft(argv, script);
-        for (const l of learned) {
-          const until = t + l.ttl * 1000;
-          if ((held.get(key(l.set, l.address)) ?? 0) < until) held.set(key(l.set, l.address), until);
-        }
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ learned, resolve, reject });
+        if (!running) void flush();
       });
-      queue = run.catch(() => undefined);
-      return run;
     },
   };
 }

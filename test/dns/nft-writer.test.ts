@@ -68,6 +68,19 @@ describe('nft set writer (real kernel)', { skip }, () => {
     assert.equal(elements().has('198.51.100.7'), false);
   });
 
+  it('answers arriving together are written together, each resolved once it is in the kernel', async () => {
+    const many = Array.from({ length: 20 }, (_, i) => learned(`192.0.2.${i + 1}`, 30));
+    await Promise.all(many.map((m) => writer.add([m])));
+    const now = elements();
+    for (const m of many) assert.equal(now.get(m.address), 30, m.address);
+  });
+
+  it('in a batch, an answer for a set the kernel lacks fails alone', async () => {
+    const results = await Promise.allSettled([writer.add([learned('192.0.2.101', 30)]), writer.add([{ ...learned('192.0.2.102', 30), set: 'd4-missing-00000000' }]), writer.add([learned('192.0.2.103', 30)])]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.ok(elements().has('192.0.2.101') && elements().has('192.0.2.103'));
+  });
+
   it('a set the kernel does not have: the writer rejects (the proxy then answers SERVFAIL)', async () => {
     await assert.rejects(writer.add([{ ...learned('203.0.113.11', 5), set: 'd4-missing-00000000' }]), /nft:/);
   });

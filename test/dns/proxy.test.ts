@@ -294,6 +294,14 @@ describe('set additions (the nft transaction)', () => {
   it('an element already held longer is added with the time it has left (never shortened, back after a table replace)', () => {
     assert.equal(renderSetAdditions('strata', [l], () => 60_000, 1_000), 'add element inet strata d4-api-11111111 { 203.0.113.10 timeout 59s }\n');
   });
+  it('two answers for one address in one batch: one element, the longer TTL', () => {
+    assert.equal(
+      renderSetAdditions('strata', [l, { ...l, ttl: 100 }, { ...l, ttl: 5 }], () => undefined, 0),
+      'add element inet strata d4-api-11111111 { 203.0.113.10 timeout 100s }\n' +
+        'delete element inet strata d4-api-11111111 { 203.0.113.10 }\n' +
+        'add element inet strata d4-api-11111111 { 203.0.113.10 timeout 100s }\n',
+    );
+  });
   it('refuses names that could smuggle nft syntax', () => {
     assert.throws(() => renderSetAdditions('strata', [{ ...l, set: 'x } ; flush ruleset' }], () => undefined, 0), /bad set name/);
   });
