@@ -41,7 +41,7 @@ const bindings: DomainBinding[] = [{ set: SET, family: 4, patterns: ['h*.bench.t
 const none: SetWriter = { add: async () => undefined };
 
 const direct = await medianMs(upstream, 'free.bench.test');
-const forward = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstream, bindings: () => [], writer: none });
+const forward = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstreams: [upstream], bindings: () => [], writer: none });
 const forwarded = await medianMs({ address: LOCAL, port: forward.port }, 'free.bench.test');
 await forward.close();
 const rows: [string, number][] = [
@@ -55,7 +55,7 @@ if (why === undefined) {
   try {
     spawnSync('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], { input: `table inet strata {\n\tset ${SET} {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t}\n}\n` });
     const writer = createNftSetWriter({ table: () => 'strata', prefix: ['ip', 'netns', 'exec', NS] });
-    const learning = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstream, bindings: () => bindings, writer });
+    const learning = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstreams: [upstream], bindings: () => bindings, writer });
     let i = 0;
     const times: number[] = [];
     for (; i < N; i++) {

@@ -23,7 +23,8 @@ export type BindingsFile = z.infer<typeof bindingsFileSchema>;
 export const proxyConfigSchema = z.strictObject({
   mode: z.literal('proxy'),
   listen: endpointSchema,
-  upstream: endpointSchema,
+  /** Trusted upstream servers, tried in order when one does not answer. */
+  upstreams: z.array(endpointSchema).min(1),
   /** Path of the bindings file (absent until the first apply: nothing is learned meanwhile). */
   bindingsFile: z.string().min(1),
   minTtlSeconds: z.number().int().min(1).default(2),

@@ -32,7 +32,7 @@ try {
     const watched = watchBindingsFile(config.bindingsFile, (why) => log(`bindings: ${why}`));
     const proxy = await startDnsProxy({
       listen: config.listen,
-      upstream: config.upstream,
+      upstreams: config.upstreams,
       bindings: () => watched.bindings(),
       writer: createNftSetWriter({ table: () => watched.table(), nft: config.nft }),
       ttl: { minSeconds: config.minTtlSeconds, maxSeconds: config.maxTtlSeconds },
@@ -45,7 +45,7 @@ try {
       },
     });
     close = proxy.close;
-    log(`dns proxy pid ${process.pid} on ${proxy.address}:${proxy.port}, upstream ${config.upstream.address}:${config.upstream.port}`);
+    log(`dns proxy pid ${process.pid} on ${proxy.address}:${proxy.port}, upstreams ${config.upstreams.map((u) => `${u.address}:${u.port}`).join(', ')}`);
   } else {
     const server = await startDnsServer(config.listen, config.records);
     close = server.close;

@@ -1,5 +1,5 @@
 // The per-node DNS proxy: workloads send their queries here (the lab: 169.254.1.1:53, their
-// gateway); it forwards each to the node's trusted upstream, learns what the answer allows
+// gateway); it forwards each to the node's trusted upstreams, learns what the answer allows
 // (answer.ts) and writes it to the kernel's DNS-learned sets (SetWriter) *before* it releases
 // the answer, so the workload's first connection to the answered address already passes.
 //
@@ -27,8 +27,8 @@ const TCP_IDLE_MS = 10_000;
 export interface DnsProxyOptions {
   /** Where to listen, UDP and TCP (port 0: any free port, the same for both). */
   readonly listen: Endpoint;
-  /** The trusted upstream server. */
-  readonly upstream: Endpoint;
+  /** The trusted upstream servers, tried in order: the next one when one does not answer. */
+  readonly upstreams: readonly Endpoint[];
   /** The current bindings (called per answer, so a recompiled ruleset applies at once). */
   readonly bindings: () => readonly DomainBinding[];
   readonly writer: SetWriter;
@@ -69,12 +69,19 @@ async function answer(opts: DnsProxyOptions, raw: Buffer, transport: 'udp' | 'tc
     return errorResponse(query, RCODE.SERVFAIL);
   };
   const timeoutMs = opts.timeoutMs ?? 2000;
-  let rawResponse: Buffer;
-  try {
-    rawResponse = transport === 'udp' ? await exchangeUdp(opts.upstream, raw, timeoutMs) : await exchangeTcp(opts.upstream, raw, timeoutMs);
-  } catch (e) {
-    return fail(`upstream: ${(e as Error).message}`);
+  let rawResponse: Buffer | undefined;
+  const errors: string[] = [];
+  // Only a server that does not answer passes the query on: an answer, even a bad one, is that
+  // server's word (a trusted server that answers garbage is not second-guessed by asking another).
+  for (const upstream of opts.upstreams) {
+    try {
+      rawResponse = transport === 'udp' ? await exchangeUdp(upstream, raw, timeoutMs) : await exchangeTcp(upstream, raw, timeoutMs);
+      break;
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
   }
+  if (rawResponse === undefined) return fail(`upstream: ${errors.join('; ') || 'no upstream configured'}`);
   const response = decodePacket(rawResponse);
   if (typeof response === 'string') return fail(`malformed answer from upstream: ${response}`);
   const learning = learnFromResponse(query as DecodedPacket, response, opts.bindings(), opts.ttl ?? DEFAULT_TTL_BOUNDS);
@@ -92,6 +99,7 @@ async function answer(opts: DnsProxyOptions, raw: Buffer, transport: 'udp' | 'tc
 }
 
 export async function startDnsProxy(opts: DnsProxyOptions): Promise<DnsProxy> {
+  if (opts.upstreams.length === 0) throw new Error('the DNS proxy needs at least one trusted upstream server');
   const udp = dgram.createSocket({ type: net.isIPv6(opts.listen.address) ? 'udp6' : 'udp4' });
   udp.on('message', (msg, rinfo) => {
     answer(opts, msg, 'udp').then(

@@ -271,7 +271,7 @@ function dnsPlans(plan: LabPlan, runDir: string, stateDir: string): AgentPlan[] 
       config: {
         mode: 'proxy',
         listen: { address: DNS_RESOLVER_V4, port: DNS_PORT },
-        upstream: { address: DNS_UPSTREAM_V4, port: DNS_PORT },
+        upstreams: [{ address: DNS_UPSTREAM_V4, port: DNS_PORT }],
         bindingsFile: dnsBindingsPathOf({ labId: plan.labId, stateDir }, n.name),
         nft,
       },

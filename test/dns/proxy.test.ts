@@ -80,7 +80,7 @@ describe('dns proxy', async () => {
   let bindings: DomainBinding[] = BINDINGS;
   const proxy: DnsProxy = await startDnsProxy({
     listen: { address: LOCAL, port: 0 },
-    upstream: { address: LOCAL, port: server.port },
+    upstreams: [{ address: LOCAL, port: server.port }],
     bindings: () => bindings,
     writer,
     ttl: { minSeconds: 2, maxSeconds: 3600 },
@@ -234,7 +234,7 @@ describe('dns proxy with a hostile upstream: nothing is learned from a bad answe
     it(`${c.name}: SERVFAIL, no addition`, async () => {
       const up = await hostileUpstream(c.reply);
       const writer = new RecordingWriter();
-      const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstream: { address: LOCAL, port: up.port }, bindings: () => BINDINGS, writer, timeoutMs: 300 });
+      const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstreams: [{ address: LOCAL, port: up.port }], bindings: () => BINDINGS, writer, timeoutMs: 300 });
       try {
         const r = dnsPacket.decode(await exchangeUdp({ address: LOCAL, port: proxy.port }, query('api.example.test'), 2000)) as Decoded;
         assert.equal(r.rcode, 'SERVFAIL');
@@ -256,7 +256,7 @@ describe('dns proxy with a hostile upstream: nothing is learned from a bad answe
       ]),
     );
     const writer = new RecordingWriter();
-    const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstream: { address: LOCAL, port: up.port }, bindings: () => BINDINGS, writer, timeoutMs: 300 });
+    const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstreams: [{ address: LOCAL, port: up.port }], bindings: () => BINDINGS, writer, timeoutMs: 300 });
     try {
       const r = dnsPacket.decode(await exchangeUdp({ address: LOCAL, port: proxy.port }, query('other.example.org'), 2000)) as Decoded;
       assert.equal(r.rcode, 'NOERROR');
@@ -267,10 +267,33 @@ describe('dns proxy with a hostile upstream: nothing is learned from a bad answe
     }
   });
 
+  it('trusted upstreams in order: a silent one is passed over, the next one answers and is learned from', async () => {
+    const silent = await hostileUpstream(() => undefined);
+    const good = await startDnsServer({ address: LOCAL, port: 0 }, RECORDS);
+    const writer = new RecordingWriter();
+    const proxy = await startDnsProxy({
+      listen: { address: LOCAL, port: 0 },
+      upstreams: [{ address: LOCAL, port: silent.port }, { address: LOCAL, port: good.port }],
+      bindings: () => BINDINGS,
+      writer,
+      timeoutMs: 200,
+    });
+    try {
+      const r = dnsPacket.decode(await exchangeUdp({ address: LOCAL, port: proxy.port }, query('api.example.test'), 2000)) as Decoded;
+      assert.equal(r.rcode, 'NOERROR');
+      assert.equal(silent.queries, 1);
+      assert.equal(writer.learned.length, 2);
+    } finally {
+      await proxy.close();
+      await good.close();
+      silent.close();
+    }
+  });
+
   it('an upstream that never answers: SERVFAIL after the timeout', async () => {
     const up = await hostileUpstream(() => undefined);
     const writer = new RecordingWriter();
-    const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstream: { address: LOCAL, port: up.port }, bindings: () => BINDINGS, writer, timeoutMs: 200 });
+    const proxy = await startDnsProxy({ listen: { address: LOCAL, port: 0 }, upstreams: [{ address: LOCAL, port: up.port }], bindings: () => BINDINGS, writer, timeoutMs: 200 });
     try {
       const r = dnsPacket.decode(await exchangeUdp({ address: LOCAL, port: proxy.port }, query('api.example.test'), 2000)) as Decoded;
       assert.equal(r.rcode, 'SERVFAIL');
