@@ -3,7 +3,7 @@
 // the evaluation itself, never from a second pass.
 import type { Span } from '../diagnostics/index.ts';
 import type { Cluster, DecidedBy, DirectionDecision, Evaluation, Flow, FlowDecision, Policy, TraceStep } from '../engine/index.ts';
-import { describePeer, evaluateFlow, protocolName } from '../engine/index.ts';
+import { describePeer, domainMatches, evaluateFlow, protocolName } from '../engine/index.ts';
 import { isAbsolute, relative } from 'node:path';
 import { formatIp } from '../net/index.ts';
 import { closestMisses } from './why-not.ts';
@@ -74,6 +74,34 @@ export function jsonDecidedBy(cluster: Cluster, d: DecidedBy, withSource: boolea
   };
 }
 
+export interface MatchedDomain {
+  readonly name: string;
+  readonly pattern: string;
+  /** `rule` (its `destination.domains`) or the id of the network set whose `allowedEgressDomains` held the pattern. */
+  readonly via: string;
+}
+
+/**
+ * Which domain pattern made the deciding rule match a flow to a name (match.ts semantics: the
+ * rule's `domains`, or a selected network set's `allowedEgressDomains` in an egress Allow rule).
+ */
+export function matchedDomainOf(cluster: Cluster, flow: Flow, d: DecidedBy): MatchedDomain | undefined {
+  if (flow.dst.kind !== 'domain' || d.direction !== 'egress' || d.rule === null || d.reason !== 'rule') return undefined;
+  const rule = policyOf(cluster, d)?.egress[d.rule];
+  if (rule === undefined) return undefined;
+  const name = flow.dst.domain;
+  const direct = rule.destination.domains?.find((p) => domainMatches(p, name));
+  if (direct !== undefined) return { name, pattern: direct, via: 'rule' };
+  const sel = rule.destination.selector;
+  if (sel === undefined || rule.action !== 'allow') return undefined;
+  for (const ns of cluster.networkSets) {
+    if (!sel.matches(ns.labels)) continue;
+    const pattern = ns.allowedEgressDomains.find((p) => domainMatches(p, name));
+    if (pattern !== undefined) return { name, pattern, via: ns.id };
+  }
+  return undefined;
+}
+
 function jsonDirection(cluster: Cluster, endpoint: string, d: DirectionDecision | null, dir: 'ingress' | 'egress', withSource: boolean): ExplainJsonDirection | null {
   if (d === null) return null;
   return { endpoint, verdict: d.verdict, trace: d.trace.map((s) => jsonStep(cluster, s, dir, withSource)) };
@@ -112,6 +140,7 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
     ...(fromSets.length === 0 ? {} : { fromNetworkSets: fromSets }),
     ...(toSets.length === 0 ? {} : { toNetworkSets: toSets }),
     ...(opts.whyNot === true && decision.verdict === 'deny' ? { closestRules: closestMisses(cluster, flow, decision).map((m) => jsonMiss(m, withSource)) } : {}),
+    ...matchedDomainField(cluster, flow, decision.decidedBy),
   };
 }
 
@@ -123,6 +152,11 @@ export function explainJson(cluster: Cluster, flow: Flow, decision: FlowDecision
 function networkSetsOf(cluster: Cluster, peer: Flow['src']): readonly string[] {
   if (peer.kind !== 'address') return [];
   return [...new Set(cluster.networkSetsContaining(peer.address).map((s) => s.id))].sort();
+}
+
+function matchedDomainField(cluster: Cluster, flow: Flow, d: DecidedBy): { matchedDomain?: MatchedDomain } {
+  const m = matchedDomainOf(cluster, flow, d);
+  return m === undefined ? {} : { matchedDomain: m };
 }
 
 function jsonMiss(m: RuleMiss, withSource: boolean): ExplainJsonMiss {
@@ -214,6 +248,10 @@ export function renderExplainText(e: ExplainJson, color = false): string {
   const at = d.direction === 'egress' ? (e.egress?.endpoint ?? e.from) : (e.ingress?.endpoint ?? e.to);
   const dir = d.direction === null ? '' : `${d.direction} at ${at}: `;
   lines.push(`  decided by ${dir}${describeStep(d, at)}${d.source === undefined ? '' : `  (${relativeSource(d.source)})`}`);
+  if (e.matchedDomain !== undefined) {
+    const m = e.matchedDomain;
+    lines.push(`  domain ${m.name} matched ${m.pattern}${m.via === 'rule' ? ' (the rule\'s destination domains)' : ` (allowedEgressDomains of network set ${m.via})`}`);
+  }
   if (e.pending !== null && (e.pending.verdict !== e.verdict || e.pending.decidedBy.policy !== d.policy)) {
     lines.push(`  pending (staged policies enforced): ${e.pending.verdict.toUpperCase()} by ${describeStep(e.pending.decidedBy, at)}`);
   }

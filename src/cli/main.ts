@@ -155,6 +155,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--nodes <n>', 'nodes to spread endpoints over (endpoints naming a node go there)', '2')
     .option('--pod-cidr <cidr>', 'addresses for workloads without one (the engine gets the same)', '10.244.0.0/16')
     .option('--flows <file>', 'JSON Lines of flows to be probed: their ports get listeners, their external addresses an answer')
+    .addOption(new Option('--dns <name=answer>', 'a DNS record of the outside host (NAME=IP, or NAME=OTHER.NAME for a CNAME); repeatable; the nodes then run a DNS proxy for the workloads').argParser(collect).default([]))
     .option('--server <url>', 'join the control plane: register the workloads and policies through this API server and start one `strata agent` per node')
     .option('--token <token>', 'bearer token for --server (default: $STRATA_TOKEN or the current context\'s)')
     .option('--no-flow-log', 'do not start the flow collectors (ulogd + conntrack per node) behind `lab flows`')

@@ -45,7 +45,8 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .option('--report-interval <s>', 'NodeStatus heartbeat interval in seconds (default 10)')
       .option('--resync-interval <s>', 'check that the kernel still holds the programmed table every S seconds; 0: never (default 30)')
       .option('--no-conntrack', 'do not remove conntrack entries of flows that become denied')
-      .option('--run-dir <dir>', 'where the agent records itself (default /run/strata-agent)'),
+      .option('--run-dir <dir>', 'where the agent records itself (default /run/strata-agent)')
+      .option('--dns-bindings <file>', 'after each programming, write which nft sets the node\'s DNS proxy fills for which domain patterns (docs/dns.md)'),
   ).action(async (opts) => setExit(await (await import('./commands/agent.ts')).runAgent(io, opts)));
 
   withTarget(

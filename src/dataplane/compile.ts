@@ -323,8 +323,8 @@ class Compilation {
     if (r.hasHttpMatch) {
       this.notes.add(`${comment}: the HTTP match is ignored, as by the engine (enforced only by Calico's application layer)`);
     }
-    if (dir === 'egress' && r.action === 'allow') this.noteDomains(r, comment);
-    const alternatives = this.ruleAlternatives(r);
+    if (dir === 'egress') this.noteDomains(r, comment);
+    const alternatives = this.ruleAlternatives(r, dir);
     // A Log rule decides nothing, nor does a rule that can match no packet: no row for them.
     const recorded = alternatives.length > 0 && r.action !== 'log' ? this.record(provenance) : [];
     let statements: readonly Statement[];
@@ -366,31 +366,41 @@ class Compilation {
     ];
   }
 
-  /** Calico Enterprise's domain names in a destination selector's sets: not enforceable here. */
+  /**
+   * Calico Enterprise's domain names (rule `domains`, network sets' `allowedEgressDomains`) are
+   * enforced by address: a DNS-learned set that the node's DNS proxy fills from answers (see
+   * `domainSet`). The kernel then allows an *address* some allowed name resolved to, for the
+   * answer's TTL — under any name, or none — which the engine, deciding names, does not.
+   */
   private noteDomains(r: EngineRule, comment: string): void {
-    if (r.destination.domains !== undefined) {
-      this.notes.add(`${comment}: destination domains (${r.destination.domains.join(', ')}) match domain names only; without DNS snooping the rule matches no packet`);
-    }
-    const sel = r.destination.selector;
-    if (sel === undefined) return;
-    for (const ns of this.cluster.networkSets) {
-      if (ns.allowedEgressDomains.length === 0 || !sel.matches(ns.labels)) continue;
-      this.notes.add(
-        `${comment}: destination selector matches ${ns.namespace === undefined ? 'GlobalNetworkSet' : 'NetworkSet'} ${ns.id} with allowedEgressDomains ` +
-          `(${[...ns.allowedEgressDomains].sort(compareText).join(', ')}): domain names are not enforced without DNS snooping, only its nets are`,
-      );
-    }
+    // Network sets' domains count in Allow rules only (as in `ruleAlternatives`); a rule's own in any.
+    const viaSets = r.action === 'allow' && r.destination.selector !== undefined ? this.selectorDomains(r.destination.selector) : [];
+    const patterns = [...(r.destination.domains ?? []), ...viaSets];
+    if (patterns.length === 0) return;
+    this.notes.add(
+      `${comment}: domains (${normalizeDomains(patterns).join(', ')}) are enforced by the addresses the node's DNS proxy learns from answers: ` +
+        'needs the proxy as the workloads\' resolver, and an address learned for an allowed name passes for its TTL under any name',
+    );
+  }
+
+  /** `allowedEgressDomains` of every network set the selector matches (engine: `networkSetsForDomain`). */
+  private selectorDomains(sel: Selector): string[] {
+    const out: string[] = [];
+    for (const ns of this.cluster.networkSets) if (ns.allowedEgressDomains.length > 0 && sel.matches(ns.labels)) out.push(...ns.allowedEgressDomains);
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------
   // Rule matching, per family (match.ts `matchRule`, `headerMatches`, `sideMatches`)
 
-  private ruleAlternatives(r: EngineRule): (readonly Match[])[] {
+  private ruleAlternatives(r: EngineRule, dir: Direction): (readonly Match[])[] {
     const perFamily = new Map<IpFamily, (readonly Match[])[]>();
+    // Network sets' domains count for egress Allow rules only (match.ts `matchRule`).
+    const setDomains = dir === 'egress' && r.action === 'allow';
     for (const family of FAMILIES) {
       if (r.ipVersion !== undefined && r.ipVersion !== family) continue;
-      const src = this.side(r.source, 'src', family);
-      const dst = this.side(r.destination, 'dst', family);
+      const src = this.side(r.source, 'src', family, false);
+      const dst = this.side(r.destination, 'dst', family, setDomains);
       if (src === undefined || dst === undefined) continue;
       const protos = protocolsOf(r, family, src.needsPort || dst.needsPort);
       if (protos === undefined) continue;
@@ -432,13 +442,26 @@ class Compilation {
   }
 
   /** One side of a rule for one family; undefined when it cannot match any packet of the family. */
-  private side(e: EntityMatch, role: 'src' | 'dst', family: IpFamily): SideAlternatives | undefined {
-    // A `domains` side matches only flows to domain names (match.ts), never an address.
-    if (e.domains !== undefined) return undefined;
+  private side(e: EntityMatch, role: 'src' | 'dst', family: IpFamily, setDomains: boolean): SideAlternatives | undefined {
     const addr = role === 'src' ? 'saddr' : 'daddr';
     const portSide = role === 'src' ? 'sport' : 'dport';
     const base: Match[] = [];
     let needsPort = false;
+    // A domain peer has no address and no endpoint, so nets, notNets and services never match it
+    // (match.ts `sideMatches`): with them, no domain can match.
+    const namesCanMatch = role === 'dst' && e.nets === undefined && e.notNets === undefined && e.service === undefined;
+    // `domains` (destination only, validation): the addresses learned for the names (match.ts).
+    if (e.domains !== undefined) {
+      if (!namesCanMatch) return undefined;
+      base.push({ kind: 'addr-set', side: addr, family, set: this.domainSet(e.domains, family), negate: false });
+    }
+    // A selector also matches the domains of the network sets it selects: a second alternative
+    // with the learned addresses in place of the selector's set (match.ts `selectorMatchesPeer`).
+    let domainAlternative: Match | undefined;
+    if (e.selector !== undefined && setDomains && namesCanMatch) {
+      const patterns = this.selectorDomains(e.selector);
+      if (patterns.length > 0) domainAlternative = { kind: 'addr-set', side: addr, family, set: this.domainSet(patterns, family), negate: false };
+    }
     if (e.nets !== undefined) {
       const cidrs = netsOf(e.nets, family);
       if (cidrs.length === 0) return undefined; // nothing of this family: the rule does not apply (§9.18)
@@ -467,13 +490,17 @@ class Compilation {
         base.push({ kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.notPorts.named, family, e.selector), negate: true });
       }
     }
-    if (e.ports === undefined) return { alternatives: [base], needsPort };
+    const selectorSetOf = (m: Match): boolean => m.kind === 'addr-set' && !m.negate && e.selector !== undefined && m.set === this.selectorSet(e.selector, family);
+    const bases: Match[][] = domainAlternative === undefined ? [base] : [base, base.map((m) => (selectorSetOf(m) ? domainAlternative : m))];
+    if (e.ports === undefined) return { alternatives: bases, needsPort };
     // Numeric ranges OR named ports: one alternative each (first match still wins).
     const alternatives: Match[][] = [];
     const ranges = normalizePortSpans(e.ports.ranges);
-    if (ranges.length > 0) alternatives.push([...base, { kind: 'port', side: portSide, ranges, negate: false }]);
-    if (e.ports.named.length > 0) {
-      alternatives.push([...base, { kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.ports.named, family, e.selector), negate: false }]);
+    for (const b of bases) {
+      if (ranges.length > 0) alternatives.push([...b, { kind: 'port', side: portSide, ranges, negate: false }]);
+      if (e.ports.named.length > 0) {
+        alternatives.push([...b, { kind: 'addr-proto-port-set', side: role, family, set: this.namedPortSet(e.ports.named, family, e.selector), negate: false }]);
+      }
     }
     if (alternatives.length === 0) return undefined; // an empty port list matches nothing
     return { alternatives, needsPort: true };
@@ -491,6 +518,20 @@ class Compilation {
     if (!this.sets.has(name)) {
       const members = this.cluster.selectorMembers(sel); // the engine's membership index, not a scan
       this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(sel.id, members, family), comment: `selector ${sel.canonical}` });
+    }
+    return name;
+  }
+
+  /**
+   * A DNS-learned set for a list of domain patterns: named by the patterns (so a rule with other
+   * patterns gets another set, and an unchanged one keeps its learned elements across updates),
+   * empty when compiled — the node's DNS proxy fills it from answers (src/dns).
+   */
+  private domainSet(patterns: readonly string[], family: IpFamily): string {
+    const domains = normalizeDomains(patterns);
+    const name = `d${family}/${domains.join(',')}`;
+    if (!this.sets.has(name)) {
+      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: [], comment: `domains ${domains.join(', ')}`, domains });
     }
     return name;
   }
@@ -573,6 +614,11 @@ function protocolsOf(r: EngineRule, family: IpFamily, needsPort: boolean): Proto
     return { only: [...set.only].sort((a, b) => a - b) };
   }
   return set;
+}
+
+/** Domain patterns as DNS compares them: lower case, no root dot, sorted, unique. */
+function normalizeDomains(patterns: readonly string[]): string[] {
+  return [...new Set(patterns.map((p) => p.toLowerCase().replace(/\.$/, '')))].sort(compareText);
 }
 
 function netsOf(list: NetList, family: IpFamily): string[] {

@@ -34,8 +34,9 @@ export {
   profileId,
 } from './compile.ts';
 export type { CompileOptions } from './compile.ts';
-export { COMMENT_MAX, LOG_PREFIX_MAX, NAME_MAX, nftName, renderMatch, renderNft, renderNftUpdate, renderRule, renderSetElements } from './render-nft.ts';
+export { COMMENT_MAX, LOG_PREFIX_MAX, NAME_MAX, nftName, renderDomainBindings, renderMatch, renderNft, renderNftUpdate, renderRule, renderSetElements } from './render-nft.ts';
 export { diffRulesets } from './diff.ts';
+export type { DomainSetBinding } from './render-nft.ts';
 export type { RulesetDiff, UpdateOp } from './diff.ts';
 export { createNetnsNftExecutor, parseNftCounters, parseNftErrors } from './executor.ts';
 export type { NetnsNftExecutorOptions, NftExecutor, RuleCounter } from './executor.ts';

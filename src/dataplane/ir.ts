@@ -38,6 +38,13 @@ export type NamedSet =
       readonly elements: readonly string[];
       /** What the set stands for (a selector's canonical text, a Service, …), for readers. */
       readonly comment: string;
+      /**
+       * A DNS-learned set: its elements are the addresses a node's DNS proxy learns from answers
+       * for names matching these patterns (sorted, lower case; engine/domains.ts semantics), each
+       * with the answer's TTL (`flags timeout`). The compiler gives it no elements; the kernel's
+       * are the proxy's and no diff ever touches them. Absent for every other set.
+       */
+      readonly domains?: readonly string[];
     }
   | {
       readonly name: string;
@@ -180,8 +187,8 @@ export interface Ruleset {
   /** Base chains first, then by name. */
   readonly chains: readonly Chain[];
   /**
-   * What the dataplane cannot enforce exactly as the engine decides (e.g. domain names without
-   * DNS snooping). Empty when the ruleset is exact.
+   * What the dataplane cannot enforce exactly as the engine decides (e.g. domain names, enforced
+   * by the addresses a DNS proxy learns). Empty when the ruleset is exact.
    */
   readonly notes: readonly string[];
   /**

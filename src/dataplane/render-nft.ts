@@ -281,7 +281,9 @@ function hookText(c: Chain): string | undefined {
 
 function renderSetBody(set: NamedSet, indent: string): string[] {
   const out = [`${indent}type ${setTypeText(set)}`];
-  if (set.type === 'addr4' || set.type === 'addr6') out.push(`${indent}flags interval`);
+  // DNS-learned sets hold single addresses, each with the timeout of the answer that taught it.
+  if ((set.type === 'addr4' || set.type === 'addr6') && set.domains !== undefined) out.push(`${indent}flags timeout`);
+  else if (set.type === 'addr4' || set.type === 'addr6') out.push(`${indent}flags interval`);
   const elements = renderSetElements(set);
   if (elements.length > 0) out.push(`${indent}elements = {`, ...elements.map((e, i) => `${indent}\t${e}${i < elements.length - 1 ? ',' : ''}`), `${indent}}`);
   return out;
@@ -391,4 +393,24 @@ function renderOp(o: UpdateOp, t: string, vmapKey: (map: string) => string): str
     default:
       return assertNever(o);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS-learned sets, for the node's DNS proxy
+
+export interface DomainSetBinding {
+  /** The set's nft name. */
+  readonly set: string;
+  readonly family: 4 | 6;
+  /** The patterns whose answers fill it (sorted, lower case). */
+  readonly patterns: readonly string[];
+}
+
+/** Which nft set the proxy fills for which domain patterns: the compiler's word, never the proxy's. */
+export function renderDomainBindings(rs: Ruleset): DomainSetBinding[] {
+  const out: DomainSetBinding[] = [];
+  for (const s of [...rs.sets].sort((a, b) => compareText(a.name, b.name))) {
+    if ((s.type === 'addr4' || s.type === 'addr6') && s.domains !== undefined) out.push({ set: nftName(s.name), family: s.type === 'addr4' ? 4 : 6, patterns: s.domains });
+  }
+  return out;
 }

@@ -100,5 +100,11 @@ export const explainSchema = z.looseObject({
   notes: z.array(z.string()).readonly().exactOptional(),
   /** For a denied flow (when asked): the Allow rules that came closest, with what failed. */
   closestRules: z.array(ruleMissSchema).readonly().exactOptional(),
+  /**
+   * A flow to a domain name decided by a rule that matched it by name: the name, the pattern
+   * that matched, and where the pattern was written (`rule`, or the network set's id whose
+   * `allowedEgressDomains` held it).
+   */
+  matchedDomain: z.object({ name: z.string(), pattern: z.string(), via: z.string() }).exactOptional(),
 });
 export type ExplainJson = z.infer<typeof explainSchema>;

@@ -24,8 +24,8 @@ import { fail, hasErrors, ok } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
 import { InheritedLabels } from '../engine/labels.ts';
-import { attachLab, downLab, nodeInterfaceOf, readState, runDirOf, stateDirOf, upLab } from '../lab/index.ts';
-import type { Lab, LabExternal } from '../lab/index.ts';
+import { attachLab, dnsBindingsPathOf, downLab, nodeInterfaceOf, readState, runDirOf, stateDirOf, upLab } from '../lab/index.ts';
+import type { Lab, LabDnsRecord, LabExternal } from '../lab/index.ts';
 import { endProcesses } from '../lab/processes.ts';
 import { syntheticOrigin, validateDocument } from '../model/index.ts';
 import type { Resource } from '../model/index.ts';
@@ -51,6 +51,8 @@ export interface AgentLabOptions {
   readonly podCidr?: string;
   readonly flows?: readonly SessionFlow[];
   readonly externals?: readonly LabExternal[];
+  /** The outside host's DNS records: every node runs a DNS proxy, its agent writes the bindings. */
+  readonly dns?: readonly LabDnsRecord[];
   readonly stateDir?: string;
   /** NodeStatus heartbeat of the agents, in seconds (default 5). */
   readonly reportIntervalSeconds?: number;
@@ -149,10 +151,15 @@ async function register(t: ControlPlaneTarget, docs: readonly unknown[]): Promis
 }
 
 /** Starts `strata agent` for one node of the lab, detached; its output goes to the lab's run dir. */
+/** A lab with DNS: the agent tells its node's proxy which sets to fill (lab/island.ts starts the proxy). */
+function dnsArgs(lab: Lab, node: string): string[] {
+  return lab.plan.dns === undefined ? [] : ['--dns-bindings', dnsBindingsPathOf(lab, node)];
+}
+
 export function spawnAgent(lab: Lab, node: string, netns: string, t: ControlPlaneTarget, reportIntervalSeconds: number, extraArgs: readonly string[] = []): number {
   const log = openSync(join(runDirOf(lab.labId, lab.stateDir), `agent-${node}.log`), 'a', 0o600);
   // The token goes through the environment, not argv (which every user can read in ps).
-  const child = spawn(process.execPath, [STRATA_BIN, 'agent', '--server', t.server, '--node', node, '--netns', netns, '--listen', '127.0.0.1:0', '--report-interval', String(reportIntervalSeconds), ...extraArgs], {
+  const child = spawn(process.execPath, [STRATA_BIN, 'agent', '--server', t.server, '--node', node, '--netns', netns, '--listen', '127.0.0.1:0', '--report-interval', String(reportIntervalSeconds), ...dnsArgs(lab, node), ...extraArgs], {
     detached: true,
     stdio: ['ignore', log, log],
     env: { ...process.env, ...(t.token === undefined ? {} : { STRATA_TOKEN: t.token }) },
@@ -194,7 +201,7 @@ export async function upAgentLab(sources: readonly ManifestSource[], opts: Agent
   if (hasErrors(built.diagnostics)) return fail(built.diagnostics);
   const warnings = built.diagnostics.filter((d) => d.severity !== 'info');
   const needs = flowNeeds(built.cluster, opts.flows ?? []);
-  const planned = planSessionSpec(built.cluster, { labId: opts.labId, nodes: opts.nodes ?? DEFAULT_NODES, extraPorts: needs.extraPorts, externals: [...needs.externals, ...(opts.externals ?? [])] });
+  const planned = planSessionSpec(built.cluster, { labId: opts.labId, nodes: opts.nodes ?? DEFAULT_NODES, extraPorts: needs.extraPorts, externals: [...needs.externals, ...(opts.externals ?? [])], ...(opts.dns === undefined ? {} : { dns: opts.dns }) });
   if (!planned.ok) return fail([...warnings, ...planned.diagnostics]);
   const { spec, placement } = planned.value;
   const docs = registrationDocuments(built.resources, built.cluster, placement);

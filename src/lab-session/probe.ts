@@ -1,7 +1,9 @@
 // Probing a session: every flow is sent through the island as real packets and decided by the
 // engine for the very packet that was sent (its real source port included), and the two
-// verdicts are compared. Flows the kernel cannot be asked about are skipped with the reason
-// (domain names, SCTP without kernel support, ICMP other than echo, addresses nobody answers
+// verdicts are compared. A flow to a domain name is probed as a workload makes it: resolved
+// through the node's DNS proxy, then a connection to the answer (the engine decides the name).
+// Flows the kernel cannot be asked about are skipped with the reason (domain names without lab
+// DNS, SCTP without kernel support, ICMP other than echo, addresses nobody answers
 // for); they are never counted as agreement.
 //
 // Timing: a dropped packet costs a probe its whole timeout, an allowed one a millisecond, so
@@ -10,11 +12,11 @@
 // flow can miss a short timeout on a loaded machine; a dropped one stays dropped).
 import { evaluateFlow, makeFlow } from '../engine/index.ts';
 import type { Cluster, DecidedBy, Flow } from '../engine/index.ts';
-import { jsonDecidedBy } from '../analysis/explain.ts';
-import type { ExplainJsonDecidedBy } from '../analysis/explain.ts';
+import { jsonDecidedBy, matchedDomainOf } from '../analysis/explain.ts';
+import type { ExplainJsonDecidedBy, MatchedDomain } from '../analysis/explain.ts';
 import { addExternals, probe } from '../lab/index.ts';
 import type { LabFlow, ProbeProgress, ProbeResult } from '../lab/index.ts';
-import { canonicalAddress, reservedReason } from '../lab/index.ts';
+import { answerOf, canonicalAddress, reservedReason } from '../lab/index.ts';
 import type { SessionFlow, Verdict } from './flows.ts';
 import { flowNeeds, isAddress } from './flows.ts';
 import type { Result } from '../diagnostics/index.ts';
@@ -40,6 +42,8 @@ export interface SessionProbeResult {
   readonly agree: boolean | null;
   readonly detail: string;
   readonly decidedBy?: DecidedByJson;
+  /** A flow to a name: the pattern that made the deciding rule match (explain's `matchedDomain`). */
+  readonly matchedDomain?: MatchedDomain;
   readonly srcPort?: number;
   readonly fromAddress?: string;
   readonly toAddress?: string;
@@ -108,7 +112,13 @@ function engineFlow(session: Session, f: SessionFlow, srcPort: number | undefine
 
 /** Why the kernel cannot be asked about this flow, or undefined when it can. */
 function skipReason(session: Session, f: SessionFlow, flow: Flow): string | undefined {
-  if (flow.dst.kind === 'domain') return 'the destination is a domain name: the dataplane does not see names (no DNS snooping)';
+  if (flow.dst.kind === 'domain') {
+    const plan = session.lab.plan;
+    if (plan.dns === undefined) return 'the destination is a domain name and the lab has no DNS (`lab up --dns NAME=IP`)';
+    if (answerOf(plan, flow.dst.domain) === undefined) return `the lab's DNS has no A record for ${flow.dst.domain} (\`lab up --dns ${flow.dst.domain}=IP\`)`;
+    if (flow.ipVersion !== 4) return 'names are resolved over IPv4 only in the lab';
+    if (flow.src.kind !== 'endpoint') return 'only workloads resolve names through their node\'s DNS proxy';
+  }
   if (f.srcPort !== undefined) return 'the flow names a source port: probes cannot choose theirs';
   if (flow.icmp !== undefined) {
     const echo = flow.ipVersion === 4 ? 8 : 128;
@@ -157,8 +167,21 @@ function observedOf(session: Session, r: ProbeResult): { observed: Observed; det
   return { observed: r.observed, detail: r.detail };
 }
 
+/**
+ * Why a name the engine denies can pass: DNS policy is enforced by address, and another name of
+ * the lab's DNS with the same answer may have been resolved (and allowed) within its TTL.
+ */
+function sharedAddressNote(session: Session, name: string, address: string): string {
+  const plan = session.lab.plan;
+  const others = (plan.dns ?? []).map((d) => d.name).filter((n) => n !== name && answerOf(plan, n) === address);
+  return others.length === 0
+    ? `${address} may have been learned for an allowed name within its TTL (DNS policy is enforced by address: docs/dns.md)`
+    : `${address} is also the answer for ${others.join(', ')}: an allowed name's answer opens the address for its TTL (DNS policy is enforced by address: docs/dns.md)`;
+}
+
 function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeResult {
-  const { observed, detail } = observedOf(session, r);
+  const { observed, detail: seen } = observedOf(session, r);
+  let detail = seen;
   const flow = engineFlow(session, f, r.srcPort);
   const where = {
     ...(r.srcPort === undefined ? {} : { srcPort: r.srcPort }),
@@ -168,7 +191,9 @@ function judge(session: Session, f: SessionFlow, r: ProbeResult): SessionProbeRe
   if (typeof flow === 'string') return { ...base(f), observed: 'error', engine: null, agree: false, detail: flow, ...where };
   const e = evaluateFlow(session.cluster, flow);
   const agree = observed === e.verdict && (f.expected === undefined || f.expected === e.verdict);
-  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...where };
+  const domain = matchedDomainOf(session.cluster, flow, e.decidedBy);
+  if (!agree && observed === 'allow' && flow.dst.kind === 'domain' && r.toAddress !== undefined) detail = `${detail}; ${sharedAddressNote(session, flow.dst.domain, r.toAddress)}`;
+  return { ...base(f), observed, engine: e.verdict, agree, detail, decidedBy: decidedByJson(session.cluster, e.decidedBy), ...(domain === undefined ? {} : { matchedDomain: domain }), ...where };
 }
 
 /** Probes `flows` through the island and compares each with the engine; results keep input order. */
@@ -198,7 +223,16 @@ export async function probeSession(session: Session, flows: readonly SessionFlow
     const skip = skipReason(session, f, flow);
     if (skip !== undefined) {
       const e = evaluateFlow(session.cluster, flow);
-      results[index] = { ...base(f), observed: 'skipped', engine: e.verdict, agree: null, detail: skip, decidedBy: decidedByJson(session.cluster, e.decidedBy) };
+      const domain = matchedDomainOf(session.cluster, flow, e.decidedBy);
+      results[index] = {
+        ...base(f),
+        observed: 'skipped',
+        engine: e.verdict,
+        agree: null,
+        detail: skip,
+        decidedBy: decidedByJson(session.cluster, e.decidedBy),
+        ...(domain === undefined ? {} : { matchedDomain: domain }),
+      };
       return;
     }
     const lab: LabFlow = { from: f.from, to: f.to, protocol: f.protocol, ...(f.protocol === 'ICMP' || f.port === undefined ? {} : { port: f.port }) };

@@ -14,12 +14,13 @@
 // to its endpoint chains, and every other node merely forwards them.
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, hasErrors, ok } from '../diagnostics/index.ts';
-import { compileNode, createNetnsNftExecutor, diffRulesets, renderNft, renderNftUpdate } from '../dataplane/index.ts';
+import { compileNode, createNetnsNftExecutor, diffRulesets, renderDomainBindings, renderNft, renderNftUpdate } from '../dataplane/index.ts';
+import { writeBindingsFile } from '../dns/config.ts';
 import type { NftExecutor, Ruleset } from '../dataplane/index.ts';
 import { createPolicyStore } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
-import { attachLab, downLab, findProgram, labUnavailableReason, nodeInterfaceOf, nodeNamespace, runDirOf, stateDirOf, upLab } from '../lab/index.ts';
-import type { Lab, LabExternal, LabPort, UpTimings } from '../lab/index.ts';
+import { attachLab, dnsBindingsPathOf, downLab, findProgram, labUnavailableReason, nodeInterfaceOf, nodeNamespace, runDirOf, stateDirOf, upLab } from '../lab/index.ts';
+import type { Lab, LabDnsRecord, LabExternal, LabPort, UpTimings } from '../lab/index.ts';
 import { loadText, reconcileDuplicates } from '../load/index.ts';
 import type { Resource } from '../model/index.ts';
 import { formatIp } from '../net/index.ts';
@@ -59,6 +60,8 @@ export interface SessionUpOptions {
   readonly flows?: readonly SessionFlow[];
   /** More external addresses (with their ports). */
   readonly externals?: readonly LabExternal[];
+  /** The outside host's DNS records (`--dns NAME=IP`): the lab then runs a DNS proxy per node. */
+  readonly dns?: readonly LabDnsRecord[];
   readonly stateDir?: string;
   readonly onProgress?: (phase: string) => void;
 }
@@ -166,6 +169,18 @@ function executorFor(lab: Lab): NftExecutor {
   });
 }
 
+/**
+ * Tells each node's DNS proxy which sets stand for which domain patterns, from the ruleset the
+ * kernel now holds (written after the apply, so the proxy never adds to a set that does not exist
+ * yet). No-op in a lab without DNS.
+ */
+function writeDnsBindings(lab: Lab, rulesets: Readonly<Record<string, Ruleset>>, table: string): void {
+  if (lab.plan.dns === undefined) return;
+  for (const [node, rs] of Object.entries(rulesets)) {
+    writeBindingsFile(dnsBindingsPathOf(lab, node), { table, bindings: renderDomainBindings(rs).map((b) => ({ set: b.set, family: b.family, patterns: [...b.patterns] })) });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // up
 
@@ -192,6 +207,7 @@ export async function upSession(sources: readonly ManifestSource[], opts: Sessio
     nodes: opts.nodes ?? DEFAULT_NODES,
     extraPorts: needs.extraPorts,
     externals: [...needs.externals, ...(opts.externals ?? [])],
+    ...(opts.dns === undefined ? {} : { dns: opts.dns }),
   });
   if (!planned.ok) return fail([...warnings, ...planned.diagnostics]);
   const { spec, placement, left } = planned.value;
@@ -218,6 +234,7 @@ export async function upSession(sources: readonly ManifestSource[], opts: Sessio
     await downLab(lab.labId, { stateDir: lab.stateDir });
     return fail(applyFail);
   }
+  writeDnsBindings(lab, compiled.value, SESSION_TABLE);
   const applyMs = since(ta);
 
   const now = new Date().toISOString();
@@ -417,6 +434,7 @@ export async function applySession(session: Session, changed: readonly ManifestS
       rulesets: compiled.value,
     };
     writeSession(session.runDir, record);
+    writeDnsBindings(session.lab, compiled.value, current.table);
     return ok(
       {
         session: { ...session, record, cluster: built.cluster },

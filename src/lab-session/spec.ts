@@ -10,7 +10,7 @@ import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, ok } from '../diagnostics/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
 import { PROTOCOL } from '../engine/index.ts';
-import type { LabExternal, LabPort, LabProtocol, LabSpec, LabWorkload } from '../lab/index.ts';
+import type { LabDnsRecord, LabExternal, LabPort, LabProtocol, LabSpec, LabWorkload } from '../lab/index.ts';
 import { canonicalAddress } from '../lab/index.ts';
 import { formatIp } from '../net/index.ts';
 
@@ -29,6 +29,8 @@ export interface SessionSpecOptions {
   readonly extraPorts?: ReadonlyMap<string, readonly LabPort[]>;
   /** Addresses outside the cluster the outside host must answer for, with their ports. */
   readonly externals?: readonly LabExternal[];
+  /** The outside host's DNS records (`lab up --dns`); absent: no DNS in the lab. */
+  readonly dns?: readonly LabDnsRecord[];
 }
 
 export interface SessionSpec {
@@ -141,6 +143,7 @@ export function planSessionSpec(cluster: Cluster, opts: SessionSpecOptions): Res
       externals: [...externals.entries()]
         .sort(([a], [b]) => compareText(a, b))
         .map(([address, ports]) => ({ address, ports: uniquePorts(ports) })),
+      ...(opts.dns === undefined ? {} : { dns: opts.dns }),
     },
     placement,
     left,

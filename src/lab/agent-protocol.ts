@@ -49,6 +49,11 @@ export interface ProbeRequest extends RequestBase {
   /** Source address to bind (must be local to the agent's namespace). */
   readonly from?: string;
   readonly timeoutMs: number;
+  /**
+   * `to` is a domain name: resolve it through this DNS server (the node's proxy) first, then
+   * probe the answered address (reported as `resolved`).
+   */
+  readonly resolve?: { readonly address: string; readonly port: number; readonly family: 4 | 6 };
 }
 
 /** Opens a TCP connection and keeps it, to show what a ruleset change does to existing flows. */
@@ -102,6 +107,8 @@ export interface AgentResponse {
    * port as the kernel, or source-port rules would be judged differently.
    */
   readonly srcPort?: number;
+  /** The address a probe to a name resolved to (through the node's DNS proxy). */
+  readonly resolved?: string;
   /** status: the agent's pid and listeners. */
   readonly pid?: number;
   readonly listeners?: readonly AgentListener[];

@@ -364,7 +364,23 @@ async function probeSctp(r: ProbeRequest): Promise<Answer> {
   return { observed: 'deny', detail: why === '' ? `socat exited ${String(res.code)}` : why.replace(/^.*E /, ''), ms };
 }
 
+/**
+ * A probe to a name: resolved first through the given server (the node's DNS proxy), exactly
+ * as a workload's resolver would, then made to the answered address. A name that cannot be
+ * resolved is an `error` (no verdict): the proxy answers denied names too.
+ */
+async function probeByName(r: ProbeRequest & { readonly resolve: NonNullable<ProbeRequest['resolve']> }): Promise<Answer> {
+  // Loaded on first use: most agents never resolve, and their start-up time matters.
+  const { resolveName } = await import('../dns/client.ts');
+  const res = await resolveName({ address: r.resolve.address, port: r.resolve.port }, r.to, r.resolve.family, r.timeoutMs + 1500);
+  if (!res.ok) return { observed: 'error', detail: `cannot resolve ${r.to}: ${res.reason}` };
+  const { resolve: _resolved, ...byAddress } = r;
+  const a = await probe({ ...byAddress, to: res.address });
+  return { ...a, resolved: res.address };
+}
+
 function probe(r: ProbeRequest): Promise<Answer> {
+  if (r.resolve !== undefined) return probeByName({ ...r, resolve: r.resolve });
   switch (r.protocol) {
     case 'TCP':
       return probeTcp(r);

@@ -1,12 +1,14 @@
 // Front door of `lab`: a closed island of network namespaces (nodes, workloads with real
 // listeners, an outside host) where nftables rulesets meet real packets.
 export type {
+  LabDnsRecord,
   LabExternal,
   LabPlan,
   LabPort,
   LabProtocol,
   LabSpec,
   LabWorkload,
+  PlannedDnsRecord,
   PlannedExternal,
   PlannedNode,
   PlannedWorkload,
@@ -25,9 +27,9 @@ export {
   workloadNamespaceOf,
 } from './topology.ts';
 export type { DownOptions, DownReport, Lab, UpOptions, UpTimings } from './island.ts';
-export { addExternals, agentOf, attachLab, downLab, labProcesses, nodeNamespace, recordLabProcess, upLab, workloadOf } from './island.ts';
+export { addExternals, agentOf, attachLab, dnsBindingsPathOf, DNS_TTL_SECONDS, downLab, labProcesses, nodeNamespace, recordLabProcess, upLab, workloadOf } from './island.ts';
 export type { FlowProtocol, HeldConnection, LabFlow, ProbeOptions, ProbeProgress, ProbeResult } from './probe.ts';
-export { openConnection, probe } from './probe.ts';
+export { answerOf, isDomainDestination, openConnection, probe } from './probe.ts';
 export type { Observation } from './agent-protocol.ts';
 export type { AgentRecord, LabProcessRecord, LabState, SctpSupport } from './state.ts';
 export { listLabIds, readState, runDirOf, stateDirOf } from './state.ts';

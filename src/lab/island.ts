@@ -18,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { fail, ok } from '../diagnostics/index.ts';
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import type { AgentConfig, AgentListener, AgentReady } from './agent-protocol.ts';
+// The DNS processes' program and config shape only (src/dns imports nothing of the lab).
+import type { DnsProcessConfig } from '../dns/config.ts';
+import { DNS_MAIN } from '../dns/paths.ts';
 import {
   addNamespaces,
   deleteNamespaces,
@@ -35,6 +38,9 @@ import { readState, removeState, runDirOf, stateDirOf, statePathOf, writeState }
 import type { AgentRecord, LabProcessRecord, LabState, SctpSupport } from './state.ts';
 import { detectSctp, findProgram, labUnavailableReason } from './system.ts';
 import {
+  DNS_PORT,
+  DNS_RESOLVER_V4,
+  DNS_UPSTREAM_V4,
   DOWNSTREAM_LL_V6,
   FABRIC_TO_OUTSIDE,
   FABRIC_V4,
@@ -93,6 +99,9 @@ export interface DownReport {
 }
 
 const AGENT_PATH = fileURLToPath(new URL('./agent.ts', import.meta.url));
+const DNS_MAIN_PATH = fileURLToPath(DNS_MAIN);
+/** TTL of the outside host's records: short, so a lab shows a learned address expiring. */
+export const DNS_TTL_SECONDS = 3;
 const OUTSIDE_OWNER = 'outside';
 // Many small namespaces are configured at once; `ip` is cheap, node agents are not.
 const IP_PARALLEL = 16;
@@ -171,6 +180,9 @@ export function nodeBatch(plan: LabPlan, n: PlannedNode): string[] {
     `route add default via ${FABRIC_V4} dev ${NODE_UPLINK} onlink`,
     `route add default via ${UPSTREAM_LL_V6} dev ${NODE_UPLINK}`,
   ];
+  // The DNS proxy listens on the workloads' gateway address: local to the node, so their queries
+  // meet the input hook (no policy), never forward.
+  if (plan.dns !== undefined) lines.push(`addr add ${DNS_RESOLVER_V4}/32 dev lo`);
   for (const w of workloadsOn(plan, n.name)) {
     const dev = w.nodeInterface;
     lines.push(
@@ -223,9 +235,53 @@ export function outsideBatch(plan: LabPlan): string[] {
 interface AgentPlan {
   readonly owner: string;
   readonly namespace: string;
-  readonly config: AgentConfig;
+  readonly config: AgentConfig | DnsProcessConfig;
+  /** Socket of a lab agent; '' for a DNS process (it has none). */
+  readonly socket: string;
   readonly log: string;
   readonly compileCache: string;
+  /** The program: the lab agent, or src/dns/main.ts. */
+  readonly script: string;
+}
+
+/** Where the lab session (or an agent) writes the DNS bindings of a node's compiled ruleset. */
+export function dnsBindingsPathOf(lab: Pick<Lab, 'stateDir' | 'labId'>, node: string): string {
+  return join(runDirOf(lab.labId, lab.stateDir), `dns-${shortHash(node, 12)}.bindings.json`);
+}
+
+/** The outside host's DNS server and one proxy per node (none when the lab has no DNS). */
+function dnsPlans(plan: LabPlan, runDir: string, stateDir: string): AgentPlan[] {
+  if (plan.dns === undefined) return [];
+  const compileCache = join(runDir, 'compile-cache');
+  const nft = findProgram('nft') ?? 'nft';
+  const server: AgentPlan = {
+    owner: 'dns-server',
+    namespace: plan.outsideNamespace,
+    config: { mode: 'server', listen: { address: DNS_UPSTREAM_V4, port: DNS_PORT }, records: plan.dns.map((r) => ({ name: r.name, type: r.type, data: r.data, ttl: DNS_TTL_SECONDS })) },
+    socket: '',
+    log: join(runDir, 'dns-server.log'),
+    compileCache,
+    script: DNS_MAIN_PATH,
+  };
+  const proxies = plan.nodes.map((n): AgentPlan => {
+    const base = `dns-${shortHash(n.name, 12)}`;
+    return {
+      owner: `dns-proxy/${n.name}`,
+      namespace: n.namespace,
+      config: {
+        mode: 'proxy',
+        listen: { address: DNS_RESOLVER_V4, port: DNS_PORT },
+        upstreams: [{ address: DNS_UPSTREAM_V4, port: DNS_PORT }],
+        bindingsFile: dnsBindingsPathOf({ labId: plan.labId, stateDir }, n.name),
+        nft,
+      },
+      socket: '',
+      log: join(runDir, `${base}.log`),
+      compileCache,
+      script: DNS_MAIN_PATH,
+    };
+  });
+  return [server, ...proxies];
 }
 
 function agentPlans(plan: LabPlan, runDir: string, sctp: SctpSupport): AgentPlan[] {
@@ -236,12 +292,15 @@ function agentPlans(plan: LabPlan, runDir: string, sctp: SctpSupport): AgentPlan
   const result: AgentPlan[] = plan.workloads.map((w) => {
     const base = `w-${shortHash(w.id, 12)}`;
     const listeners = [...w.ipv4, ...w.ipv6].flatMap((address) => w.ports.map((p) => ({ address, ...p }))).filter(keep);
+    const socket = join(runDir, `${base}.sock`);
     return {
       owner: w.id,
       namespace: w.namespace,
-      config: { identity: w.id, socket: join(runDir, `${base}.sock`), listeners, socat, ping },
+      config: { identity: w.id, socket, listeners, socat, ping },
+      socket,
       log: join(runDir, `${base}.log`),
       compileCache,
+      script: AGENT_PATH,
     };
   });
   const outsideListeners = plan.externals.flatMap((e) => e.ports.map((p) => ({ address: e.address, ...p }))).filter(keep);
@@ -249,8 +308,10 @@ function agentPlans(plan: LabPlan, runDir: string, sctp: SctpSupport): AgentPlan
     owner: OUTSIDE_OWNER,
     namespace: plan.outsideNamespace,
     config: { identity: OUTSIDE_OWNER, socket: join(runDir, 'outside.sock'), listeners: outsideListeners, socat, ping },
+    socket: join(runDir, 'outside.sock'),
     log: join(runDir, 'outside.log'),
     compileCache,
+    script: AGENT_PATH,
   });
   return result;
 }
@@ -265,7 +326,7 @@ function startAgent(labId: string, a: AgentPlan, timeoutMs: number): Promise<Age
       process.execPath,
       '--disable-warning=ExperimentalWarning',
       '--max-old-space-size=64',
-      AGENT_PATH,
+      a.script,
       configPath,
     ]);
     // Detached: the lab outlives the command that built it; `down` ends the agent by PID.
@@ -312,8 +373,8 @@ function startAgent(labId: string, a: AgentPlan, timeoutMs: number): Promise<Age
       const startTime = processStartTime(ready.pid);
       const record: AgentRecord =
         startTime === undefined
-          ? { owner: a.owner, namespace: a.namespace, pid: ready.pid, socket: a.config.socket }
-          : { owner: a.owner, namespace: a.namespace, pid: ready.pid, startTime, socket: a.config.socket };
+          ? { owner: a.owner, namespace: a.namespace, pid: ready.pid, socket: a.socket }
+          : { owner: a.owner, namespace: a.namespace, pid: ready.pid, startTime, socket: a.socket };
       if (!ready.ready) {
         finish(diag('lab/listener-failed', `agent for ${a.owner}: ${ready.errors.join('; ')}`));
         return;
@@ -425,6 +486,11 @@ export async function upLab(spec: LabSpec, opts: UpOptions = {}): Promise<Result
   writeState(stateDir, state);
   const agentFail = started.filter((r): r is Diagnostic => !('pid' in r));
   if (agentFail.length > 0) return rollback(agentFail);
+  // DNS processes are not agents (no control socket): `down` ends them with every other process
+  // inside the lab's namespaces.
+  const dnsStarted = await mapPool(dnsPlans(plan, runDir, stateDir), AGENT_PARALLEL, (a) => startAgent(labId, a, timeoutMs));
+  const dnsFail = dnsStarted.filter((r): r is Diagnostic => !('pid' in r));
+  if (dnsFail.length > 0) return rollback(dnsFail);
   const agentsMs = since(tAgents);
 
   state = { ...state, phase: 'ready' };

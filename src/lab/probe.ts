@@ -11,7 +11,7 @@ import type { Observation, ProbeProtocol } from './agent-protocol.ts';
 import { agentOf, OUTSIDE_OWNER } from './island.ts';
 import type { Lab } from './island.ts';
 import { mapPool } from './pool.ts';
-import { canonicalAddress, familyOf, ownerOfAddress } from './topology.ts';
+import { canonicalAddress, DNS_PORT, DNS_RESOLVER_V4, familyOf, ownerOfAddress } from './topology.ts';
 import type { PlannedWorkload } from './topology.ts';
 
 export type FlowProtocol = ProbeProtocol;
@@ -19,7 +19,10 @@ export type FlowProtocol = ProbeProtocol;
 export interface LabFlow {
   /** A workload id (`ns/name`) or an address (of a workload, or an external). */
   readonly from: string;
-  /** A workload id or any address (an address nobody answers for is simply denied). */
+  /**
+   * A workload id, any address (an address nobody answers for is simply denied), or — in a lab
+   * with DNS — a domain name: the source resolves it through its node's DNS proxy, then connects.
+   */
   readonly to: string;
   /** Required for TCP, UDP and SCTP. */
   readonly port?: number;
@@ -64,6 +67,13 @@ interface Route {
   readonly toAddress: string;
   /** Identity the listener must write back (TCP/UDP), when known. */
   readonly expect?: string;
+  /** `to` is a name, resolved by the sender through this server. */
+  readonly resolve?: { readonly address: string; readonly port: number; readonly family: 4 | 6 };
+}
+
+/** A destination that is neither an address nor a workload id (`ns/name`): a domain name. */
+export function isDomainDestination(to: string): boolean {
+  return !isAddress(to) && !to.includes('/');
 }
 
 const isAddress = (s: string): boolean => familyOf(s) !== undefined;
@@ -101,6 +111,23 @@ export function routeFlow(lab: Lab, flow: LabFlow): Route | string {
   let toAddress: string | undefined;
   let expect: string | undefined;
   let toWorkload: PlannedWorkload | undefined;
+  if (isDomainDestination(flow.to)) {
+    if (plan.dns === undefined) return `${flow.to} is a domain name and the lab has no DNS (\`lab up --dns NAME=IP\`)`;
+    if (fromWorkload === undefined) return 'only workloads resolve names through their node\'s DNS proxy';
+    if (fam === 6) return 'names are resolved over IPv4 only (the proxy listens on 169.254.1.1)';
+    const fromV4 = fromWorkload.ipv4[0];
+    if (fromV4 === undefined) return `${fromWorkload.id} has no IPv4 address to query its node's DNS proxy from`;
+    // What the name should resolve to, so the responder can be checked like any other probe.
+    const want = answerOf(plan, flow.to);
+    const o = want === undefined ? undefined : ownerOfAddress(plan, want);
+    return {
+      owner,
+      fromAddress: fromV4,
+      toAddress: flow.to,
+      ...(o === undefined ? {} : { expect: o.kind === 'workload' ? o.workload.id : OUTSIDE_OWNER }),
+      resolve: { address: DNS_RESOLVER_V4, port: DNS_PORT, family: 4 },
+    };
+  }
   if (isAddress(flow.to)) {
     toAddress = canonicalAddress(flow.to) ?? flow.to;
     const o = ownerOfAddress(plan, toAddress);
@@ -128,6 +155,17 @@ export function routeFlow(lab: Lab, flow: LabFlow): Route | string {
   }
   if (fromAddress === undefined || toAddress === undefined) return 'cannot resolve the flow';
   return expect === undefined ? { owner, fromAddress, toAddress } : { owner, fromAddress, toAddress, expect };
+}
+
+/** The A record a name ends at in the lab's DNS (following CNAMEs), or undefined. */
+export function answerOf(plan: Lab['plan'], name: string): string | undefined {
+  let n = name.toLowerCase().replace(/\.$/, '');
+  for (let hops = 0; hops < 16; hops++) {
+    const cname = plan.dns?.find((r) => r.name === n && r.type === 'CNAME');
+    if (cname === undefined) return plan.dns?.find((r) => r.name === n && r.type === 'A')?.data;
+    n = cname.data;
+  }
+  return undefined;
 }
 
 function portProblem(flow: LabFlow): string | undefined {
@@ -193,6 +231,7 @@ export async function probe(lab: Lab, flows: readonly LabFlow[], opts: ProbeOpti
       const route = routeFlow(lab, flow);
       if (typeof route === 'string') return report({ ...flow, observed: 'error', detail: route, ms: 0 });
       const addrs = { fromAddress: route.fromAddress, toAddress: route.toAddress };
+      const viaName = route.resolve === undefined ? {} : { resolve: route.resolve };
       let conn: AgentConnection;
       try {
         conn = await pool.get(route.owner);
@@ -207,8 +246,14 @@ export async function probe(lab: Lab, flows: readonly LabFlow[], opts: ProbeOpti
         from: route.fromAddress,
         timeoutMs,
         ...(flow.port === undefined ? {} : { port: flow.port }),
+        ...viaName,
       };
-      const res = await conn.request(req, timeoutMs + 3000);
+      const res = await conn.request(req, timeoutMs + 5000);
+      // A probe to a name reports the address it resolved to (through the proxy) as its target.
+      if (route.resolve !== undefined) {
+        if (res.resolved === undefined) return report({ ...flow, fromAddress: route.fromAddress, observed: 'error', detail: res.detail, ms: Math.round(performance.now() - t) });
+        addrs.toAddress = res.resolved;
+      }
       const ms = Math.round(performance.now() - t);
       const responder = res.responder !== undefined && res.responder !== '' ? res.responder : undefined;
       if (res.observed === 'allow' && responder !== undefined && route.expect !== undefined && responder !== route.expect) {

@@ -39,6 +39,17 @@ export interface LabExternal {
   readonly ports: readonly LabPort[];
 }
 
+/**
+ * One answer of the outside host's DNS server (`lab up --dns NAME=ANSWER`): an address (an A or
+ * AAAA record; the outside host answers for it like an external) or another name (a CNAME).
+ */
+export interface LabDnsRecord {
+  /** A domain name (no wildcards); compared case-insensitively. */
+  readonly name: string;
+  /** An IPv4/IPv6 address, or the target name of a CNAME. */
+  readonly answer: string;
+}
+
 export interface LabSpec {
   /** 1–12 characters `[a-z0-9]`; names every kernel object of the lab (`stl-<labId>-…`). */
   readonly labId: string;
@@ -50,6 +61,11 @@ export interface LabSpec {
    * declares (the ports a policy matrix usually asks about); an object lists its own ports.
    */
   readonly externals: readonly (string | LabExternal)[];
+  /**
+   * The outside host's DNS records. When present (even empty), every node runs a DNS proxy on the
+   * workloads' gateway 169.254.1.1:53 with the outside host's server as its trusted upstream.
+   */
+  readonly dns?: readonly LabDnsRecord[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +99,14 @@ export interface PlannedExternal {
   readonly ports: readonly LabPort[];
 }
 
+/** A DNS record as the outside host's server holds it. */
+export interface PlannedDnsRecord {
+  /** Lower case, no trailing dot. */
+  readonly name: string;
+  readonly type: 'A' | 'AAAA' | 'CNAME';
+  readonly data: string;
+}
+
 export interface LabPlan {
   readonly labId: string;
   readonly fabricNamespace: string;
@@ -90,6 +114,8 @@ export interface LabPlan {
   readonly nodes: readonly PlannedNode[];
   readonly workloads: readonly PlannedWorkload[];
   readonly externals: readonly PlannedExternal[];
+  /** The outside host's DNS records; absent: the lab runs no DNS (labs built before it too). */
+  readonly dns?: readonly PlannedDnsRecord[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,6 +228,22 @@ export const UPSTREAM_LL_V6 = 'fe80::1';
 export const DOWNSTREAM_LL_V6 = 'fe80::2';
 export const FABRIC_V4 = '169.254.0.1';
 export const OUTSIDE_V4 = '169.254.0.2';
+/** The workloads' resolver: each node's DNS proxy, on the gateway address (a local address of the node's `lo`). */
+export const DNS_RESOLVER_V4 = WORKLOAD_GATEWAY_V4;
+/** The outside host's DNS server: the nodes' trusted upstream. */
+export const DNS_UPSTREAM_V4 = OUTSIDE_V4;
+export const DNS_PORT = 53;
+
+const DNS_LABEL_RE = /^[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?$/;
+
+/** Why `name` is not a domain name a DNS record can have (no wildcards), or undefined. */
+export function dnsNameProblem(name: string): string | undefined {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  if (n === '' || n.length > 253) return 'must be 1–253 characters';
+  if (n.split('.').some((l) => !DNS_LABEL_RE.test(l))) return 'must be dot-separated labels of letters, digits, "-" and "_" (no wildcards)';
+  if (!n.includes('.')) return 'must have at least two labels (e.g. "api.example.test")';
+  return undefined;
+}
 
 /** The uplink address of the node with index `i` (0-based): 169.254.16.1, 169.254.16.2, … */
 export function nodeUplinkIpv4(i: number): string {
@@ -390,6 +432,53 @@ export function planLab(spec: LabSpec): Result<LabPlan> {
     externals.push({ address: canon, family: familyOf(canon) ?? 4, ports });
   });
 
+  // DNS answers: an address the outside host does not answer for yet becomes an external that
+  // listens on every workload port (as a bare-string external does).
+  let dns: PlannedDnsRecord[] | undefined;
+  if (spec.dns !== undefined) {
+    dns = [];
+    const seen = new Set<string>();
+    spec.dns.forEach((r, i) => {
+      const path = `dns[${i}]`;
+      const problem = dnsNameProblem(r.name);
+      if (problem !== undefined) {
+        ds.push(err('lab/invalid-dns', `DNS name "${r.name}" ${problem}`, `${path}.name`));
+        return;
+      }
+      const name = r.name.toLowerCase().replace(/\.$/, '');
+      const fam = familyOf(r.answer);
+      if (fam === undefined) {
+        const targetProblem = dnsNameProblem(r.answer);
+        if (targetProblem !== undefined) {
+          ds.push(err('lab/invalid-dns', `DNS answer "${r.answer}" for ${name} is neither an IP address nor a name: it ${targetProblem}`, `${path}.answer`));
+          return;
+        }
+        if (dns!.some((d) => d.name === name) || seen.has(`${name} CNAME`)) {
+          ds.push(err('lab/invalid-dns', `${name} has a CNAME and other records (a CNAME must be alone)`, `${path}.answer`));
+          return;
+        }
+        seen.add(`${name} CNAME`);
+        dns!.push({ name, type: 'CNAME', data: r.answer.toLowerCase().replace(/\.$/, '') });
+        return;
+      }
+      if (seen.has(`${name} CNAME`)) {
+        ds.push(err('lab/invalid-dns', `${name} has a CNAME and other records (a CNAME must be alone)`, `${path}.answer`));
+        return;
+      }
+      const canon = canonicalAddress(r.answer) ?? r.answer;
+      const reserved = reservedReason(canon);
+      if (reserved !== undefined) {
+        ds.push(err('lab/invalid-dns', `DNS answer ${r.answer} for ${name} ${reserved}`, `${path}.answer`));
+        return;
+      }
+      if (!addressOwner.has(canon)) {
+        addressOwner.set(canon, `external ${canon}`);
+        externals.push({ address: canon, family: fam, ports: defaultExternalPorts });
+      }
+      dns!.push({ name, type: fam === 4 ? 'A' : 'AAAA', data: canon });
+    });
+  }
+
   if (ds.length > 0) return fail(ds);
   return ok({
     labId,
@@ -398,6 +487,7 @@ export function planLab(spec: LabSpec): Result<LabPlan> {
     nodes,
     workloads,
     externals,
+    ...(dns === undefined ? {} : { dns }),
   });
 }
 

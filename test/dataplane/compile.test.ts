@@ -9,6 +9,7 @@ import {
   decisionId,
   parseDecisionPrefix,
   compileNode,
+  diffRulesets,
   endpointChainName,
   formatProvenance,
   NAME_MAX,
@@ -16,7 +17,9 @@ import {
   parseProvenance,
   policyChainName,
   renderMatch,
+  renderDomainBindings,
   renderNft,
+  renderNftUpdate,
   renderRule,
 } from '../../src/dataplane/index.ts';
 import type { Chain, Match, Provenance, Rule, Ruleset } from '../../src/dataplane/index.ts';
@@ -269,11 +272,11 @@ describe('endpoint chains', () => {
 describe('notes', () => {
   const domains = networkSet('saas', { kind: 'saas' }, ['198.51.100.1'], ['api.example.com']);
   const extra = { tiers: [tier('security', 10)], networkSets: [domains] };
-  it('an egress Allow towards a set with domain names records that names are not enforced', () => {
+  it('an egress Allow towards a set with domain names records that they are enforced by learned addresses', () => {
     const p = policy({ name: 'out', selector: 'all()', egress: rules(['allow', { destination: { selector: sel('kind == "saas"') } }]) });
     const rs = compileWith([p], { extra });
     assert.equal(rs.notes.length, 1);
-    assert.match(rs.notes[0]!, /^gnp\/out egress 0 allow: .*GlobalNetworkSet saas .*api\.example\.com.*not enforced/);
+    assert.match(rs.notes[0]!, /^gnp\/out egress 0 allow: domains \(api\.example\.com\) are enforced by the addresses the node's DNS proxy learns/);
     assert.match(renderNft(rs), /^# note: gnp\/out egress 0 allow/m);
   });
   it('ingress rules, Deny rules and notSelectors need no note (the engine ignores domains there)', () => {
@@ -289,6 +292,67 @@ describe('notes', () => {
   it('an HTTP match is noted as ignored, as the engine ignores it', () => {
     const p = policy({ name: 'h', selector: 'all()', ingress: rules(['allow', { protocol: TCP, http: true }]) });
     assert.match(compileWith([p]).notes.join('\n'), /gnp\/h ingress 0 allow: the HTTP match is ignored/);
+  });
+});
+
+describe('domain names: DNS-learned sets', () => {
+  const saas = networkSet('saas', { kind: 'saas' }, ['198.51.100.1'], ['API.example.com.', '*.cdn.test']);
+  const extra = { networkSets: [saas] };
+  const learnedSets = (rs: ReturnType<typeof compileWith>): string[] => rs.sets.filter((s) => 'domains' in s && s.domains !== undefined).map((s) => s.name);
+
+  it('a rule with destination domains matches the addresses of one timeout set per family, filled by nobody but the proxy', () => {
+    const p = policy({ name: 'dns', selector: 'all()', egress: rules(['allow', { protocol: TCP, destination: { domains: ['api.example.test', '*.Example.org'], ports: ports(443) } }]) });
+    const rs = compileWith([p]);
+    assert.deepEqual(learnedSets(rs), ['d4/*.example.org,api.example.test', 'd6/*.example.org,api.example.test']);
+    const text = renderNft(rs);
+    assert.match(text, /set d4-example.org_api.example.test-[0-9a-f]{8} \{\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\}/);
+    assert.match(text, /meta l4proto tcp ip daddr @d4-example.org_api.example.test-[0-9a-f]{8} th dport 443 counter log prefix "sd1:[0-9a-f]{12}" group 1 meta mark set meta mark \| 0x00010000 return comment "gnp\/dns egress 0 allow"/);
+    assert.deepEqual(renderDomainBindings(rs), [
+      { set: nftName('d4/*.example.org,api.example.test'), family: 4, patterns: ['*.example.org', 'api.example.test'] },
+      { set: nftName('d6/*.example.org,api.example.test'), family: 6, patterns: ['*.example.org', 'api.example.test'] },
+    ]);
+  });
+
+  it('a selector matching a set with allowedEgressDomains gets a second alternative: the learned addresses instead of the set', () => {
+    const p = policy({ name: 'out', selector: 'all()', egress: rules(['allow', { destination: { selector: sel('kind == "saas"') } }]) });
+    const rs = compileWith([p], { extra });
+    const chain = rs.chains.find((c) => c.name === 'po/gnp/out')!;
+    const sets = chain.rules.map((r) => r.matches.flatMap((m) => (m.kind === 'addr-set' ? [m.set] : [])).join(' '));
+    assert.deepEqual(sets, ['s4/kind == "saas"', 'd4/*.cdn.test,api.example.com', 's6/kind == "saas"', 'd6/*.cdn.test,api.example.com']);
+  });
+
+  it('the same selector in a Deny rule or an ingress rule gets no learned set (domains count for egress Allow only)', () => {
+    const p = policy({
+      name: 'deny',
+      selector: 'all()',
+      types: ['ingress', 'egress'],
+      ingress: rules(['allow', { source: { selector: sel('kind == "saas"') } }]),
+      egress: rules(['deny', { destination: { selector: sel('kind == "saas"') } }]),
+    });
+    assert.deepEqual(learnedSets(compileWith([p], { extra })), []);
+  });
+
+  it('no learned set where a name can never match: beside nets or notNets (a name has no address)', () => {
+    const p = policy({
+      name: 'nets',
+      selector: 'all()',
+      egress: rules(['allow', { destination: { selector: sel('kind == "saas"'), notNets: nets('10.0.0.0/8') } }], ['allow', { destination: { domains: ['api.example.test'], notNets: nets('10.0.0.0/8') } }]),
+    });
+    const rs = compileWith([p], { extra });
+    assert.deepEqual(learnedSets(rs), []);
+    // The selector rule for IPv4 only (an IPv4-only notNets drops IPv6, §9.18); the domains rule matches nothing.
+    assert.equal(rs.chains.find((c) => c.name === 'po/gnp/nets')!.rules.length, 1);
+  });
+
+  it('an unchanged domain set is left alone by an update (its learned elements survive)', () => {
+    const p = policy({ name: 'dns', selector: 'all()', egress: rules(['allow', { destination: { domains: ['api.example.test'] } }]) });
+    const q = policy({ name: 'other', selector: 'all()', egress: rules(['allow', { protocol: TCP, destination: { ports: ports(80) } }]) });
+    const before = compileWith([p]);
+    const after = compileWith([p, q]);
+    const d = diffRulesets(before, after);
+    assert.equal(d.kind, 'update');
+    const text = renderNftUpdate(d);
+    assert.doesNotMatch(text, /d4-api|d6-api/);
   });
 });
 

@@ -193,6 +193,12 @@ describe('Calico Enterprise domains', () => {
   test('domains in an ingress rule are rejected', () => {
     assert.deepEqual(validateYaml(np('ingress:\n  - action: Allow\n    source:\n      domains: [example.com]')).errors, ['model/invalid-domain@spec.ingress[0].source.domains']);
   });
+  test('a domain pattern that is not a valid name is rejected at its index', () => {
+    assert.deepEqual(validateYaml(np('egress:\n  - action: Allow\n    destination:\n      domains: [api.example.com, "bad..name", "sp ace.test"]')).errors, [
+      'model/invalid-domain@spec.egress[0].destination.domains[1]',
+      'model/invalid-domain@spec.egress[0].destination.domains[2]',
+    ]);
+  });
   test('domains on a Deny rule are rejected', () => {
     assert.deepEqual(validateYaml(np('egress:\n  - action: Deny\n    destination:\n      domains: [example.com]')).errors, ['model/invalid-domain@spec.egress[0].destination.domains']);
   });

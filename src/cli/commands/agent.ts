@@ -1,6 +1,7 @@
 // `strata agent --server URL --token T --node NAME [--netns NS]`: the per-node agent (src/agent),
 // run until SIGINT/SIGTERM. Its HTTP endpoint (/healthz, /status, /metrics) listens on loopback.
 import { startAgent } from '../../agent/index.ts';
+import { createDnsBindingsPlugin } from '../../dns/agent-plugin.ts';
 import { findProgram } from '../../lab/index.ts';
 import type { TargetOptions } from '../config.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -18,6 +19,8 @@ export interface AgentCommandOptions extends TargetOptions {
   readonly resyncInterval?: string | undefined;
   readonly conntrack?: boolean | undefined;
   readonly runDir?: string | undefined;
+  /** Bindings file of the node's DNS proxy (docs/dns.md). */
+  readonly dnsBindings?: string | undefined;
 }
 
 function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -57,6 +60,7 @@ export async function runAgent(io: Io, opts: AgentCommandOptions, stop: Promise<
       nftPath: nft,
       conntrackPath: conntrack,
       log: (line) => io.err(`strata ${line}`),
+      ...(opts.dnsBindings === undefined ? {} : { plugins: [createDnsBindingsPlugin(opts.dnsBindings, (line) => io.err(`strata agent: ${line}`))] }),
     });
   } catch (e) {
     io.err(`strata agent: ${(e as Error).message}`);

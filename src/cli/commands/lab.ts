@@ -29,6 +29,7 @@ import {
 } from '../../lab-session/index.ts';
 import type { CounterRow, LabStatus, ManifestSource, Session, SessionFlow, SessionProbeResult } from '../../lab-session/index.ts';
 import { labUnavailableReason } from '../../lab/index.ts';
+import type { LabDnsRecord } from '../../lab/index.ts';
 import { loadPaths } from '../../load/index.ts';
 import { resolveTarget } from '../config.ts';
 import type { Io } from '../io.ts';
@@ -43,6 +44,8 @@ export interface LabUpOptions extends LabCommon {
   readonly nodes?: string | undefined;
   readonly podCidr?: string | undefined;
   readonly flows?: string | undefined;
+  /** `NAME=IP` or `NAME=TARGET` (CNAME), repeatable. */
+  readonly dns?: readonly string[] | undefined;
   readonly quiet?: boolean | undefined;
   readonly server?: string | undefined;
   readonly token?: string | undefined;
@@ -137,6 +140,16 @@ function bar(done: number, total: number, width = 24): string {
 // ---------------------------------------------------------------------------------------------
 // up
 
+/** `--dns NAME=ANSWER` flags; the names and answers themselves are checked by the lab's planner. */
+function dnsFlags(values: readonly string[] | undefined): LabDnsRecord[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  return values.map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--dns ${v}: expected NAME=IP or NAME=OTHER.NAME (e.g. --dns api.example.test=203.0.113.10)`);
+    return { name: v.slice(0, eq), answer: v.slice(eq + 1) };
+  });
+}
+
 export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   const nodes = intFlag('nodes', opts.nodes, 1, 64) ?? DEFAULT_NODES;
   const quiet = opts.quiet === true;
@@ -147,12 +160,14 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   const flows = opts.flows === undefined ? [] : await readFlows(io, opts.flows);
   if (flows === undefined) return EXIT.USAGE;
 
-  if (opts.server !== undefined) return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet });
+  const dns = dnsFlags(opts.dns);
+  if (opts.server !== undefined) return runAgentLabUp(io, opts, { labId, nodes, sources, flows, quiet, dns });
   const up = await upSession(sources, {
     labId,
     nodes,
     podCidr: opts.podCidr ?? DEFAULT_POD_CIDR,
     flows,
+    ...(dns === undefined ? {} : { dns }),
     onProgress: (phase) => io.status?.(`lab ${labId}: ${phase}…`),
   });
   io.status?.(undefined);
@@ -188,7 +203,11 @@ export async function runLabUp(io: Io, opts: LabUpOptions): Promise<number> {
   return EXIT.OK;
 }
 
-async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nodes: number; sources: ManifestSource[]; flows: SessionFlow[]; quiet: boolean }): Promise<number> {
+async function runAgentLabUp(
+  io: Io,
+  opts: LabUpOptions,
+  x: { labId: string; nodes: number; sources: ManifestSource[]; flows: SessionFlow[]; quiet: boolean; dns: LabDnsRecord[] | undefined },
+): Promise<number> {
   const target = await resolveTarget({ server: opts.server, token: opts.token });
   if (target === undefined) throw new UsageError('--server needs a URL');
   const t0 = performance.now();
@@ -197,6 +216,7 @@ async function runAgentLabUp(io: Io, opts: LabUpOptions, x: { labId: string; nod
     nodes: x.nodes,
     podCidr: opts.podCidr ?? DEFAULT_POD_CIDR,
     flows: x.flows,
+    ...(x.dns === undefined ? {} : { dns: x.dns }),
     target: { server: target.server, token: target.token },
     onProgress: (phase) => io.status?.(`lab ${x.labId}: ${phase}…`),
   });
@@ -248,6 +268,7 @@ function probeJson(r: SessionProbeResult): string {
     agree: r.agree,
     detail: r.detail,
     ...(r.decidedBy === undefined ? {} : { decidedBy: r.decidedBy }),
+    ...(r.matchedDomain === undefined ? {} : { matchedDomain: r.matchedDomain }),
     ...(r.srcPort === undefined ? {} : { srcPort: r.srcPort }),
     ...(r.fromAddress === undefined ? {} : { fromAddress: r.fromAddress }),
     ...(r.toAddress === undefined ? {} : { toAddress: r.toAddress }),
