@@ -94,6 +94,9 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
       }
       return;
     }
+    // Only RBAC objects are kept besides the engine's kinds; others under /registry/strata/
+    // (agents' NodeStatus reports, the threat-feed lease) are not the mirror's business.
+    if (!Object.hasOwn(RBAC_SCHEMAS, info.type)) return;
     rbacCache = undefined;
     const map =
       info.type === 'Role' ? rbacMaps.roles : info.type === 'ClusterRole' ? rbacMaps.clusterRoles : info.type === 'RoleBinding' ? rbacMaps.roleBindings : rbacMaps.clusterRoleBindings;

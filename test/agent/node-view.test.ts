@@ -149,6 +149,15 @@ describe('the node view', () => {
     const lines = io.stdout.join('\n').split('\n');
     assert.match(lines[0]!, /^NAME\s+AGENT VERSION\s+REVISION\s+STATUS\s+LAST ERROR\s+AGE$/);
     assert.match(lines[1]!, /^node-a\s+0\.1\.0\s+7\s+ERROR\s+dataplane\/duplicate-interface: endpoints a and b both use .*…\s+\d+s$/);
+ 
+    // The server's own view keeps following the store after NodeStatus writes (they are not
+    // resources it mirrors): a policy written next is what explain decides with.
+    const deny = { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'deny-web' }, spec: { order: 1, selector: 'app == "db"', ingress: [{ action: 'Deny', source: { selector: 'app == "web"' } }] } };
+    assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: [deny] })).code, 200);
+    const ex = await h.call('POST', '/apis/strata/v1/explain', { body: { from: 'shop/web', to: 'shop/db', port: 80, protocol: 'TCP' } });
+    assert.equal(ex.code, 200, JSON.stringify(ex.json));
+    assert.equal((ex.json as { verdict: string }).verdict, 'deny', JSON.stringify(ex.json));
+    assert.equal((await h.call('DELETE', '/apis/projectcalico.org/v3/globalnetworkpolicies/deny-web')).code, 200);
   });
 });
 
