@@ -14,6 +14,10 @@ import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
 import { auditEvents, explain, matrix, nonResourceAllows, selfSubjectAccessReview } from './endpoints.ts';
+import { openSqliteFlowStore } from '../flows/sqlite-store.ts';
+import type { FlowStore } from '../flows/store.ts';
+import { createFlowService, FLOWS_PATH } from './flows.ts';
+import type { FlowService } from './flows.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { startMirror } from './mirror.ts';
@@ -33,6 +37,10 @@ export interface ServerOptions {
   readonly log?: ((message: string) => void) | undefined;
   /** Serve HTTPS with this certificate and key (PEM). kubectl sends bearer tokens only over TLS. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /** Where flow records are kept (default: an in-memory SQLite store). The server closes it. */
+  readonly flowStore?: FlowStore | undefined;
+  /** How often the flow store rolls up and applies retention, ms (default 15 s; 0: never, tests call `maintain`). */
+  readonly flowMaintenanceMs?: number | undefined;
 }
 
 export interface StrataServer {
@@ -40,6 +48,7 @@ export interface StrataServer {
   readonly mirror: Mirror;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  readonly flows: FlowService;
   close(): Promise<void>;
 }
 
@@ -77,6 +86,19 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
   const mirror = await startMirror(opts.store, log);
   const audit = createAuditLog(opts.store, opts.auditFile, log);
   const metrics = createMetrics();
+  const flows = createFlowService(opts.flowStore ?? openSqliteFlowStore({ path: ':memory:' }), { metrics });
+  const maintenanceMs = opts.flowMaintenanceMs ?? 15_000;
+  const maintenance =
+    maintenanceMs > 0
+      ? setInterval(() => {
+          try {
+            flows.store.maintain();
+          } catch (e) {
+            log(`flows: maintenance failed (retried at the next interval): ${(e as Error).message}`);
+          }
+        }, maintenanceMs)
+      : undefined;
+  maintenance?.unref();
   let queue: Promise<unknown> = Promise.resolve();
   const ctx: ServerContext = {
     store: opts.store,
@@ -183,7 +205,7 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     url: '/*',
-    handler: async (req, reply) => handle(ctx, req, reply),
+    handler: async (req, reply) => handle(ctx, flows, req, reply),
   });
 
   return {
@@ -191,9 +213,12 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     mirror,
     audit,
     metrics,
+    flows,
     async close() {
+      if (maintenance !== undefined) clearInterval(maintenance);
       await app.close();
       mirror.close();
+      flows.store.close();
     },
   };
 }
@@ -202,7 +227,7 @@ function send(reply: FastifyReply, r: Reply): FastifyReply {
   return reply.code(r.code).header('Content-Type', 'application/json').send(r.body);
 }
 
-async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
+async function handle(ctx: ServerContext, flows: FlowService, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
   const rec = records.get(req)!;
   const url = new URL(req.url, 'http://strata');
   const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -260,6 +285,25 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       if (list === undefined) throw fail(404, 'the server could not find the requested resource');
       return send(reply, { code: 200, body: list });
     }
+    if (path === FLOWS_PATH) {
+      if (q['watch'] === 'true' || q['watch'] === '1') {
+        rec.verb = 'watch';
+        const stream = flows.watch(ctx, user, q, rec);
+        reply.hijack();
+        stream(reply.raw);
+        return;
+      }
+      rec.verb = 'list';
+      return send(reply, flows.list(ctx, user, q, rec));
+    }
+    if (path === `${FLOWS_PATH}/stats`) {
+      rec.verb = 'list';
+      return send(reply, flows.stats(ctx, user, q, rec));
+    }
+    if (path === `${FLOWS_PATH}/status`) {
+      rec.verb = 'get';
+      return send(reply, flows.status(ctx, user, rec));
+    }
     if (path === '/apis/strata/v1/auditevents') {
       rec.verb = 'list';
       return send(reply, await auditEvents(ctx, user, q, rec));
@@ -270,6 +314,11 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       rec.verb = 'apply';
       rec.resource = 'apply';
       return send(reply, await batchApply(ctx, user, body, rec));
+    }
+    if (path === FLOWS_PATH) {
+      rec.verb = 'create';
+      const r = flows.ingest(ctx, user, body, rec);
+      return send(reply, r);
     }
     if (path === '/apis/strata/v1/explain') {
       rec.writes = false;
