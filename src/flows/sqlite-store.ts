@@ -285,14 +285,14 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
     ),
     rollupFlows: db.prepare(
       `INSERT INTO flow_buckets (level, bucket, key_id, start_ms, end_ms, ${COUNTERS.join(', ')})
-       SELECT 1, (bucket / :coarse) * :coarse, key_id, min(start_ms), max(end_ms), ${COUNTERS.map((c) => `sum(${c})`).join(', ')}
+       SELECT 1, bucket - bucket % :coarse, key_id, min(start_ms), max(end_ms), ${COUNTERS.map((c) => `sum(${c})`).join(', ')}
        FROM flow_buckets WHERE level = 0 AND bucket >= :from AND bucket < :to GROUP BY 2, key_id
        ON CONFLICT (level, bucket, key_id) DO UPDATE SET start_ms = min(start_ms, excluded.start_ms), end_ms = max(end_ms, excluded.end_ms),
        ${COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
     ),
     rollupRules: db.prepare(
       `INSERT INTO rule_buckets (level, bucket, rule_id, ${RULE_COUNTERS.join(', ')}, last_ms)
-       SELECT 1, (bucket / :coarse) * :coarse, rule_id, ${RULE_COUNTERS.map((c) => `sum(${c})`).join(', ')}, max(last_ms)
+       SELECT 1, bucket - bucket % :coarse, rule_id, ${RULE_COUNTERS.map((c) => `sum(${c})`).join(', ')}, max(last_ms)
        FROM rule_buckets WHERE level = 0 AND bucket >= :from AND bucket < :to GROUP BY 2, rule_id
        ON CONFLICT (level, bucket, rule_id) DO UPDATE SET ${RULE_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, last_ms = max(last_ms, excluded.last_ms)`,
     ),

@@ -8,6 +8,7 @@ import type { Datastore } from '../../src/store/index.ts';
 import { createStrataServer } from '../../src/server/app.ts';
 import type { StrataServer } from '../../src/server/app.ts';
 import { parseTokenFile } from '../../src/server/authn.ts';
+import type { FlowStore } from '../../src/flows/store.ts';
 
 export const TOKENS = `admin-token,admin,1,"system:masters"
 alice-token,alice,2,"app-team"
@@ -22,8 +23,19 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(extra: { bodyLimit?: number; bookmarkIntervalMs?: number } = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-server-'));
+export interface HarnessOptions {
+  bodyLimit?: number;
+  bookmarkIntervalMs?: number;
+  /** Reuse this directory (a server restart on the same files). */
+  dir?: string;
+  /** The flow store the server gets (it closes it). */
+  flowStore?: FlowStore;
+  flowMaintenanceMs?: number;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const { dir: given, ...extra } = opts;
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'strata-server-'));
   const store = await openDatastore(`sqlite:${join(dir, 'strata.db')}`);
   const tokens = parseTokenFile(TOKENS, 'tokens.csv');
   if (!tokens.ok) throw new Error('bad tokens');
