@@ -71,6 +71,15 @@ CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY, records INTEGER NOT NU
 const sumSchema = z.object({ n: z.number().nullable(), r: z.number().nullable(), b: z.number().nullable() });
 const rowSchema = z.object({ id: z.number(), records: z.number(), bytes: z.number(), body: z.string() });
 
+/**
+ * Capped exponential backoff with jitter in its upper half: agents that lost the server together
+ * do not come back in step, and a retry never waits more than the cap. `r` is in [0, 1).
+ */
+export function retryDelayMs(attempt: number, initialMs: number, capMs: number, r: number): number {
+  const ceiling = Math.min(capMs, initialMs * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + (r * ceiling) / 2;
+}
+
 export function openShipper(opts: ShipperOptions): Shipper {
   const maxBytes = opts.maxSpoolBytes ?? 64 * 1024 * 1024;
   const maxBatch = Math.max(1, opts.maxBatchRecords ?? 1000);
@@ -138,6 +147,8 @@ export function openShipper(opts: ShipperOptions): Shipper {
         wake = undefined;
         resolve();
       }, ms);
+      // A forgotten shipper's backoff must not keep a process alive on its own.
+      t.unref();
       wake = () => {
         clearTimeout(t);
         wake = undefined;
@@ -182,11 +193,7 @@ export function openShipper(opts: ShipperOptions): Shipper {
         continue;
       }
       counts.retries++;
-      // Capped exponential backoff with jitter in its upper half: agents that lost the server
-      // together do not come back in step, and a retry never waits more than the cap.
-      const ceiling = Math.min(capMs, initialMs * 2 ** Math.min(attempt, 30));
-      attempt++;
-      await sleep(ceiling / 2 + (random() * ceiling) / 2);
+      await sleep(retryDelayMs(attempt++, initialMs, capMs, random()));
     }
   }
 
