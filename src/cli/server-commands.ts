@@ -29,6 +29,8 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .option('--tls-cert-file <pem>', 'serve HTTPS with this certificate (kubectl sends tokens only over TLS)')
     .option('--tls-private-key-file <pem>', 'the certificate\'s private key')
     .option('--allow-non-loopback', 'listen on a non-loopback address without TLS (plain HTTP!)')
+    .option('--flow-store <path>', 'flow records: a SQLite file, or :memory: (default: beside a sqlite: store, NAME.flows.db; :memory: with etcd)')
+    .option('--flow-buckets <spec>', 'flow bucket sizes and how long each is kept: FINE:KEEP,COARSE:KEEP', '15s:1h,5m:30d')
     .action(async (opts) => setExit(await (await import('./commands/server.ts')).runServer(io, opts)));
 
   withTarget(
