@@ -19,8 +19,10 @@
 // level 0 (retention deletes below F). A query reads coarse below a coarse-aligned cut and fine
 // above it, so no record is counted twice and recent windows keep their 15 s precision.
 //
-// Durability: WAL with synchronous=FULL, as the main datastore: an acknowledged batch survives a
-// crash, and so does its dedup state. One process writes a flow file (the server owning it).
+// Durability: WAL with synchronous=NORMAL by default: an acknowledged batch survives a crash or
+// restart of the server, and so does its dedup state (same transaction); a power loss can take
+// back the last commits, counters and dedup marks together. `synchronous: 'full'` fsyncs every
+// commit as the main datastore does. One process writes a flow file (the server owning it).
 import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
@@ -51,6 +53,12 @@ export interface SqliteFlowStoreOptions {
   readonly busyTimeoutMs?: number | undefined;
   /** Cap on the database size; past it writes fail as a full disk would (default: none). */
   readonly maxBytes?: number | undefined;
+  /**
+   * `normal` (the default): a commit survives a crash of the process, and a power loss may take
+   * back the last commits (with their dedup marks, so nothing is counted twice). `full`: fsync on
+   * every commit, as the main datastore; about one commit per disk flush.
+   */
+  readonly synchronous?: 'normal' | 'full' | undefined;
   /** Distinct flow keys whose ids are cached in memory (default 200,000). */
   readonly keyCacheSize?: number | undefined;
 }
@@ -242,7 +250,7 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 250))}`);
   if (opts.path !== ':memory:') {
     db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = FULL');
+    db.exec(`PRAGMA synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   }
   db.exec(SCHEMA);
   if (opts.maxBytes !== undefined) {
