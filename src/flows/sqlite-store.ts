@@ -25,7 +25,6 @@
 // commit as the main datastore does. One process writes a flow file (the server owning it).
 import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { LRUCache } from 'lru-cache';
 import type { FlowBatch, FlowRecord, PolicyHit } from './record.ts';
 import { DEFAULT_RETENTION, FlowStoreUnavailable, pendingDiffers } from './store.ts';
 import type {
@@ -59,6 +58,10 @@ export interface SqliteFlowStoreOptions {
    * every commit, as the main datastore; about one commit per disk flush.
    */
   readonly synchronous?: 'normal' | 'full' | undefined;
+  /** A group commit is written at once when its batches hold this many records (default 50,000). */
+  readonly groupCommitRecords?: number | undefined;
+  /** SQLite page cache, bytes (default 64 MiB). */
+  readonly cacheBytes?: number | undefined;
   /** Distinct flow keys whose ids are cached in memory (default 200,000). */
   readonly keyCacheSize?: number | undefined;
 }
@@ -73,15 +76,13 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS flow_keys (
   id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, body TEXT NOT NULL,
   src_ns TEXT, dst_ns TEXT, src_name TEXT, dst_name TEXT,
-  action TEXT NOT NULL, protocol TEXT NOT NULL, port INTEGER, pending_differs INTEGER NOT NULL,
-  last_bucket INTEGER NOT NULL
+  action TEXT NOT NULL, protocol TEXT NOT NULL, port INTEGER, pending_differs INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS flow_keys_src_ns ON flow_keys (src_ns);
 CREATE INDEX IF NOT EXISTS flow_keys_dst_ns ON flow_keys (dst_ns);
 CREATE INDEX IF NOT EXISTS flow_keys_src_name ON flow_keys (src_name);
 CREATE INDEX IF NOT EXISTS flow_keys_dst_name ON flow_keys (dst_name);
 CREATE INDEX IF NOT EXISTS flow_keys_action ON flow_keys (action, port);
-CREATE INDEX IF NOT EXISTS flow_keys_last ON flow_keys (last_bucket);
 CREATE TABLE IF NOT EXISTS flow_key_hits (
   key_id INTEGER NOT NULL, part INTEGER NOT NULL, tier TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
   PRIMARY KEY (key_id, part, tier, namespace, name)
@@ -128,6 +129,12 @@ interface Merged extends Counters {
   readonly ident: string;
   readonly bucket: number;
   readonly record: FlowRecord;
+}
+
+interface CachedKey {
+  readonly id: number;
+  /** Rule ids of the key's stats hits, in statsHits order; filled on first write. */
+  rules: number[] | undefined;
 }
 
 interface RuleAgg {
@@ -251,7 +258,13 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
   if (opts.path !== ':memory:') {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // A checkpoint fsyncs; at SQLite's default (every 1,000 WAL pages) a batch of scattered
+    // upserts triggered one per commit. 64 MiB of WAL between checkpoints.
+    db.exec('PRAGMA wal_autocheckpoint = 16384');
   }
+  // 64 MiB of page cache (SQLite's default is 2 MiB): the bucket B-trees of a busy hour and the
+  // key index stay in memory; with the default, upserts into a 50 MB file re-read pages all the time.
+  db.exec(`PRAGMA cache_size = -${Math.max(2048, Math.floor((opts.cacheBytes ?? 64 * 1024 * 1024) / 1024))}`);
   db.exec(SCHEMA);
   if (opts.maxBytes !== undefined) {
     const page = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
@@ -274,11 +287,10 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
   const st = {
     seen: db.prepare('SELECT seq FROM batches WHERE agent = ? AND boot = ?'),
     markSeen: db.prepare('INSERT INTO batches (agent, boot, seq, seen) VALUES (?, ?, ?, ?) ON CONFLICT (agent, boot) DO UPDATE SET seq = excluded.seq, seen = excluded.seen'),
-    keyByHash: db.prepare('SELECT id, last_bucket FROM flow_keys WHERE hash = ?'),
+    keyByHash: db.prepare('SELECT id FROM flow_keys WHERE hash = ?'),
     insertKey: db.prepare(
-      'INSERT INTO flow_keys (hash, body, src_ns, dst_ns, src_name, dst_name, action, protocol, port, pending_differs, last_bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      'INSERT INTO flow_keys (hash, body, src_ns, dst_ns, src_name, dst_name, action, protocol, port, pending_differs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
     ),
-    touchKey: db.prepare('UPDATE flow_keys SET last_bucket = ? WHERE id = ? AND last_bucket < ?'),
     insertHit: db.prepare('INSERT OR IGNORE INTO flow_key_hits (key_id, part, tier, namespace, name) VALUES (?, ?, ?, ?, ?)'),
     upsertBucket: db.prepare(
       `INSERT INTO flow_buckets (level, bucket, key_id, start_ms, end_ms, ${COUNTERS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -306,14 +318,16 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
     ),
     deleteFlows: db.prepare('DELETE FROM flow_buckets WHERE level = ? AND bucket < ?'),
     deleteRuleBuckets: db.prepare('DELETE FROM rule_buckets WHERE level = ? AND bucket < ?'),
-    deleteKeyHits: db.prepare('DELETE FROM flow_key_hits WHERE key_id IN (SELECT id FROM flow_keys WHERE last_bucket < ? AND NOT EXISTS (SELECT 1 FROM flow_buckets b WHERE b.key_id = flow_keys.id))'),
-    deleteKeys: db.prepare('DELETE FROM flow_keys WHERE last_bucket < ? AND NOT EXISTS (SELECT 1 FROM flow_buckets b WHERE b.key_id = flow_keys.id)'),
+    deleteKeyHits: db.prepare('DELETE FROM flow_key_hits WHERE key_id IN (SELECT id FROM flow_keys WHERE NOT EXISTS (SELECT 1 FROM flow_buckets b WHERE b.key_id = flow_keys.id))'),
+    deleteKeys: db.prepare('DELETE FROM flow_keys WHERE NOT EXISTS (SELECT 1 FROM flow_buckets b WHERE b.key_id = flow_keys.id)'),
     deleteRules: db.prepare('DELETE FROM rules WHERE NOT EXISTS (SELECT 1 FROM rule_buckets b WHERE b.rule_id = rules.id)'),
     deleteBatches: db.prepare('DELETE FROM batches WHERE seen < ?'),
   };
 
-  // flow identity → key id and the last bucket stamped on its row (so most merges skip the UPDATE).
-  const keyCache = new LRUCache<string, { id: number; last: number }>({ max: opts.keyCacheSize ?? 200_000 });
+  // flow identity → key id and the rule ids of its stats hits (they are part of the identity). A plain Map emptied when
+  // full: an LRU's bookkeeping cost more than the misses it saves (a miss is one indexed read).
+  const keyCacheMax = opts.keyCacheSize ?? 200_000;
+  const keyCache = new Map<string, CachedKey>();
   const ruleCache = new Map<string, number>();
   const listeners = new Set<FlowListener>();
   const counts = { batchesAccepted: 0, batchesDuplicate: 0, batchesFailed: 0, accepted: 0, duplicate: 0, dropped: 0, expired: 0 };
@@ -321,22 +335,18 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
 
   const hashOf = (ident: string): Uint8Array => createHash('sha256').update(ident).digest().subarray(0, 16);
 
-  function resolveKey(m: Merged): number {
+  function cacheKey(ident: string, entry: CachedKey): CachedKey {
+    if (keyCache.size >= keyCacheMax) keyCache.clear();
+    keyCache.set(ident, entry);
+    return entry;
+  }
+
+  function resolveKey(m: Merged): CachedKey {
     const cached = keyCache.get(m.ident);
-    if (cached !== undefined) {
-      if (cached.last < m.bucket) {
-        st.touchKey.run(m.bucket, cached.id, m.bucket);
-        cached.last = m.bucket;
-      }
-      return cached.id;
-    }
+    if (cached !== undefined) return cached;
     const hash = hashOf(m.ident);
-    const found = st.keyByHash.get(hash) as { id: number; last_bucket: number } | undefined;
-    if (found !== undefined) {
-      if (found.last_bucket < m.bucket) st.touchKey.run(m.bucket, found.id, m.bucket);
-      keyCache.set(m.ident, { id: found.id, last: Math.max(found.last_bucket, m.bucket) });
-      return found.id;
-    }
+    const found = st.keyByHash.get(hash) as { id: number } | undefined;
+    if (found !== undefined) return cacheKey(m.ident, { id: found.id, rules: undefined });
     const r = m.record;
     const { id } = st.insertKey.get(
       hash,
@@ -349,12 +359,10 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
       r.protocol,
       r.port,
       pendingDiffers(r) ? 1 : 0,
-      m.bucket,
     ) as { id: number };
     const parts: [number, readonly PolicyHit[]][] = [[0, r.policies.enforced], [1, r.policies.pending], [2, r.engine?.enforced ?? []]];
     for (const [part, hits] of parts) for (const h of hits) st.insertHit.run(id, part, h.tier ?? '', h.namespace ?? '', h.name ?? '');
-    keyCache.set(m.ident, { id, last: m.bucket });
-    return id;
+    return cacheKey(m.ident, { id, rules: undefined });
   }
 
   function resolveRule(h: PolicyHit, direction: StatsDirection): number {
@@ -373,8 +381,8 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
     return bucket >= fineFloor ? [0, 1] : [1];
   }
 
-  function merge(records: readonly FlowRecord[], expiredBefore: number): { merged: Map<string, Merged>; expired: number } {
-    const merged = new Map<string, Merged>();
+  /** Adds the records onto `merged` per (bucket, key); returns how many were too old to keep. */
+  function merge(records: readonly FlowRecord[], expiredBefore: number, merged: Map<string, Merged>): number {
     let expired = 0;
     for (const r of records) {
       const startMs = Date.parse(r.startTime);
@@ -416,21 +424,27 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
       m.connections += r.connections;
       m.connectionsCompleted += r.connectionsCompleted;
     }
-    return { merged, expired };
+    return expired;
   }
 
   function write(merged: Map<string, Merged>): void {
     const rules = new Map<string, RuleAgg>();
     for (const m of merged.values()) {
-      const keyId = resolveKey(m);
+      const key = resolveKey(m);
+      const keyId = key.id;
       const r = m.record;
-      const direction: StatsDirection = r.reporter === 'src' ? 'egress' : 'ingress';
       const hits = statsHits(r);
+      if (key.rules === undefined) {
+        const direction: StatsDirection = r.reporter === 'src' ? 'egress' : 'ingress';
+        key.rules = hits.map((h) => resolveRule(h, direction));
+      }
+      const ruleIds = key.rules;
       for (const level of levelsOf(m.bucket)) {
         const bucket = level === 0 ? m.bucket : floorTo(m.bucket, retention.coarseMs);
         st.upsertBucket.run(level, bucket, keyId, m.startMs, m.endMs, m.packets, m.bytes, m.packetsIn, m.packetsOut, m.bytesIn, m.bytesOut, m.connections, m.connectionsCompleted);
-        for (const h of hits) {
-          const ruleId = resolveRule(h, direction);
+        for (let i = 0; i < hits.length; i++) {
+          const h = hits[i]!;
+          const ruleId = ruleIds[i]!;
           const k = `${level}/${bucket}/${ruleId}`;
           let a = rules.get(k);
           if (a === undefined) {
@@ -537,44 +551,91 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
       args.push(f.tier);
     }
     if (f.policy !== undefined) {
-      where.push(`EXISTS (SELECT 1 FROM flow_key_hits h WHERE h.key_id = k.id AND h.part < 2 AND h.name = ? AND h.namespace = ?${f.policy.tier === undefined ? '' : ' AND h.tier = ?'})`);
-      args.push(f.policy.name, f.policy.namespace ?? '');
-      if (f.policy.tier !== undefined) args.push(f.policy.tier);
+      // Older Calico spells a tiered policy's name `TIER.NAME`; either spelling of the hit matches.
+      const t = f.policy.tier;
+      where.push(`EXISTS (SELECT 1 FROM flow_key_hits h WHERE h.key_id = k.id AND h.part < 2 AND h.namespace = ? AND ${t === undefined ? 'h.name = ?' : '(h.name = ? OR h.name = ?) AND h.tier = ?'})`);
+      args.push(f.policy.namespace ?? '', f.policy.name);
+      if (t !== undefined) args.push(`${t}.${f.policy.name}`, t);
     }
     return where;
+  }
+
+  interface Pending {
+    readonly batch: FlowBatch;
+    readonly resolve: (r: IngestResult) => void;
+    readonly reject: (e: Error) => void;
+  }
+  // Group commit: batches that arrive in the same turn of the event loop (many agents at once)
+  // are merged together and committed in one transaction, then all answered. Fewer commits, and
+  // records of the same flow from different agents' batches become one upsert.
+  const groupRecords = opts.groupCommitRecords ?? 50_000;
+  let pending: Pending[] = [];
+  let pendingRecords = 0;
+  let scheduled = false;
+
+  function flush(): void {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const group = pending;
+    pending = [];
+    pendingRecords = 0;
+    const now = clock();
+    const cut = floorTo(now - retention.coarseRetentionMs, retention.coarseMs);
+    const results: IngestResult[] = [];
+    try {
+      inTransaction(() => {
+        const merged = new Map<string, Merged>();
+        // The highest seq per agent boot, as stored or as accepted earlier in this group.
+        const marks = new Map<string, { agent: string; boot: string; seq: number }>();
+        for (const { batch } of group) {
+          const k = `${batch.agent}\u0000${batch.boot}`;
+          const seen = marks.get(k)?.seq ?? (st.seen.get(batch.agent, batch.boot) as { seq: number } | undefined)?.seq;
+          if (seen !== undefined && batch.seq <= seen) {
+            results.push({ accepted: 0, duplicate: true, expired: 0 });
+            continue;
+          }
+          const expired = merge(batch.records, cut, merged);
+          marks.set(k, { agent: batch.agent, boot: batch.boot, seq: batch.seq });
+          results.push({ accepted: batch.records.length - expired, duplicate: false, expired });
+        }
+        write(merged);
+        for (const m of marks.values()) st.markSeen.run(m.agent, m.boot, m.seq, now);
+      });
+    } catch (e) {
+      for (const p of group) {
+        if (e instanceof FlowStoreUnavailable) fail(p.batch.records.length, e);
+        p.reject(e as Error);
+      }
+      return;
+    }
+    group.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.duplicate) {
+        counts.batchesDuplicate++;
+        counts.duplicate += p.batch.records.length;
+      } else {
+        counts.batchesAccepted++;
+        counts.accepted += r.accepted;
+        counts.expired += r.expired;
+        for (const l of listeners) l(p.batch.records);
+      }
+      p.resolve(r);
+    });
   }
 
   const SORT_EXPR = { time: 'max(b.end_ms)', packets: 'sum(b.packets)', bytes: 'sum(b.bytes)', connections: 'sum(b.connections)' } as const;
 
   const store: FlowStore = {
-    ingest(batch: FlowBatch): IngestResult {
-      const now = clock();
-      const { merged, expired } = merge(batch.records, floorTo(now - retention.coarseRetentionMs, retention.coarseMs));
-      let duplicate = false;
-      try {
-        inTransaction(() => {
-          const seen = st.seen.get(batch.agent, batch.boot) as { seq: number } | undefined;
-          if (seen !== undefined && batch.seq <= seen.seq) {
-            duplicate = true;
-            return;
-          }
-          write(merged);
-          st.markSeen.run(batch.agent, batch.boot, batch.seq, now);
-        });
-      } catch (e) {
-        if (e instanceof FlowStoreUnavailable) fail(batch.records.length, e);
-        throw e;
-      }
-      if (duplicate) {
-        counts.batchesDuplicate++;
-        counts.duplicate += batch.records.length;
-        return { accepted: 0, duplicate: true, expired: 0 };
-      }
-      counts.batchesAccepted++;
-      counts.accepted += batch.records.length - expired;
-      counts.expired += expired;
-      for (const l of listeners) l(batch.records);
-      return { accepted: batch.records.length - expired, duplicate: false, expired };
+    ingest(batch: FlowBatch): Promise<IngestResult> {
+      return new Promise((resolve, reject) => {
+        pending.push({ batch, resolve, reject });
+        pendingRecords += batch.records.length;
+        if (pendingRecords >= groupRecords) flush();
+        else if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
 
     noteDropped(records, error) {
@@ -637,8 +698,8 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
         args.push(f.tier);
       }
       if (f?.policy !== undefined) {
-        where.push(f.policy.namespace === undefined ? 'r.name = ? AND r.namespace IS NULL' : 'r.name = ? AND r.namespace = ?');
-        args.push(f.policy.name);
+        where.push(f.policy.namespace === undefined ? 'r.name IN (?, ?) AND r.namespace IS NULL' : 'r.name IN (?, ?) AND r.namespace = ?');
+        args.push(f.policy.name, f.policy.tier === undefined ? f.policy.name : `${f.policy.tier}.${f.policy.name}`);
         if (f.policy.namespace !== undefined) args.push(f.policy.namespace);
         if (f.policy.tier !== undefined) {
           where.push('r.tier = ?');
@@ -689,15 +750,23 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
           st.deleteRuleBuckets.run(0, fineCut);
           setMeta.run('fine_floor', String(fineCut));
         }
-        st.deleteFlows.run(1, coarseCut);
+        const removed = Number(st.deleteFlows.run(1, coarseCut).changes);
         st.deleteRuleBuckets.run(1, coarseCut);
-        const keyCut = Math.min(coarseCut, fineCut);
-        st.deleteKeyHits.run(keyCut);
-        const gone = st.deleteKeys.run(keyCut).changes;
-        const rulesGone = st.deleteRules.run().changes;
+        // Keys and rules no bucket refers to any more: a scan of the key table, so only after
+        // coarse rows went (fine rows below the cut always have their coarse copy).
+        let gone = 0;
+        let rulesGone = 0;
+        if (removed > 0) {
+          st.deleteKeyHits.run();
+          gone = Number(st.deleteKeys.run().changes);
+          rulesGone = Number(st.deleteRules.run().changes);
+        }
         st.deleteBatches.run(now - retention.coarseRetentionMs);
-        if (Number(gone) > 0) keyCache.clear();
-        if (Number(rulesGone) > 0) ruleCache.clear();
+        if (gone > 0) keyCache.clear();
+        if (rulesGone > 0) {
+          ruleCache.clear();
+          keyCache.clear();
+        }
       });
       if (target > rolledUp) rolledUp = target;
       if (fineCut > fineFloor) fineFloor = fineCut;
@@ -725,6 +794,7 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
     },
 
     close() {
+      if (db.isOpen) flush();
       listeners.clear();
       if (db.isOpen) db.close();
     },

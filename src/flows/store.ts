@@ -162,10 +162,11 @@ export type FlowListener = (records: readonly FlowRecord[]) => void;
 
 export interface FlowStore {
   /**
-   * Stores a batch once (by agent, boot, seq), merged into buckets. Throws FlowStoreUnavailable
-   * when it cannot write (locked, disk full): then nothing of the batch is stored.
+   * Stores a batch once (by agent, boot, seq), merged into buckets; resolves once it is durable.
+   * Rejects with FlowStoreUnavailable when it cannot write (locked, disk full): then nothing of
+   * the batch is stored.
    */
-  ingest(batch: FlowBatch): IngestResult;
+  ingest(batch: FlowBatch): Promise<IngestResult>;
   /** Records a batch the server refused to store (counted as dropped). */
   noteDropped(records: number, error: Error): void;
   query(q: FlowQuery): FlowPage;
@@ -195,7 +196,8 @@ export function pendingDiffers(r: FlowRecord): boolean {
 }
 
 function hitMatchesPolicy(h: PolicyHit, p: PolicyRef): boolean {
-  if (h.name !== p.name) return false;
+  // Older Calico spells a tiered policy's name `TIER.NAME`; either spelling of the hit matches.
+  if (h.name !== p.name && (p.tier === undefined || h.name !== `${p.tier}.${p.name}`)) return false;
   if (p.namespace !== undefined && h.namespace !== p.namespace) return false;
   if (p.namespace === undefined && h.namespace !== null) return false;
   return p.tier === undefined || h.tier === p.tier;

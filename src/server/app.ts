@@ -317,7 +317,7 @@ async function handle(ctx: ServerContext, flows: FlowService, req: FastifyReques
     }
     if (path === FLOWS_PATH) {
       rec.verb = 'create';
-      const r = flows.ingest(ctx, user, body, rec);
+      const r = await flows.ingest(ctx, user, body, rec);
       return send(reply, r);
     }
     if (path === '/apis/strata/v1/explain') {

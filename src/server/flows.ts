@@ -40,7 +40,7 @@ const FLOWS_INFO: ResourceInfo = { type: 'StrataEndpoint', kind: 'flows', group:
 export interface FlowService {
   readonly store: FlowStore;
   readonly metrics: FlowMetrics;
-  ingest(ctx: ServerContext, user: UserInfo, body: string, rec: RequestRecord): Reply;
+  ingest(ctx: ServerContext, user: UserInfo, body: string, rec: RequestRecord): Promise<Reply>;
   list(ctx: ServerContext, user: UserInfo, q: Query, rec: RequestRecord): Reply;
   /** Validates and authorizes (throwing a Status) before the caller hijacks the response. */
   watch(ctx: ServerContext, user: UserInfo, q: Query, rec: RequestRecord): (res: ServerResponse) => void;
@@ -249,7 +249,7 @@ export function createFlowService(store: FlowStore, ctx: Pick<ServerContext, 'me
   return {
     store,
     metrics,
-    ingest(c, user, body, rec) {
+    async ingest(c, user, body, rec) {
       rec.resource = 'flows';
       rec.objectRef = { resource: 'flows', apiGroup: 'strata', apiVersion: 'v1' };
       // Agents post every few seconds: audited only when refused (401/403), like reads.
@@ -268,7 +268,7 @@ export function createFlowService(store: FlowStore, ctx: Pick<ServerContext, 'me
       }
       const batch = parsed.data;
       try {
-        const r = store.ingest(batch);
+        const r = await store.ingest(batch);
         if (r.duplicate) {
           batches.inc({ result: 'duplicate' });
           records.inc({ result: 'duplicate' }, batch.records.length);
