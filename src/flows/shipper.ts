@@ -104,6 +104,7 @@ export function openShipper(opts: ShipperOptions): Shipper {
   const oldest = db.prepare('SELECT id, records, bytes, body FROM spool ORDER BY id LIMIT 1');
   const oldestExcept = db.prepare('SELECT id, records, bytes, body FROM spool WHERE id <> ? ORDER BY id LIMIT 1');
   const remove = db.prepare('DELETE FROM spool WHERE id = ?');
+  const exists = db.prepare('SELECT 1 AS x FROM spool WHERE id = ?');
 
   const boot = randomUUID();
   let seq = 0;
@@ -175,7 +176,7 @@ export function openShipper(opts: ShipperOptions): Shipper {
       inFlight = undefined;
       if (closed) return;
       // The row may have been dropped meanwhile (spool full): then there is nothing to remove.
-      const still = db.prepare('SELECT 1 AS x FROM spool WHERE id = ?').get(row.id) !== undefined;
+      const still = exists.get(row.id) !== undefined;
       if (result.ok) {
         attempt = 0;
         counts.sentBatches++;

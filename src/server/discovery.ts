@@ -40,6 +40,9 @@ const STRATA_RESOURCES = [
   { name: 'explain', singularName: '', namespaced: false, kind: 'Explanation', verbs: ['create'] },
   { name: 'matrix', singularName: '', namespaced: false, kind: 'Matrix', verbs: ['create'] },
   { name: 'auditevents', singularName: 'auditevent', namespaced: false, kind: 'Event', verbs: ['list'] },
+  { name: 'flows', singularName: 'flow', namespaced: false, kind: 'FlowRecord', verbs: ['create', 'list', 'watch'] },
+  { name: 'flows/stats', singularName: '', namespaced: false, kind: 'FlowStats', verbs: ['get'] },
+  { name: 'flows/status', singularName: '', namespaced: false, kind: 'FlowStoreStatus', verbs: ['get'] },
 ];
 
 /** The APIResourceList of one group/version, or undefined when the server does not serve it. */
