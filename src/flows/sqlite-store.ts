@@ -60,6 +60,8 @@ export interface SqliteFlowStoreOptions {
   readonly synchronous?: 'normal' | 'full' | undefined;
   /** A group commit is written at once when its batches hold this many records (default 50,000). */
   readonly groupCommitRecords?: number | undefined;
+  /** A filtered query reads by key when at most this many keys match, else by time (default 5,000). */
+  readonly keyPlanMax?: number | undefined;
   /** SQLite page cache, bytes (default 64 MiB). */
   readonly cacheBytes?: number | undefined;
   /** Distinct flow keys whose ids are cached in memory (default 200,000). */
@@ -623,6 +625,8 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
     });
   }
 
+  /** Above this many matching keys a query scans the window by time instead of reading by key. */
+  const KEY_PLAN_MAX = opts.keyPlanMax ?? 5000;
   const SORT_EXPR = { time: 'max(b.end_ms)', packets: 'sum(b.packets)', bytes: 'sum(b.bytes)', connections: 'sum(b.connections)' } as const;
 
   const store: FlowStore = {
@@ -644,12 +648,28 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
 
     query(q: FlowQuery): FlowPage {
       const { fine, coarse } = ranges(q.since, q.until);
+      const keyArgs: SqlValue[] = [];
+      const where = [...filterSql(q.filter, keyArgs), ...scopeSql(q.scope, keyArgs)];
       const args: SqlValue[] = [];
-      // Buckets that overlap the window: from the one holding `since` to the last starting before `until`.
-      const sub = `SELECT key_id, start_ms, end_ms, ${COUNTERS.join(', ')} FROM flow_buckets WHERE level = 0 AND bucket >= ? AND bucket < ?
-        UNION ALL SELECT key_id, start_ms, end_ms, ${COUNTERS.join(', ')} FROM flow_buckets WHERE level = 1 AND bucket >= ? AND bucket < ?`;
-      args.push(fine[0], fine[1], coarse[0], coarse[1]);
-      const where = [...filterSql(q.filter, args), ...scopeSql(q.scope, args)];
+      let sub: string;
+      const cols = `key_id, start_ms, end_ms, ${COUNTERS.join(', ')}`;
+      // Two plans. With filters, the matching keys are found first (through the key indexes) and
+      // their buckets read by key: a namespace over 30 days touches its own rows only. When the
+      // filters keep many keys, or there are none, the window's buckets are scanned by time.
+      const ids = where.length === 0 ? undefined : (db.prepare(`SELECT k.id AS id FROM flow_keys k WHERE ${where.join(' AND ')} LIMIT ${KEY_PLAN_MAX + 1}`).all(...keyArgs) as { id: number }[]);
+      if (ids !== undefined && ids.length === 0) return { items: [] };
+      if (ids !== undefined && ids.length <= KEY_PLAN_MAX) {
+        const list = JSON.stringify(ids.map((r) => r.id));
+        sub = `SELECT ${cols} FROM flow_buckets WHERE key_id IN (SELECT value FROM json_each(?)) AND level = 0 AND bucket >= ? AND bucket < ?
+          UNION ALL SELECT ${cols} FROM flow_buckets WHERE key_id IN (SELECT value FROM json_each(?)) AND level = 1 AND bucket >= ? AND bucket < ?`;
+        args.push(list, fine[0], fine[1], list, coarse[0], coarse[1]);
+      } else {
+        // Buckets that overlap the window: from the one holding `since` to the last starting before `until`.
+        sub = `SELECT ${cols} FROM flow_buckets WHERE level = 0 AND bucket >= ? AND bucket < ?
+          UNION ALL SELECT ${cols} FROM flow_buckets WHERE level = 1 AND bucket >= ? AND bucket < ?`;
+        args.push(fine[0], fine[1], coarse[0], coarse[1], ...keyArgs);
+      }
+      const keyed = ids !== undefined && ids.length <= KEY_PLAN_MAX;
       const sortExpr = SORT_EXPR[q.sort];
       let having = '';
       if (q.after !== undefined) {
@@ -659,7 +679,7 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
       args.push(q.limit + 1);
       const sql = `SELECT k.id AS id, k.body AS body, ${COUNTERS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}, min(b.start_ms) AS s, max(b.end_ms) AS e, ${sortExpr} AS v
         FROM (${sub}) b JOIN flow_keys k ON k.id = b.key_id
-        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ${where.length === 0 || keyed ? '' : `WHERE ${where.join(' AND ')}`}
         GROUP BY k.id ${having} ORDER BY v DESC, k.id ASC LIMIT ?`;
       const rows = db.prepare(sql).all(...args) as unknown as KeyRow[];
       const more = rows.length > q.limit;

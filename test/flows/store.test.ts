@@ -160,8 +160,8 @@ test('a full database (size cap): batches are dropped with a counter and nothing
   store.close();
 });
 
-test('the query (SQL) and the live stream predicate agree on every filter and scope', async () => {
-  const store = openSqliteFlowStore({ path: ':memory:', now: () => T0 });
+for (const keyPlanMax of [5000, 0]) test(`the query (SQL, ${keyPlanMax === 0 ? 'scan by time' : 'read by key'}) and the live stream predicate agree on every filter and scope`, async () => {
+  const store = openSqliteFlowStore({ path: ':memory:', now: () => T0, keyPlanMax });
   const rnd = seeded(7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const records: FlowRecord[] = [];
