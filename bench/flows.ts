@@ -4,7 +4,7 @@
 // (so roll-ups and retention happen exactly as in production). Reports numbers and asserts no
 // timing; it exits 1 only when the connections read back differ from those sent.
 //
-//   node bench/flows.ts [--days 30] [--active 300] [--namespaces 100] [--endpoints 100] [--peers 3] [--runs 5] [--quick]
+//   node bench/flows.ts [--days 30] [--active 300] [--namespaces 100] [--endpoints 100] [--peers 3] [--runs 5] [--burst N] [--skip-bursts] [--quick]
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     burst: { type: 'string', default: '1000000' },
     quick: { type: 'boolean', default: false },
+    'skip-bursts': { type: 'boolean', default: false },
   },
 });
 const quick = args.quick;
@@ -114,12 +115,14 @@ async function burst(label: string, distinct: number, agents: number, withHttp: 
   }
   store.close();
 }
+if (!args['skip-bursts']) {
 // Warm-up (JIT), not reported.
 await burst('warm-up', Math.min(1000, specs.length), 50, false, 50_000, true);
 const few = Math.min(1000, specs.length);
 await burst(`burst over ${fmt(few)} flows`, few, 50, true);
 await burst(`burst over ${fmt(few)} flows`, few, 1, false);
 await burst(`every flow distinct (${fmt(specs.length)})`, specs.length, 50, false);
+}
 
 // 2. 30 days of a cluster: every 5 minutes ACTIVE distinct flows report (one record each, spread over the
 // window's 15 s buckets); the clock moves and maintenance runs as the server's timer would.

@@ -627,7 +627,7 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
 
   /** Above this many matching keys a query scans the window by time instead of reading by key. */
   const KEY_PLAN_MAX = opts.keyPlanMax ?? 5000;
-  const SORT_EXPR = { time: 'max(b.end_ms)', packets: 'sum(b.packets)', bytes: 'sum(b.bytes)', connections: 'sum(b.connections)' } as const;
+  const SORT_EXPR = { time: 'max(end_ms)', packets: 'sum(packets)', bytes: 'sum(bytes)', connections: 'sum(connections)' } as const;
 
   const store: FlowStore = {
     ingest(batch: FlowBatch): Promise<IngestResult> {
@@ -670,17 +670,20 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
         args.push(fine[0], fine[1], coarse[0], coarse[1], ...keyArgs);
       }
       const keyed = ids !== undefined && ids.length <= KEY_PLAN_MAX;
-      const sortExpr = SORT_EXPR[q.sort];
-      let having = '';
+      // Aggregate per key first, then join the keys: the key rows (with their JSON) are read once
+      // per key instead of once per bucket row.
+      const conds = where.length === 0 || keyed ? [] : [...where];
       if (q.after !== undefined) {
-        having = `HAVING ${sortExpr} < ? OR (${sortExpr} = ? AND k.id > ?)`;
+        conds.push('(a.v < ? OR (a.v = ? AND k.id > ?))');
         args.push(q.after.value, q.after.value, Number(q.after.key));
       }
       args.push(q.limit + 1);
-      const sql = `SELECT k.id AS id, k.body AS body, ${COUNTERS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}, min(b.start_ms) AS s, max(b.end_ms) AS e, ${sortExpr} AS v
-        FROM (${sub}) b JOIN flow_keys k ON k.id = b.key_id
-        ${where.length === 0 || keyed ? '' : `WHERE ${where.join(' AND ')}`}
-        GROUP BY k.id ${having} ORDER BY v DESC, k.id ASC LIMIT ?`;
+      const sql = `WITH a AS (SELECT key_id, ${COUNTERS.map((c) => `sum(${c}) AS ${c}`).join(', ')}, min(start_ms) AS s, max(end_ms) AS e, ${SORT_EXPR[q.sort]} AS v
+          FROM (${sub}) GROUP BY key_id)
+        SELECT k.id AS id, k.body AS body, ${COUNTERS.map((c) => `a.${c} AS ${c}`).join(', ')}, a.s AS s, a.e AS e, a.v AS v
+        FROM a JOIN flow_keys k ON k.id = a.key_id
+        ${conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`}
+        ORDER BY a.v DESC, k.id ASC LIMIT ?`;
       const rows = db.prepare(sql).all(...args) as unknown as KeyRow[];
       const more = rows.length > q.limit;
       const page = more ? rows.slice(0, q.limit) : rows;
@@ -728,9 +731,10 @@ export function openSqliteFlowStore(opts: SqliteFlowStoreOptions): FlowStore {
       }
       const sub = `SELECT rule_id, ${RULE_COUNTERS.join(', ')}, last_ms FROM rule_buckets WHERE level = 0 AND bucket >= ? AND bucket < ?
         UNION ALL SELECT rule_id, ${RULE_COUNTERS.join(', ')}, last_ms FROM rule_buckets WHERE level = 1 AND bucket >= ? AND bucket < ?`;
-      const sql = `SELECT r.kind, r.tier, r.namespace, r.name, r.direction, r.rule_index, r.action, ${RULE_COUNTERS.map((c) => `sum(b.${c}) AS ${c}`).join(', ')}, max(b.last_ms) AS last_ms
-        FROM (${sub}) b JOIN rules r ON r.id = b.rule_id ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-        GROUP BY r.id ORDER BY r.tier, r.namespace, r.name, r.kind, r.direction, r.rule_index, r.action`;
+      const sql = `WITH a AS (SELECT rule_id, ${RULE_COUNTERS.map((c) => `sum(${c}) AS ${c}`).join(', ')}, max(last_ms) AS last_ms FROM (${sub}) GROUP BY rule_id)
+        SELECT r.kind, r.tier, r.namespace, r.name, r.direction, r.rule_index, r.action, ${RULE_COUNTERS.map((c) => `a.${c} AS ${c}`).join(', ')}, a.last_ms AS last_ms
+        FROM a JOIN rules r ON r.id = a.rule_id ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY r.tier, r.namespace, r.name, r.kind, r.direction, r.rule_index, r.action`;
       return (db.prepare(sql).all(...args) as unknown as RuleRow[]).map((r) => ({
         kind: r.kind,
         tier: r.tier,
