@@ -116,12 +116,12 @@ async function burst(label: string, distinct: number, agents: number, withHttp: 
   store.close();
 }
 if (!args['skip-bursts']) {
-// Warm-up (JIT), not reported.
-await burst('warm-up', Math.min(1000, specs.length), 50, false, 50_000, true);
-const few = Math.min(1000, specs.length);
-await burst(`burst over ${fmt(few)} flows`, few, 50, true);
-await burst(`burst over ${fmt(few)} flows`, few, 1, false);
-await burst(`every flow distinct (${fmt(specs.length)})`, specs.length, 50, false);
+  // Warm-up (JIT), not reported.
+  await burst('warm-up', Math.min(1000, specs.length), 50, false, 50_000, true);
+  const few = Math.min(1000, specs.length);
+  await burst(`burst over ${fmt(few)} flows`, few, 50, true);
+  await burst(`burst over ${fmt(few)} flows`, few, 1, false);
+  await burst(`every flow distinct (${fmt(specs.length)})`, specs.length, 50, false);
 }
 
 // 2. 30 days of a cluster: every 5 minutes ACTIVE distinct flows report (one record each, spread over the
