@@ -1,7 +1,7 @@
 // The flow store on one SQLite file (node:sqlite), or `:memory:`. Records are never stored one
-// by one: a batch is first merged in memory per (bucket, flow key), then each merged row is
-// added onto its bucket row with one upsert, so a burst of a million connections between the
-// same endpoints costs one row per 15 s bucket.
+// by one: the batches of one event-loop turn (group commit) are merged in memory per (bucket,
+// flow key), then each merged row is added onto its bucket row with one upsert, so a burst of a
+// million connections between the same endpoints costs one row per 15 s bucket.
 //
 //   meta(k, v)                      schema, rolled_up (W), fine_floor (F)
 //   batches(agent, boot, seq, seen) the highest seq stored per agent boot: the dedup state,
@@ -17,7 +17,9 @@
 // Levels: coarse windows before W are complete at level 1 (rolled up from level 0 by
 // `maintain`, and late records are added to both levels); fine buckets from F on are complete at
 // level 0 (retention deletes below F). A query reads coarse below a coarse-aligned cut and fine
-// above it, so no record is counted twice and recent windows keep their 15 s precision.
+// above it, so no record is counted twice and recent windows keep their 15 s precision. A
+// filtered query finds its keys first and reads their buckets by key; an unfiltered one scans the
+// window by time; both sum per key before joining the key rows.
 //
 // Durability: WAL with synchronous=NORMAL by default: an acknowledged batch survives a crash or
 // restart of the server, and so does its dedup state (same transaction); a power loss can take
