@@ -168,7 +168,7 @@ const cases: [string, number, FlowFilter, FlowSort, FlowScope][] = [
   ['last 24 h, denied, top 100 by packets', 86_400_000, { action: 'deny' }, 'packets', FULL_SCOPE],
   ['last 24 h, one policy', 86_400_000, { policy: { tier: undefined, namespace: 'tenant-42', name: 'allow-svc-3' } }, 'time', FULL_SCOPE],
   [`last ${DAYS} d, one namespace`, DAYS * 86_400_000, { namespace: 'tenant-42' }, 'time', FULL_SCOPE],
-  [`last ${DAYS} d, a tenant's view (RBAC: 2 namespaces, tier default)`, DAYS * 86_400_000, {}, 'time', { namespaces: shop, tiers: new Set(['default']) }],
+  [`last ${DAYS} d, a tenant's view (RBAC: 2 namespaces, tiers default and security)`, DAYS * 86_400_000, {}, 'time', { namespaces: shop, tiers: new Set(['default', 'security']) }],
   [`last ${DAYS} d, everything, top 100 by bytes`, DAYS * 86_400_000, {}, 'bytes', FULL_SCOPE],
 ];
 for (const [name, span, filter, sort, scope] of cases) {
