@@ -13,6 +13,7 @@ import type { Io } from './io.ts';
 import { EXIT, UsageError } from './exit.ts';
 import { STRATA_VERSION } from './version.ts';
 import { registerServerCommands, serverTargetOptions } from './server-commands.ts';
+import { registerFlowCommands } from './flow-commands.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -224,6 +225,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts) => setExit(await (await import('./commands/console.ts')).runConsole(io, opts)));
 
   registerServerCommands(program, io, setExit, fileOption);
+  registerFlowCommands(program, io, setExit);
 
   return program;
 }

@@ -31,6 +31,8 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
     .option('--allow-non-loopback', 'listen on a non-loopback address without TLS (plain HTTP!)')
     .option('--no-threatfeeds', 'do not pull GlobalThreatFeeds into their GlobalNetworkSets threatfeed.NAME')
     .addOption(new Option('--threatfeed-allow <origin>', 'pull threat feeds only from SCHEME://HOST[:PORT] (HOST may be *.DOMAIN); repeatable; default: any').argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .option('--flow-store <path>', 'flow records: a SQLite file, or :memory: (default: beside a sqlite: store, NAME.flows.db; :memory: with etcd)')
+    .option('--flow-buckets <spec>', 'flow bucket sizes and how long each is kept: FINE:KEEP,COARSE:KEEP', '15s:1h,5m:30d')
     .action(async (opts) => setExit(await (await import('./commands/server.ts')).runServer(io, opts)));
 
   withTarget(

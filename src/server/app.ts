@@ -17,6 +17,10 @@ import { MAX_BODY_BYTES } from './body.ts';
 import type { RequestRecord, ServerContext } from './context.ts';
 import { apiGroupList, apiResourceList, coreVersions, openApiV2, openApiV3, openApiV3Index } from './discovery.ts';
 import { auditEvents, explain, matrix, nonResourceAllows, selfSubjectAccessReview } from './endpoints.ts';
+import { openSqliteFlowStore } from '../flows/sqlite-store.ts';
+import type { FlowStore } from '../flows/store.ts';
+import { createFlowService, FLOWS_PATH } from './flows.ts';
+import type { FlowService } from './flows.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { startMirror } from './mirror.ts';
@@ -43,6 +47,10 @@ export interface ServerOptions {
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
   /** The threat-feed controller (on unless `false`, as `strata server --no-threatfeeds`). */
   readonly threatFeeds?: ThreatFeedOptions | false | undefined;
+  /** Where flow records are kept (default: an in-memory SQLite store). The server closes it. */
+  readonly flowStore?: FlowStore | undefined;
+  /** How often the flow store rolls up and applies retention, ms (default 15 s; 0: never, tests call `maintain`). */
+  readonly flowMaintenanceMs?: number | undefined;
 }
 
 export interface StrataServer {
@@ -52,6 +60,7 @@ export interface StrataServer {
   readonly metrics: Metrics;
   /** Undefined when threat feeds are off. */
   readonly threatFeeds: ThreatFeedController | undefined;
+  readonly flows: FlowService;
   close(): Promise<void>;
 }
 
@@ -92,6 +101,19 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
   const mirror = await startMirror(opts.store, log);
   const audit = createAuditLog(opts.store, opts.auditFile, log);
   const metrics = createMetrics();
+  const flows = createFlowService(opts.flowStore ?? openSqliteFlowStore({ path: ':memory:' }), { metrics });
+  const maintenanceMs = opts.flowMaintenanceMs ?? 15_000;
+  const maintenance =
+    maintenanceMs > 0
+      ? setInterval(() => {
+          try {
+            flows.store.maintain();
+          } catch (e) {
+            log(`flows: maintenance failed (retried at the next interval): ${(e as Error).message}`);
+          }
+        }, maintenanceMs)
+      : undefined;
+  maintenance?.unref();
   let queue: Promise<unknown> = Promise.resolve();
   const ctx: ServerContext = {
     store: opts.store,
@@ -199,7 +221,7 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     url: '/*',
-    handler: async (req, reply) => handle(ctx, req, reply),
+    handler: async (req, reply) => handle(ctx, flows, req, reply),
   });
 
   const threatFeeds = opts.threatFeeds === false ? undefined : startThreatFeedController(ctx, opts.threatFeeds ?? {});
@@ -210,10 +232,13 @@ export async function createStrataServer(opts: ServerOptions): Promise<StrataSer
     audit,
     metrics,
     threatFeeds,
+    flows,
     async close() {
       await threatFeeds?.close();
+      if (maintenance !== undefined) clearInterval(maintenance);
       await app.close();
       mirror.close();
+      flows.store.close();
     },
   };
 }
@@ -227,7 +252,7 @@ function send(reply: FastifyReply, r: Reply): FastifyReply {
   return reply.code(r.code).header('Content-Type', 'application/json').send(r.body);
 }
 
-async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
+async function handle(ctx: ServerContext, flows: FlowService, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
   const rec = records.get(req)!;
   const url = new URL(req.url, 'http://strata');
   const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -301,6 +326,25 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
       return send(reply, await listNodeView(ctx, user, node, rec));
     }
     if (path === '/apis/strata/v1/policyboard') return send(reply, policyBoard(ctx, user, rec));
+    if (path === FLOWS_PATH) {
+      if (q['watch'] === 'true' || q['watch'] === '1') {
+        rec.verb = 'watch';
+        const stream = flows.watch(ctx, user, q, rec);
+        reply.hijack();
+        stream(reply.raw);
+        return;
+      }
+      rec.verb = 'list';
+      return send(reply, flows.list(ctx, user, q, rec));
+    }
+    if (path === `${FLOWS_PATH}/stats`) {
+      rec.verb = 'list';
+      return send(reply, flows.stats(ctx, user, q, rec));
+    }
+    if (path === `${FLOWS_PATH}/status`) {
+      rec.verb = 'get';
+      return send(reply, flows.status(ctx, user, rec));
+    }
     if (path === '/apis/strata/v1/auditevents') {
       rec.verb = 'list';
       return send(reply, await auditEvents(ctx, user, q, rec));
@@ -315,6 +359,11 @@ async function handle(ctx: ServerContext, req: FastifyRequest, reply: FastifyRep
     if (path === '/apis/strata/v1/diff') {
       rec.verb = 'diff';
       return send(reply, await diffPreview(ctx, user, body, q, rec));
+    }
+    if (path === FLOWS_PATH) {
+      rec.verb = 'create';
+      const r = await flows.ingest(ctx, user, body, rec);
+      return send(reply, r);
     }
     if (path === '/apis/strata/v1/explain') {
       rec.writes = false;

@@ -42,6 +42,9 @@ const STRATA_RESOURCES = [
   { name: 'auditevents', singularName: 'auditevent', namespaced: false, kind: 'Event', verbs: ['list'] },
   // An agent's view of the state: GET /apis/strata/v1/nodeviews/NODE (list; ?watch=true).
   { name: 'nodeviews', singularName: 'nodeview', namespaced: false, kind: 'NodeView', verbs: ['get', 'watch'] },
+  { name: 'flows', singularName: 'flow', namespaced: false, kind: 'FlowRecord', verbs: ['create', 'list', 'watch'] },
+  { name: 'flows/stats', singularName: '', namespaced: false, kind: 'FlowStats', verbs: ['get'] },
+  { name: 'flows/status', singularName: '', namespaced: false, kind: 'FlowStoreStatus', verbs: ['get'] },
 ];
 
 /** The APIResourceList of one group/version, or undefined when the server does not serve it. */

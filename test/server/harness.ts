@@ -9,6 +9,7 @@ import { createStrataServer } from '../../src/server/app.ts';
 import type { StrataServer } from '../../src/server/app.ts';
 import { parseTokenFile } from '../../src/server/authn.ts';
 import type { ThreatFeedOptions } from '../../src/server/threat-feeds.ts';
+import type { FlowStore } from '../../src/flows/store.ts';
 
 export const TOKENS = `admin-token,admin,1,"system:masters"
 alice-token,alice,2,"app-team"
@@ -23,9 +24,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(extra: { bodyLimit?: number; bookmarkIntervalMs?: number; threatFeeds?: ThreatFeedOptions | false; storeSpec?: string } = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-server-'));
-  const { storeSpec, ...serverExtra } = extra;
+export interface HarnessOptions {
+  bodyLimit?: number;
+  bookmarkIntervalMs?: number;
+  threatFeeds?: ThreatFeedOptions | false;
+  /** A datastore other than a SQLite file in the directory (e.g. an etcd member's). */
+  storeSpec?: string;
+  /** Reuse this directory (a server restart on the same files). */
+  dir?: string;
+  /** The flow store the server gets (it closes it). */
+  flowStore?: FlowStore;
+  flowMaintenanceMs?: number;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const { dir: given, storeSpec, ...serverExtra } = opts;
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'strata-server-'));
   const store = await openDatastore(storeSpec ?? `sqlite:${join(dir, 'strata.db')}`);
   const tokens = parseTokenFile(TOKENS, 'tokens.csv');
   if (!tokens.ok) throw new Error('bad tokens');
