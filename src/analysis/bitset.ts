@@ -1,6 +1,6 @@
 // Fixed-size bitsets as a flow-set algebra for the shared evaluation pipeline: one bit per peer
 // class, so one pipeline run decides an endpoint's direction against every peer at once.
-import type { FlowSetAlgebra } from '../engine/index.ts';
+import type { FlowSetAlgebra } from '../engine/algebra.ts';
 
 export type Bitset = Uint32Array;
 

@@ -15,8 +15,10 @@
 // run per class, direction, service atom and family); runs are cached by (state of the world,
 // tier plan), so a state that differs from another only in a few policies re-runs only the
 // classes those policies select.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, PipelineObserver, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
-import { headerMatches, isActive, PROTOCOL, protocolName, runPipeline, sideMatches } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
+import type { FlowSetAlgebra, PipelineObserver } from '../engine/algebra.ts';
+import { PROTOCOL, protocolName } from '../engine/index.ts';
+import { headerMatches, isActive, runPipeline, sideMatches } from '../engine/algebra.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import { labelRestrictions } from '../selector/index.ts';

@@ -5,7 +5,8 @@
 // rule that decides it — what `strata check` prints and what an admission check would return.
 import type { Diagnostic, Span } from '../diagnostics/index.ts';
 import type { Cluster } from '../engine/index.ts';
-import { composeEntitySelector, evaluateFlow, PROTOCOL } from '../engine/index.ts';
+import { evaluateFlow, PROTOCOL } from '../engine/index.ts';
+import { composeEntitySelector } from '../engine/algebra.ts';
 import type { ResourceOf } from '../model/index.ts';
 import { invariantPortRange } from '../model/index.ts';
 import { cidrContains, formatCidr, parseCidrLenient } from '../net/index.ts';

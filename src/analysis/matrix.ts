@@ -7,8 +7,10 @@
 // policies repeat the same `{}` or ipBlock side), and the engine's membership index narrows it to
 // the classes its selector matches, so a side scoped to one namespace costs that namespace's
 // classes, not every class of the cluster.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, FlowSetAlgebra, Peer, PipelineMode, Policy, Rule } from '../engine/index.ts';
-import { headerMatches, PROTOCOL, runPipeline, sideMatches } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Rule } from '../engine/index.ts';
+import type { FlowSetAlgebra } from '../engine/algebra.ts';
+import { PROTOCOL } from '../engine/index.ts';
+import { headerMatches, runPipeline, sideMatches } from '../engine/algebra.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';

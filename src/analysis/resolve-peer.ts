@@ -16,7 +16,8 @@
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { didYouMean, fail, ok } from '../diagnostics/index.ts';
 import type { Cluster, Endpoint, FlowRequest, ServiceEntry } from '../engine/index.ts';
-import { parseFlowProtocol, protocolName, serviceSelects } from '../engine/index.ts';
+import { parseFlowProtocol, protocolName } from '../engine/index.ts';
+import { serviceSelects } from '../engine/algebra.ts';
 import { cidrContains, formatCidr, formatIp, ipEquals, parseCidrLenient, parseIp } from '../net/index.ts';
 import type { Cidr } from '../net/index.ts';
 import { parseSelector } from '../selector/index.ts';

@@ -4,7 +4,8 @@
 // (fewest failed criteria). Each criterion is tested on its own with the engine's own match
 // functions (a rule reduced to that one field), so the explanation cannot drift from evaluation.
 import type { Cluster, Direction, EntityMatch, Flow, FlowDecision, Peer, Policy, Rule } from '../engine/index.ts';
-import { describePeer, headerMatches, protocolName, selectorMatchesPeer, sideMatches } from '../engine/index.ts';
+import { describePeer, protocolName } from '../engine/index.ts';
+import { headerMatches, selectorMatchesPeer, sideMatches } from '../engine/algebra.ts';
 import { formatCidr, formatIp } from '../net/index.ts';
 import type { SelectorNode } from '../selector/index.ts';
 import { formatCanonical, labelsOf, selectorFromAst } from '../selector/index.ts';

@@ -1,5 +1,7 @@
 // Front door of `engine`: the live store (resources in by key, generations, change reports),
-// snapshots (the Cluster every reader sees), and deciding flows with traces.
+// snapshots (the Cluster every reader sees), deciding flows with traces, and the decision's wire
+// format. Analyses that run the pipeline over sets of flows use `algebra.ts`; the conversions,
+// composition and ordering are internal (their tests import them from their modules).
 export type * from './model.ts';
 export { createPolicyStore, resourceKey } from './store.ts';
 export type { ApplyOptions, ApplyResult, ChangeReport, PolicyStore, ResourceKey, StoreChange, StoreOptions } from './store.ts';
@@ -18,11 +20,6 @@ export { createVerdictMemo, evaluateVerdict } from './verdict-memo.ts';
 export type { VerdictMemo, VerdictMemoOptions, VerdictMemoStats } from './verdict-memo.ts';
 export { describePeer, makeFlow, parseFlowProtocol, protocolName } from './flow.ts';
 export type { FlowRequest } from './flow.ts';
-export { headerMatches, matchRule, selectorMatchesPeer, serviceSelects, sideMatches } from './match.ts';
-export type { MatchIndex } from './match.ts';
-export { BOOLEAN_ALGEBRA, isActive, runPipeline } from './pipeline.ts';
-export type { FlowSetAlgebra, PipelineMode, PipelineObserver, PipelineOutcome, TierPlan } from './pipeline.ts';
-export { comparePolicies, compareTiers, DEFAULT_TIER, K8S_POLICY_ORDER, policyTieBreakKey } from './ordering.ts';
-export { convertK8sNetworkPolicy, simplifyPorts } from './convert-k8s.ts';
-export { convertPolicy, defaultTypes } from './convert-policy.ts';
-export { composeEntitySelector, composeGlobalPolicySelector, composeNamespacedPolicySelector, k8sSelectorText } from './compose.ts';
+// Types that appear in the Cluster interface.
+export type { PipelineMode, TierPlan } from './pipeline.ts';
+export { DEFAULT_TIER } from './ordering.ts';

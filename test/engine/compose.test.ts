@@ -4,12 +4,7 @@
 // globalnetworkpolicyprocessor}.go at commit 87c15906.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  composeEntitySelector,
-  composeGlobalPolicySelector,
-  composeNamespacedPolicySelector,
-  k8sSelectorText,
-} from '../../src/engine/index.ts';
+import { composeEntitySelector, composeGlobalPolicySelector, composeNamespacedPolicySelector, k8sSelectorText } from '../../src/engine/compose.ts';
 import { parseSelector } from '../../src/selector/index.ts';
 
 const canon = (text: string): string => {

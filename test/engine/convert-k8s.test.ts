@@ -2,7 +2,7 @@
 // libcalico-go/lib/backend/k8s/conversion/conversion_test.go (commit 87c15906) as tables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { convertK8sNetworkPolicy, simplifyPorts } from '../../src/engine/index.ts';
+import { convertK8sNetworkPolicy, simplifyPorts } from '../../src/engine/convert-k8s.ts';
 
 test('SimplifyPorts merges numeric ports into ranges, named ports first', () => {
   assert.deepEqual(simplifyPorts(['81:90', 4, 2, 'foo', '80:81', 3, 1, 9090, 'http']), ['foo', 'http', '1:4', '80:90', 9090]);

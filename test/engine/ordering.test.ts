@@ -2,7 +2,7 @@
 // the spirit of felix/calc/policy_sorter_test.go).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { comparePolicies, compareTiers } from '../../src/engine/index.ts';
+import { comparePolicies, compareTiers } from '../../src/engine/ordering.ts';
 import type { Policy, Tier } from '../../src/engine/index.ts';
 
 const tier = (name: string, order: number | undefined, exists = true): Tier => ({ name, order, defaultAction: 'deny', exists, origin: undefined });
