@@ -15,7 +15,7 @@ import { forStorage, isObject, keepOwnedStatus, metaOf, sameContent, served, tie
 import type { PlannedWrite, Query, Reply } from './rest.ts';
 import { checkWrites, commit } from './rest.ts';
 import { objectKey, qualifiedName, resourceOfObject } from './resources.ts';
-import { fail, invalid, notFound } from './status.ts';
+import { conflict, fail, invalid, notFound } from './status.ts';
 import { syntheticOrigin, validateDocument } from '../model/index.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'skipped' | 'deleted';
@@ -125,6 +125,9 @@ export async function planChangeSet(ctx: ServerContext, user: UserInfo, cs: Chan
     const previous = cur === undefined ? undefined : (JSON.parse(cur.value) as Record<string, unknown>);
     authorize(ctx.mirror, user, { info: d.info, verb: 'delete', namespace: d.namespace, name: d.name, tier: previous === undefined ? undefined : tierOf(previous) }, rec);
     if (cur === undefined) throw notFound(qualifiedName(d.info), d.name, d.info.group, d.info.kind);
+    // The object the client read is not the one stored any more (e.g. a staged policy changed
+    // between `strata enforce` reading it and the enforcing batch): nothing is written.
+    if (d.resourceVersion !== undefined && d.resourceVersion !== String(cur.modRevision)) throw conflict(qualifiedName(d.info), d.name, d.info.group, d.info.kind);
     const apiVersion = d.info.group === '' ? d.info.version : `${d.info.group}/${d.info.version}`;
     planned.push({
       index,

@@ -18,6 +18,8 @@ export interface DeleteRef {
   readonly info: ResourceInfo;
   readonly namespace: string | undefined;
   readonly name: string;
+  /** A precondition: delete only the object at this resourceVersion (409 otherwise). */
+  readonly resourceVersion?: string | undefined;
 }
 
 export interface ChangeSet {
@@ -33,7 +35,7 @@ export interface ChangeSet {
 
 const refSchema = z.union([
   z.string(),
-  z.object({ apiVersion: z.string().optional(), kind: z.string(), namespace: z.string().optional(), name: z.string().min(1) }).strict(),
+  z.object({ apiVersion: z.string().optional(), kind: z.string(), namespace: z.string().optional(), name: z.string().min(1), resourceVersion: z.string().min(1).optional() }).strict(),
 ]);
 
 const envelopeSchema = z
@@ -61,7 +63,7 @@ export function parseDeleteRef(ref: z.output<typeof refSchema>, at: string): Del
   }
   const info = ref.apiVersion === undefined ? resolveResourceName(ref.kind) : resourceOfObject(ref.apiVersion, ref.kind);
   if (info === undefined) throw fail(400, `${at}: the server doesn't have a resource type "${ref.apiVersion === undefined ? ref.kind : `${ref.apiVersion} ${ref.kind}`}"`);
-  return { info, namespace: info.namespaced ? (ref.namespace ?? 'default') : undefined, name: ref.name };
+  return { info, namespace: info.namespaced ? (ref.namespace ?? 'default') : undefined, name: ref.name, ...(ref.resourceVersion === undefined ? {} : { resourceVersion: ref.resourceVersion }) };
 }
 
 function listParam(q: Query, name: string): string[] {

@@ -77,9 +77,24 @@ export function stagedOf(obj: Obj, deletion = false): Conversion {
 export interface Enforcement {
   /** The enforced policy to create or replace (stagedAction Set), or none (Delete). */
   readonly put: Record<string, unknown> | undefined;
-  /** `KIND/[NAMESPACE/]NAME` references to delete: the staged policy, and for Delete the enforced one. */
-  readonly delete: readonly string[];
+  /**
+   * What to delete: the staged policy (as a reference carrying the resourceVersion it was read at,
+   * so a staged policy changed meanwhile is not enforced in a form nobody looked at), and for
+   * Delete the enforced one (`KIND/[NAMESPACE/]NAME`).
+   */
+  readonly delete: readonly DeleteSpec[];
   readonly action: 'Set' | 'Delete';
+}
+
+/** A ChangeSet deletion: `KIND/[NAMESPACE/]NAME`, or an object reference with a precondition. */
+export type DeleteSpec = string | { readonly kind: string; readonly namespace?: string; readonly name: string; readonly resourceVersion?: string };
+
+/** The staged object's reference with the resourceVersion it was read at (when it has one). */
+function preconditionedRefOf(kind: string, namespaced: boolean, obj: Obj): DeleteSpec {
+  const m = metaOf(obj);
+  const rv = m.resourceVersion;
+  if (rv === undefined || rv === '') return refOf(kind, namespaced, obj);
+  return { kind, ...(namespaced ? { namespace: m.namespace ?? 'default' } : {}), name: m.name ?? '', resourceVersion: rv };
 }
 
 function refOf(kind: string, namespaced: boolean, obj: Obj): string {
@@ -97,7 +112,7 @@ export function enforcementOf(staged: Obj, enforcedExists: boolean): { ok: true;
   if (pair === undefined) return { ok: false, message: `${String(staged['apiVersion'] ?? '')} ${String(staged['kind'] ?? '')} "${metaOf(staged).name ?? ''}" is not a staged policy` };
   const spec: Record<string, unknown> = { ...(isObject(staged['spec']) ? staged['spec'] : {}) };
   const action = spec['stagedAction'] === 'Delete' ? 'Delete' : 'Set';
-  const stagedRef = refOf(pair.stagedRef, pair.namespaced, staged);
+  const stagedRef = preconditionedRefOf(pair.stagedRef, pair.namespaced, staged);
   if (action === 'Delete') {
     return { ok: true, value: { put: undefined, delete: [stagedRef, ...(enforcedExists ? [refOf(pair.enforcedRef, pair.namespaced, staged)] : [])], action } };
   }

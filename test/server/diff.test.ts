@@ -11,6 +11,7 @@ import { diffClusters, diffLines } from '../../src/analysis/diff.ts';
 import { validateDocument, syntheticOrigin } from '../../src/model/index.ts';
 import type { Resource } from '../../src/model/index.ts';
 import { enforcementOf, stagedOf } from '../../src/server/staging.ts';
+import type { DeleteSpec } from '../../src/server/staging.ts';
 import { createEngineState } from '../../src/server/engine-state.ts';
 
 let h: Harness;
@@ -199,8 +200,21 @@ test('deleting through a preview: removing the guard opens tool → db; a batch 
   assert.equal(stored.json.spec.stagedAction, 'Set');
   const enforce = enforcementOf(stored.json, false);
   assert.ok(enforce.ok);
-  assert.deepEqual(enforce.value.delete, ['stagednetworkpolicies/shop/db-allow']);
-  const cs = { apiVersion: 'strata/v1', kind: 'ChangeSet', documents: [enforce.value.put], delete: enforce.value.delete };
+  // The staged policy is deleted at the resourceVersion it was read at.
+  assert.deepEqual(enforce.value.delete, [{ kind: 'stagednetworkpolicies', namespace: 'shop', name: 'db-allow', resourceVersion: stored.json.metadata.resourceVersion }]);
+  const cs: { apiVersion: string; kind: string; documents: unknown[]; delete: readonly DeleteSpec[] } = { apiVersion: 'strata/v1', kind: 'ChangeSet', documents: [enforce.value.put], delete: enforce.value.delete };
+
+  // Changed between the read and the enforcing batch: 409, and nothing is written.
+  const touched = await h.call('PATCH', '/apis/projectcalico.org/v3/namespaces/shop/stagednetworkpolicies/db-allow', { token: 'alice-token', body: { metadata: { labels: { edited: 'yes' } } }, contentType: 'application/merge-patch+json' });
+  assert.equal(touched.code, 200, touched.text);
+  const stale = await h.call('POST', '/apis/strata/v1/apply', { token: 'alice-token', body: cs });
+  assert.equal(stale.code, 409, stale.text);
+  assert.equal((await h.call('GET', '/apis/projectcalico.org/v3/namespaces/shop/networkpolicies/db-allow')).code, 404, 'nothing enforced');
+  const reread = await h.call('GET', '/apis/projectcalico.org/v3/namespaces/shop/stagednetworkpolicies/db-allow', { token: 'alice-token' });
+  const again = enforcementOf(reread.json, false);
+  assert.ok(again.ok);
+  cs.documents = [again.value.put];
+  cs.delete = again.value.delete;
   // The preview of enforcing equals the diff of adding the enforced policy (the staged one only changes pending verdicts).
   const preview = await h.call('POST', '/apis/strata/v1/diff', { token: 'alice-token', body: cs });
   assert.equal(preview.code, 200, preview.text);

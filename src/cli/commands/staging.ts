@@ -17,6 +17,7 @@ import { isObject, metaOf } from '../../server/objects.ts';
 import { resolveResourceName, resourceOfObject, resourceUrl } from '../../server/resources.ts';
 import type { ResourceInfo } from '../../server/resources.ts';
 import { enforcedRefOf, enforcementOf, pairOfEnforced, pairOfStaged, STAGED_PAIRS, stagedOf } from '../../server/staging.ts';
+import type { DeleteSpec } from '../../server/staging.ts';
 
 interface ApplyResult {
   readonly results: readonly { readonly apiVersion: string; readonly kind: string; readonly namespace?: string; readonly name: string; readonly action: string }[];
@@ -109,9 +110,9 @@ async function exists(t: Target, ref: string): Promise<boolean> {
 }
 
 /** The ChangeSet that enforces the given staged objects (as the server holds them). */
-async function enforceChangeSet(t: Target, stagedObjects: readonly Record<string, unknown>[]): Promise<{ documents: unknown[]; delete: string[] }> {
+async function enforceChangeSet(t: Target, stagedObjects: readonly Record<string, unknown>[]): Promise<{ documents: unknown[]; delete: DeleteSpec[] }> {
   const documents: unknown[] = [];
-  const deletes: string[] = [];
+  const deletes: DeleteSpec[] = [];
   for (const s of stagedObjects) {
     const spec = isObject(s['spec']) ? s['spec'] : {};
     // Only a staged Delete needs to know whether the enforced policy is there.
@@ -271,7 +272,7 @@ export async function runRemoteDiff(io: Io, t: Target, refs: readonly string[], 
   if (opts.group === true) throw new UsageError('--group is not available against a server (the server answers per endpoint)');
   return remote(io, async () => {
     let documents: unknown[];
-    let deletes: string[] = [...(opts.delete ?? [])];
+    let deletes: DeleteSpec[] = [...(opts.delete ?? [])];
     if (opts.staged === true) {
       if (opts.filename.length > 0 && refs.length > 0) throw new UsageError('give either -f PATH or KIND/NAME, not both');
       const names = opts.filename.length > 0 ? namesOfDocuments(await readManifests(io, opts.filename)) : refs.map((r) => parseStagedName(r, opts.namespace));
