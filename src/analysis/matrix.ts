@@ -7,10 +7,10 @@
 // policies repeat the same `{}` or ipBlock side), and the engine's membership index narrows it to
 // the classes its selector matches, so a side scoped to one namespace costs that namespace's
 // classes, not every class of the cluster.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Rule } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
 import type { FlowSetAlgebra } from '../engine/algebra.ts';
 import { PROTOCOL } from '../engine/index.ts';
-import { headerMatches, runPipeline, sideMatches } from '../engine/algebra.ts';
+import { headerMatches, isActive, runPipeline, sideMatches } from '../engine/algebra.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';
@@ -155,6 +155,38 @@ function candidateClasses(cluster: Cluster, run: FamilyRun, sel: Selector | unde
   return list;
 }
 
+// Identities of the plan's parts, for `outcomeKey` (objects shared by every plan of a snapshot).
+const partIds = new WeakMap<object, number>();
+let nextPartId = 0;
+function partId(o: object): number {
+  let id = partIds.get(o);
+  if (id === undefined) partIds.set(o, (id = nextPartId++));
+  return id;
+}
+
+/**
+ * What a class's pipeline run depends on besides the peer bitsets: the tiers and active policies
+ * of its plan, its profiles, and which of their rules its own side matches (one bit per rule).
+ */
+function outcomeKey(plan: readonly TierPlan[], profiles: readonly Profile[], dir: Direction, mode: PipelineMode, own: (rule: Rule) => boolean): string {
+  let key = '';
+  let bits = '';
+  for (const { tier, policies } of plan) {
+    key += `|${partId(tier)}:`;
+    for (const p of policies) {
+      if (!isActive(p, mode)) continue;
+      key += `${partId(p)},`;
+      for (const r of dir === 'ingress' ? p.ingress : p.egress) bits += own(r) ? '1' : '0';
+    }
+  }
+  key += '#';
+  for (const p of profiles) {
+    key += `${partId(p)},`;
+    for (const r of dir === 'ingress' ? p.ingress : p.egress) bits += own(r) ? '1' : '0';
+  }
+  return `${key}/${bits}`;
+}
+
 /**
  * Decides, for one port and family, every class pair in both directions:
  * `egress[srcClass]` = bitset of destination classes the source's egress allows;
@@ -234,29 +266,40 @@ function decidePort(
     return b;
   };
 
+  // A class's outcome depends only on its plan (which policies, in which tiers), its profiles and,
+  // per rule, whether the class's own side matches: the peer side's bitset is cached by content
+  // and does not depend on the class. Classes alike in those share one pipeline run — most do, as
+  // an own side is usually `{}` and many label classes are selected by the same policies.
+  const memo = new Map<string, Bitset>();
   const egress = new Map<number, Bitset>();
   for (let c = 0; c < classCount; c++) {
     const src = repPeer(c);
     const ep = endpoints[run.reps[c]!]!;
     const headerFlow = flowOf(src, src);
-    const match = (_p: Policy | undefined, rule: Rule): Bitset => {
-      if (!headerMatches(rule, headerFlow)) return dstAlg.none;
-      if (!sideMatches(cluster, rule.source, src, undefined, headerFlow, false, false)) return dstAlg.none;
-      return dstBits(rule.destination, src);
-    };
-    egress.set(c, runPipeline(dstAlg, dstAlg.full, cluster.plan(ep, 'egress' as Direction), ep.profiles, 'egress', match, mode).allowed);
+    const own = (rule: Rule): boolean => headerMatches(rule, headerFlow) && sideMatches(cluster, rule.source, src, undefined, headerFlow, false, false);
+    const plan = cluster.plan(ep, 'egress' as Direction);
+    const key = `e${outcomeKey(plan, ep.profiles, 'egress', mode, own)}`;
+    let allowed = memo.get(key);
+    if (allowed === undefined) {
+      const match = (_p: Policy | undefined, rule: Rule): Bitset => (own(rule) ? dstBits(rule.destination, src) : dstAlg.none);
+      memo.set(key, (allowed = runPipeline(dstAlg, dstAlg.full, plan, ep.profiles, 'egress', match, mode).allowed));
+    }
+    egress.set(c, allowed);
   }
   const ingress = new Map<number, Bitset>();
   for (const c of dstClasses) {
     const dst = repPeer(c);
     const ep = endpoints[run.reps[c]!]!;
     const headerFlow = flowOf(dst, dst);
-    const match = (_p: Policy | undefined, rule: Rule): Bitset => {
-      if (!headerMatches(rule, headerFlow)) return srcAlg.none;
-      if (!sideMatches(cluster, rule.destination, dst, spec.port, headerFlow, true, false)) return srcAlg.none;
-      return srcBits(rule.source, dst);
-    };
-    ingress.set(c, runPipeline(srcAlg, srcAlg.full, cluster.plan(ep, 'ingress'), ep.profiles, 'ingress', match, mode).allowed);
+    const own = (rule: Rule): boolean => headerMatches(rule, headerFlow) && sideMatches(cluster, rule.destination, dst, spec.port, headerFlow, true, false);
+    const plan = cluster.plan(ep, 'ingress');
+    const key = `i${outcomeKey(plan, ep.profiles, 'ingress', mode, own)}`;
+    let allowed = memo.get(key);
+    if (allowed === undefined) {
+      const match = (_p: Policy | undefined, rule: Rule): Bitset => (own(rule) ? srcBits(rule.source, dst) : srcAlg.none);
+      memo.set(key, (allowed = runPipeline(srcAlg, srcAlg.full, plan, ep.profiles, 'ingress', match, mode).allowed));
+    }
+    ingress.set(c, allowed);
   }
   return { egress, ingress, dstSlot };
 }
