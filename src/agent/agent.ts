@@ -101,6 +101,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let lastLine = '';
   let lastReported = '';
   const rulesNow = (): number => countRules(programmer.held()).rules;
+  const pluginStatus = (): Record<string, unknown> => Object.fromEntries(plugins.flatMap((p) => (p.status === undefined ? [] : [[p.name, p.status()]])));
 
   const loop = createSyncLoop({
     programmer,
@@ -159,13 +160,22 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       registry: metrics.registry,
       status: () => {
         const s = loop.state();
-        return { healthy: s.state === 'in-sync', line: formatStatusLine(opts.node, s, rulesNow()), json: { node: opts.node, netns: opts.netns ?? null, ...s, rules: rulesNow() } };
+        return { healthy: s.state === 'in-sync', line: formatStatusLine(opts.node, s, rulesNow()), json: { node: opts.node, netns: opts.netns ?? null, ...s, rules: rulesNow(), plugins: pluginStatus() } };
       },
     });
     runFile.update({ listen: http.address });
     const kernel = await programmer.inspect();
     if (kernel.tableFound) log(`agent ${opts.node}: table inet ${table} holds ${kernel.rules} rules from a previous run; they stay until the server's state replaces them in one transaction`);
-    const ctx = { node: opts.node, netns: opts.netns, table, snapshot: () => loop.cluster(), ruleset: () => programmer.held(), revision: () => loop.state().revision };
+    const ctx = {
+      node: opts.node,
+      netns: opts.netns,
+      table,
+      snapshot: () => loop.cluster(),
+      ruleset: () => programmer.held(),
+      revision: () => loop.state().revision,
+      registry: metrics.registry,
+      log: (line: string) => log(`agent ${opts.node}: ${line}`),
+    };
     for (const p of plugins) await p.onStart?.(ctx);
   } catch (e) {
     await http?.close();
