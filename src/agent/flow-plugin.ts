@@ -5,14 +5,17 @@
 // server through the on-disk spool (src/flows/shipper.ts).
 //
 //   onStart ─► shipper (spool) + collector (ip netns exec NS setpriv --pdeathsig KILL ulogd|conntrack)
-//   onProgrammed ─► decision table of the held ruleset (every table seen stays known)
+//   transformRuleset ─► the decision table of the ruleset about to be applied, learned before the
+//                       kernel can log its ids (they are classified as they arrive); kept on disk
+//                       (WORK_DIR/decisions.json), so a restarted agent attributes what the kernel
+//                       logs before the server's state reaches it
 //   collector.onRecords ─► metrics.observe ─► aggregateFlows(per action) ─► shipper.ship ─► POST /apis/strata/v1/flows
 //   onStop ─► flush the collector, stop it, give the spool a moment to drain, close it
 //
 // The collector's children run under `setpriv --pdeathsig KILL` so that an agent killed with
 // SIGKILL does not leave ulogd bound to the nflog group (a second listener on a group is refused,
 // and the restarted agent's collector could not start).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createFlowCollector, decisionTableOf } from '../flowlog/index.ts';
 import type { FlowCollector } from '../flowlog/index.ts';
@@ -22,7 +25,21 @@ import { createFlowMetrics, registerShipperMetrics } from '../flows/metrics.ts';
 import { aggregationSchema } from '../flows/record.ts';
 import { httpTransport, openShipper } from '../flows/shipper.ts';
 import type { Shipper } from '../flows/shipper.ts';
+import { z } from 'zod';
+import type { Ruleset } from '../dataplane/index.ts';
 import type { AgentContext, AgentPlugin } from './plugins.ts';
+
+const savedTableSchema = z.record(z.string(), z.string());
+
+/** The decision table a previous run saved; empty when there is none or it is unreadable. */
+function loadTable(path: string): Map<string, string> {
+  try {
+    const r = savedTableSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    return r.success ? new Map(Object.entries(r.data)) : new Map();
+  } catch {
+    return new Map();
+  }
+}
 
 export interface FlowPluginOptions {
   readonly server: string;
@@ -75,8 +92,27 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
   let problem: string | undefined;
   // Decision ids are hashes of provenance, so every table seen stays valid: a connection decided
   // before a policy change still resolves after it (the collector remembers them too).
+  const tablePath = join(opts.workDir, 'decisions.json');
   let table = new Map<string, string>();
   let lastWarning: string | undefined;
+  const learn = (rs: Ruleset): void => {
+    let added = false;
+    const next = new Map(table);
+    for (const [id, p] of decisionTableOf([rs])) {
+      if (next.get(id) === p) continue;
+      next.set(id, p);
+      added = true;
+    }
+    if (!added) return;
+    table = next;
+    collector?.learnTable();
+    try {
+      writeFileSync(`${tablePath}.tmp`, JSON.stringify(Object.fromEntries(table)), { mode: 0o600 });
+      renameSync(`${tablePath}.tmp`, tablePath);
+    } catch (e) {
+      ctx?.log(`flows: cannot save the decision table to ${tablePath}: ${(e as Error).message}`);
+    }
+  };
 
   return {
     name: 'flow-log',
@@ -92,8 +128,10 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
       });
       registerShipperMetrics(c.registry, shipper);
       const metrics = createFlowMetrics(c.registry);
+      mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
+      table = loadTable(tablePath);
       const rs = c.ruleset();
-      if (rs !== undefined) table = decisionTableOf([rs]);
+      if (rs !== undefined) learn(rs);
       const ip = opts.ipPath ?? 'ip';
       const setpriv = opts.setprivPath ?? 'setpriv';
       const guard = [setpriv, '--pdeathsig', 'KILL'];
@@ -128,13 +166,11 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
       }
       collector = started;
     },
-    onProgrammed(update) {
-      if (update.outcome.kind === 'failed' || ctx === undefined) return;
-      const rs = ctx.ruleset();
-      if (rs === undefined) return;
-      const next = new Map(table);
-      for (const [id, p] of decisionTableOf([rs])) next.set(id, p);
-      table = next;
+    // Pure as far as the ruleset goes (returned unchanged); learning ids of a ruleset that then
+    // fails to apply is harmless (an id is a hash of its provenance, the same wherever it is used).
+    transformRuleset(rs) {
+      learn(rs);
+      return rs;
     },
     async onStop() {
       if (collector !== undefined) {

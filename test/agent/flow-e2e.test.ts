@@ -62,8 +62,9 @@ describe('flows end to end: kernel → agent → server → API and CLI', { skip
     return (await fetch(`http://${n.listen}/metrics`)).text();
   };
   const gauge = (text: string, name: string): number => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  const drive = async (n: number): Promise<void> => {
-    const results = await probeSession(await current(), Array.from({ length: n }, () => CATALOG_FLOW), { concurrency: 2 });
+ /** `session`: one read before (the server may be down now). */
+  const drive = async (n: number, session?: Session): Promise<void> => {
+    const results = await probeSession(session ?? (await current()), Array.from({ length: n }, () => CATALOG_FLOW), { concurrency: 2 });
     assert.deepEqual(results.map((r) => r.observed), Array.from({ length: n }, () => 'allow'));
   };
 
@@ -93,14 +94,15 @@ describe('flows end to end: kernel → agent → server → API and CLI', { skip
     const N3 = 2;
     const t0 = performance.now();
     await drive(N1);
-    assert.ok(await eventually(async () => (await catalogConnections()).dst >= N1, 30_000), `first ${N1} connections never arrived: ${JSON.stringify(await catalogConnections())}`);
+    assert.ok(await eventually(async () => (await catalogConnections()).dst >= N1, 30_000), `first ${N1} connections never arrived: ${JSON.stringify(await catalogConnections())}; ${JSON.stringify((await listFlows('')).map((x) => [x.reporter, x.source.name, x.destination.name, x.port, x.connections]))}`);
     console.log(`# flows e2e: ${N1} connections driven → all queryable through the API after ${Math.round(performance.now() - t0)} ms (collector interval 1 s)`);
     await sleep(2500);
     assert.deepEqual(await catalogConnections(), { src: N1, dst: N1 });
 
     // The server goes away: records pile up in the agents' spools.
+    const session = await current();
     await server.stop();
-    await drive(N2);
+    await drive(N2, session);
     const nodes = [...new Set([placement['hipstershop/frontend']!, placement['hipstershop/productcatalogservice']!])];
     assert.ok(
       await eventually(async () => {
