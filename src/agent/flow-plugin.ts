@@ -95,6 +95,8 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
   const tablePath = join(opts.workDir, 'decisions.json');
   let table = new Map<string, string>();
   let lastWarning: string | undefined;
+  // Before the first programming the agent's engine is empty: no explanation beats a wrong one.
+  let programmed = false;
   const learn = (rs: Ruleset): void => {
     let added = false;
     const next = new Map(table);
@@ -141,7 +143,7 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
         wrap: (argv) => (c.netns === undefined ? [...guard, ...argv] : [ip, 'netns', 'exec', c.netns, ...guard, ...argv]),
         workDir: opts.workDir,
         ruleTable: () => table,
-        cluster: () => ctx?.snapshot(),
+        cluster: () => (programmed ? ctx?.snapshot() : undefined),
         onRecords: (records) => {
           if (records.length === 0) return;
           metrics.observe(records);
@@ -171,6 +173,9 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
     transformRuleset(rs) {
       learn(rs);
       return rs;
+    },
+    onProgrammed(update) {
+      if (update.outcome.kind !== 'failed') programmed = true;
     },
     async onStop() {
       if (collector !== undefined) {

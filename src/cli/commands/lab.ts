@@ -218,6 +218,8 @@ async function runAgentLabUp(
     flows: x.flows,
     ...(x.dns === undefined ? {} : { dns: x.dns }),
     target: { server: target.server, token: target.token },
+    // The agents collect and ship the flows (docs/flows.md, "End to end"); no lab daemon.
+    ...(opts.flowLog === false ? { agentArgs: ['--no-flow-log'] } : {}),
     onProgress: (phase) => io.status?.(`lab ${x.labId}: ${phase}…`),
   });
   io.status?.(undefined);
@@ -231,6 +233,7 @@ async function runAgentLabUp(
   );
   for (const n of nodes) io.out(`  ${n.name.padEnd(10)} agent pid ${String(n.agentPid).padEnd(8)} revision ${n.revision ?? '-'}  (${n.netns}, http ${n.listen ?? '-'})`);
   io.out(`policy now changes through the API: strata apply -f … / strata delete …   ·   strata get nodes   ·   strata lab probe${x.labId === DEFAULT_LAB_ID ? '' : ` --lab ${x.labId}`}`);
+  if (opts.flowLog !== false) io.out(`flows: every agent collects its node's flows and ships them to the server: strata flows --server ${target.server}   ·   strata lab flows${x.labId === DEFAULT_LAB_ID ? '' : ` --lab ${x.labId}`}`);
   return EXIT.OK;
 }
 
