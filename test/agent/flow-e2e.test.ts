@@ -230,11 +230,23 @@ describe('flows end to end: kernel → agent → server → API and CLI', { skip
     assert.ok(await eventually(async () => rulePackets(await serverMetrics()) - serverBefore >= 3, 30_000, 250), 'the server\'s per-rule counter did not move by 3');
   });
 
-  it('lab flows on an agent lab reads the server\'s flow API', async () => {
+  it('lab traffic drives real connections on an agent lab; lab flows reads them back from the server\'s flow API', async () => {
+    const t = memoryIo();
+    const code = await main(['lab', 'traffic', '--lab', labId, '--rate', '20/s', '--duration', '1s'], t);
+    assert.equal(code, 0, [...t.stdout, ...t.stderr].join('\n'));
+    assert.match(t.stdout.join('\n'), /connections in .*: \d+ allowed, \d+ denied/);
+    assert.doesNotMatch(t.stderr.join('\n'), /no flow collector/);
     const io = memoryIo();
     assert.equal(await main(['lab', 'flows', '--lab', labId, '--token', ADMIN_TOKEN, '-o', 'json'], io), 0, io.stderr.join('\n'));
     const recs = io.stdout.join('\n').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as FlowRecord);
     assert.ok(recs.some((r) => r.destination.name === 'productcatalogservice' && r.action === 'allow'));
     assert.ok(recs.some((r) => r.action === 'deny'));
+    assert.ok(recs.every((r, i) => i === 0 || recs[i - 1]!.endTime <= r.endTime), 'oldest first');
+    const table = memoryIo();
+    assert.equal(await main(['lab', 'flows', '--lab', labId, '--token', ADMIN_TOKEN], table), 0);
+    assert.match(table.stdout.join('\n'), /^TIME\s+NODE\s+REPORTER\s+SOURCE/m);
+    const bad = memoryIo();
+    assert.equal(await main(['lab', 'flows', '--lab', labId, '--token', 'wrong-token'], bad), 2);
+    assert.match(bad.stderr.join('\n'), /HTTP 401/);
   });
 });
