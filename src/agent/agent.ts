@@ -134,7 +134,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
 
+  const summaries = (): Record<string, string> => Object.fromEntries(plugins.flatMap((p) => (p.summary === undefined ? [] : [[p.name, p.summary()]])));
   const statusBody = (): NodeStatusBody => {
+    // The heartbeat also refreshes what the run file says of the plugins (lab status reads it).
+    if (plugins.some((p) => p.summary !== undefined)) runFile.update({ plugins: summaries() });
     const s = loop.state();
     const c = countRules(programmer.held());
     return {
@@ -177,6 +180,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       log: (line: string) => log(`agent ${opts.node}: ${line}`),
     };
     for (const p of plugins) await p.onStart?.(ctx);
+    if (plugins.some((p) => p.summary !== undefined)) runFile.update({ plugins: summaries() });
   } catch (e) {
     await http?.close();
     runFile.remove();

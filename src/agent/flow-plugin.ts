@@ -187,6 +187,12 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
         await shipper.close();
       }
     },
+    summary() {
+      if (collector === undefined) return `off: ${problem ?? 'not started'}`;
+      const s = shipper?.stats();
+      const k = collector.stats();
+      return `collecting: ${k.records} records, ${s?.sent.records ?? 0} shipped, ${s?.spooled.records ?? 0} spooled${(s?.droppedRecords ?? 0) > 0 ? `, ${s!.droppedRecords} dropped` : ''}${k.restarts > 0 ? `, ${k.restarts} restarts` : ''}${s?.lastError ? `; last error: ${s.lastError}` : ''}`;
+    },
     status() {
       const s = shipper?.stats();
       const k = collector?.stats();

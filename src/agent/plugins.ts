@@ -44,4 +44,6 @@ export interface AgentPlugin {
   onStop?(): void | Promise<void>;
   /** What the plugin adds to the agent's /status (under `plugins.NAME`) and NodeStatus; cheap, called per request. */
   status?(): Record<string, unknown>;
+  /** One line of health for the agent's run file (what `strata lab status` shows); refreshed with every heartbeat. */
+  summary?(): string;
 }

@@ -70,6 +70,8 @@ export interface AgentNode {
   readonly revision: number | null;
   readonly state: string | null;
   readonly listen: string | null;
+  /** The agent's flow log, as its last heartbeat put it (null: no agent, or it has no flow log). */
+  readonly flowLog: string | null;
 }
 
 export interface AgentLabResult {
@@ -174,7 +176,7 @@ export function agentNodes(lab: Pick<Lab, 'plan'>, runDir?: string): AgentNode[]
   const dir = agentRunDir(runDir);
   return lab.plan.nodes.map((n) => {
     const a: AgentRunFile | undefined = readLiveAgent(agentRunFilePath(dir, n.namespace, n.name));
-    return { name: n.name, netns: n.namespace, agentPid: a?.pid ?? null, revision: a?.revision ?? null, state: a?.state ?? null, listen: a?.listen ?? null };
+    return { name: n.name, netns: n.namespace, agentPid: a?.pid ?? null, revision: a?.revision ?? null, state: a?.state ?? null, listen: a?.listen ?? null, flowLog: a?.plugins?.['flow-log'] ?? null };
   });
 }
 

@@ -85,7 +85,12 @@ describe('flows end to end: kernel → agent → server → API and CLI', { skip
       const status = (await (await fetch(`http://${n.listen!}/status`)).json()) as { plugins?: Record<string, { collecting?: boolean; problem?: string }> };
       assert.equal(status.plugins?.['flow-log']?.collecting, true, JSON.stringify(status.plugins));
       assert.ok(gauge(await metricsOf(n.name), 'strata_flow_spool_records') >= 0);
+      assert.match(n.flowLog ?? '', /^collecting: \d+ records, \d+ shipped, \d+ spooled/);
     }
+    const io = memoryIo();
+    assert.equal(await main(['lab', 'status', '--lab', labId], io), 0);
+    assert.match(io.stdout.join('\n'), /flow log: by the agents/);
+    assert.match(io.stdout.join('\n'), /node-1 .*; flow log collecting: /);
   });
 
   it('N connections are N after the server stops, the agents are killed with SIGKILL and restarted, and the server starts again', async () => {

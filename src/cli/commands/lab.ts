@@ -413,11 +413,11 @@ function statusText(s: LabStatus): string[] {
     `lab ${s.labId}: ${s.phase}${s.createdAt === undefined ? '' : `, created ${s.createdAt}`}`,
     `  ${plural(s.nodes.length, 'node')} (${s.nodes.map((n) => n.name).join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
     `  agents: ${s.agents.running} of ${s.agents.recorded} running${s.sctp === undefined ? '' : `; SCTP: ${s.sctp}`}`,
-    `  flow log: ${s.flowCollector === undefined ? 'off' : `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}`}`,
+    `  flow log: ${s.flowCollector !== undefined ? `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}` : s.server !== undefined ? 'by the agents (below), shipped to the server' : 'off'}`,
   ];
   if (s.server !== undefined) {
     lines.push(`  control plane: ${s.server}`);
-    for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}`}`);
+    for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}; flow log ${n.flowLog ?? 'off'}`}`);
   }
   if (s.session !== undefined && s.server !== undefined) {
     lines.push(`  manifests registered at up: ${plural(s.session.files.length, 'file')}; policy changes through the API since`);
