@@ -14,10 +14,11 @@
 // Pods and their controllers are not registered as such: the WorkloadEndpoint is the endpoint,
 // and a Pod beside it would be a second endpoint with the same id.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentRunDir, agentRunFilePath, readLiveAgent } from '../agent/index.ts';
+import { defaultFlowPaths } from '../agent/flow-plugin.ts';
 import type { AgentRunFile } from '../agent/index.ts';
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, hasErrors, ok } from '../diagnostics/index.ts';
@@ -303,6 +304,12 @@ export async function downAgentLab(labId: string, stateDir?: string): ReturnType
       return a === undefined ? [] : [{ pid: a.pid, startTime: a.startTime }];
     });
     await endProcesses(agents, 3000);
+    // The agents' flow spools and collector directories: a real node keeps its spool across
+    // restarts (that is its point); a lab's dies with the lab. By the lab's namespace names only.
+    for (const n of state.plan.nodes) {
+      const paths = defaultFlowPaths(agentRunDir(), n.namespace, n.name);
+      for (const f of [paths.spoolPath, `${paths.spoolPath}-wal`, `${paths.spoolPath}-shm`, paths.workDir]) rmSync(f, { recursive: true, force: true });
+    }
   }
   return downLab(labId, stateDir === undefined ? {} : { stateDir });
 }

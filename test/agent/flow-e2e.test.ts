@@ -7,11 +7,14 @@
 // and restarted by hand, the server started again on the same files — N connections must be N.
 // Needs root (namespaces, nft), ulogd2 (+JSON), conntrack, setpriv.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { memoryIo } from '../../src/cli/io.ts';
 import type { FlowRecord } from '../../src/flows/record.ts';
+import { defaultFlowPaths } from '../../src/agent/flow-plugin.ts';
+import { agentRunDir } from '../../src/agent/index.ts';
 import { findProgram } from '../../src/lab/index.ts';
 import type { Lab } from '../../src/lab/index.ts';
 import { agentNodes, attachAgentSession, downAgentLab, flowCollectionUnavailableReason, probeSession, spawnAgent, upAgentLab, waitForAgents, withExternalsFor } from '../../src/lab-session/index.ts';
@@ -253,5 +256,14 @@ describe('flows end to end: kernel → agent → server → API and CLI', { skip
     const bad = memoryIo();
     assert.equal(await main(['lab', 'flows', '--lab', labId, '--token', 'wrong-token'], bad), 2);
     assert.match(bad.stderr.join('\n'), /HTTP 401/);
+  });
+
+  it('lab down ends the agents (their collectors with them) and removes their spools', async () => {
+    const nodes = agentNodes(lab);
+    const files = nodes.flatMap((n) => Object.values(defaultFlowPaths(agentRunDir(), n.netns, n.name)));
+    assert.ok(files.every((f) => existsSync(f)), 'the spools and collector directories exist while the lab runs');
+    const down = await downAgentLab(labId);
+    assert.ok(down.ok, JSON.stringify(down.ok ? '' : down.diagnostics));
+    assert.deepEqual(files.filter((f) => existsSync(f)), []);
   });
 });
