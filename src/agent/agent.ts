@@ -101,6 +101,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let lastLine = '';
   let lastReported = '';
   const rulesNow = (): number => countRules(programmer.held()).rules;
+  const pluginStatus = (): Record<string, unknown> => Object.fromEntries(plugins.flatMap((p) => (p.status === undefined ? [] : [[p.name, p.status()]])));
 
   const loop = createSyncLoop({
     programmer,
@@ -133,7 +134,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
 
+  const summaries = (): Record<string, string> => Object.fromEntries(plugins.flatMap((p) => (p.summary === undefined ? [] : [[p.name, p.summary()]])));
   const statusBody = (): NodeStatusBody => {
+    // The heartbeat also refreshes what the run file says of the plugins (lab status reads it).
+    if (plugins.some((p) => p.summary !== undefined)) runFile.update({ plugins: summaries() });
     const s = loop.state();
     const c = countRules(programmer.held());
     return {
@@ -159,14 +163,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       registry: metrics.registry,
       status: () => {
         const s = loop.state();
-        return { healthy: s.state === 'in-sync', line: formatStatusLine(opts.node, s, rulesNow()), json: { node: opts.node, netns: opts.netns ?? null, ...s, rules: rulesNow() } };
+        return { healthy: s.state === 'in-sync', line: formatStatusLine(opts.node, s, rulesNow()), json: { node: opts.node, netns: opts.netns ?? null, ...s, rules: rulesNow(), plugins: pluginStatus() } };
       },
     });
     runFile.update({ listen: http.address });
     const kernel = await programmer.inspect();
     if (kernel.tableFound) log(`agent ${opts.node}: table inet ${table} holds ${kernel.rules} rules from a previous run; they stay until the server's state replaces them in one transaction`);
-    const ctx = { node: opts.node, netns: opts.netns, table, snapshot: () => loop.cluster(), ruleset: () => programmer.held(), revision: () => loop.state().revision };
+    const ctx = {
+      node: opts.node,
+      netns: opts.netns,
+      table,
+      snapshot: () => loop.cluster(),
+      ruleset: () => programmer.held(),
+      revision: () => loop.state().revision,
+      registry: metrics.registry,
+      log: (line: string) => log(`agent ${opts.node}: ${line}`),
+    };
     for (const p of plugins) await p.onStart?.(ctx);
+    if (plugins.some((p) => p.summary !== undefined)) runFile.update({ plugins: summaries() });
   } catch (e) {
     await http?.close();
     runFile.remove();

@@ -3,6 +3,7 @@
 // the ruleset it holds). Plugins observe; they cannot block or change the sync loop, except for
 // `transformRuleset`, which may add statements (e.g. nflog) to the compiled rules before they
 // are applied.
+import type { Registry } from 'prom-client';
 import type { Ruleset } from '../dataplane/index.ts';
 import type { ChangeReport, Cluster } from '../engine/index.ts';
 import type { ProgramOutcome } from './programmer.ts';
@@ -18,6 +19,10 @@ export interface AgentContext {
   ruleset(): Ruleset | undefined;
   /** Server revision the kernel holds. */
   revision(): number;
+  /** The agent's Prometheus registry (its /metrics): a plugin registers its own series here. */
+  readonly registry: Registry;
+  /** The agent's log. */
+  log(line: string): void;
 }
 
 export interface ProgrammedUpdate {
@@ -37,4 +42,8 @@ export interface AgentPlugin {
   /** Applied to every compiled ruleset before it is diffed and applied. Must be pure. */
   transformRuleset?(rs: Ruleset): Ruleset;
   onStop?(): void | Promise<void>;
+  /** What the plugin adds to the agent's /status (under `plugins.NAME`) and NodeStatus; cheap, called per request. */
+  status?(): Record<string, unknown>;
+  /** One line of health for the agent's run file (what `strata lab status` shows); refreshed with every heartbeat. */
+  summary?(): string;
 }

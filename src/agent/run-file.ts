@@ -18,6 +18,8 @@ export const agentRunFileSchema = z.object({
   server: z.string(),
   state: z.string(),
   revision: z.number().int(),
+  /** One line per plugin (e.g. `flow-log: collecting, …`), as of the last heartbeat. */
+  plugins: z.record(z.string(), z.string()).optional(),
   updatedAt: z.string(),
 });
 export type AgentRunFile = z.output<typeof agentRunFileSchema>;

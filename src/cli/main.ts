@@ -203,6 +203,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(labOption())
     .option('--since <d>', 'only records whose interval ended within this long (30s, 5m, 1h)')
     .option('--aggregate <level>', 'none, src-port, endpoint-group or dst-port (Calico\'s flow log levels)')
+    .option('--token <token>', 'an agent lab (lab up --server): bearer token for its server\'s flow API (default $STRATA_TOKEN)')
     .addOption(new Option('-o, --output <format>', 'table or json (JSON Lines of FlowRecord)').default('table'))
     .action(async (opts) => setExit(await (await import('./commands/lab-flows.ts')).runLabFlows(io, opts)));
   lab

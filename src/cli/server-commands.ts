@@ -48,7 +48,11 @@ export function registerServerCommands(program: Command, io: Io, setExit: (code:
       .option('--resync-interval <s>', 'check that the kernel still holds the programmed table every S seconds; 0: never (default 30)')
       .option('--no-conntrack', 'do not remove conntrack entries of flows that become denied')
       .option('--run-dir <dir>', 'where the agent records itself (default /run/strata-agent)')
-      .option('--dns-bindings <file>', 'after each programming, write which nft sets the node\'s DNS proxy fills for which domain patterns (docs/dns.md)'),
+      .option('--dns-bindings <file>', 'after each programming, write which nft sets the node\'s DNS proxy fills for which domain patterns (docs/dns.md)')
+      .option('--no-flow-log', 'do not collect flows (nflog + conntrack in the node\'s namespace) nor ship them to the server')
+      .option('--flow-spool <path>', 'the flow shipper\'s on-disk spool (default RUN_DIR/NETNS.flows.db)')
+      .option('--flow-aggregate <spec>', 'aggregation per action: allow=LEVEL,deny=LEVEL (none, src-port, endpoint-group, dst-port)', 'allow=endpoint-group,deny=src-port')
+      .option('--flow-interval <s>', 'how often the flow collector reports, seconds (default 5)'),
   ).action(async (opts) => setExit(await (await import('./commands/agent.ts')).runAgent(io, opts)));
 
   withTarget(

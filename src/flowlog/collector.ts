@@ -76,6 +76,12 @@ export interface FlowCollector {
   readonly ready: Promise<string | undefined>;
   /** Dumps conntrack's counters, joins and reports now (besides the interval). */
   flush(): Promise<void>;
+  /**
+   * Reads `ruleTable()` now instead of at the next flush. Decisions are classified as they
+   * arrive, so a node agent calls this before it applies a ruleset with new ids: an id logged
+   * before the collector knows it is not attributed.
+   */
+  learnTable(): void;
   stop(): Promise<void>;
   /** PIDs of the child processes (as spawned: `ip`, which execs the program in the namespace). */
   pids(): number[];
@@ -308,6 +314,7 @@ export function createFlowCollector(opts: FlowCollectorOptions): FlowCollector {
   return {
     ready,
     flush,
+    learnTable: () => learn(opts.ruleTable()),
     async stop() {
       stopped = true;
       for (const t of timers) clearTimeout(t);

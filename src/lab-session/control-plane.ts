@@ -14,10 +14,11 @@
 // Pods and their controllers are not registered as such: the WorkloadEndpoint is the endpoint,
 // and a Pod beside it would be a second endpoint with the same id.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentRunDir, agentRunFilePath, readLiveAgent } from '../agent/index.ts';
+import { defaultFlowPaths } from '../agent/flow-plugin.ts';
 import type { AgentRunFile } from '../agent/index.ts';
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, hasErrors, ok } from '../diagnostics/index.ts';
@@ -70,6 +71,8 @@ export interface AgentNode {
   readonly revision: number | null;
   readonly state: string | null;
   readonly listen: string | null;
+  /** The agent's flow log, as its last heartbeat put it (null: no agent, or it has no flow log). */
+  readonly flowLog: string | null;
 }
 
 export interface AgentLabResult {
@@ -174,7 +177,7 @@ export function agentNodes(lab: Pick<Lab, 'plan'>, runDir?: string): AgentNode[]
   const dir = agentRunDir(runDir);
   return lab.plan.nodes.map((n) => {
     const a: AgentRunFile | undefined = readLiveAgent(agentRunFilePath(dir, n.namespace, n.name));
-    return { name: n.name, netns: n.namespace, agentPid: a?.pid ?? null, revision: a?.revision ?? null, state: a?.state ?? null, listen: a?.listen ?? null };
+    return { name: n.name, netns: n.namespace, agentPid: a?.pid ?? null, revision: a?.revision ?? null, state: a?.state ?? null, listen: a?.listen ?? null, flowLog: a?.plugins?.['flow-log'] ?? null };
   });
 }
 
@@ -301,6 +304,12 @@ export async function downAgentLab(labId: string, stateDir?: string): ReturnType
       return a === undefined ? [] : [{ pid: a.pid, startTime: a.startTime }];
     });
     await endProcesses(agents, 3000);
+    // The agents' flow spools and collector directories: a real node keeps its spool across
+    // restarts (that is its point); a lab's dies with the lab. By the lab's namespace names only.
+    for (const n of state.plan.nodes) {
+      const paths = defaultFlowPaths(agentRunDir(), n.namespace, n.name);
+      for (const f of [paths.spoolPath, `${paths.spoolPath}-wal`, `${paths.spoolPath}-shm`, paths.workDir]) rmSync(f, { recursive: true, force: true });
+    }
   }
   return downLab(labId, stateDir === undefined ? {} : { stateDir });
 }

@@ -3,6 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openSqliteFlowStore } from '../../src/flows/sqlite-store.ts';
 import { createStrataServer } from '../../src/server/app.ts';
 import type { StrataServer } from '../../src/server/app.ts';
 import { parseTokenFile } from '../../src/server/authn.ts';
@@ -23,7 +24,8 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function startLiveServer(opts: { bookmarkIntervalMs?: number } = {}): Promise<LiveServer> {
+/** `flowStore`: keep flow records in DIR/strata.flows.db (as `strata server --store sqlite:…` does), so they survive stop/start. */
+export async function startLiveServer(opts: { bookmarkIntervalMs?: number; flowStore?: boolean } = {}): Promise<LiveServer> {
   const dir = mkdtempSync(join(tmpdir(), 'strata-agent-'));
   const tokens = parseTokenFile(TOKENS, 'tokens.csv');
   if (!tokens.ok) throw new Error('bad tokens');
@@ -32,7 +34,13 @@ export async function startLiveServer(opts: { bookmarkIntervalMs?: number } = {}
   let port = 0;
   const start = async (): Promise<void> => {
     store = await openDatastore(`sqlite:${join(dir, 'strata.db')}`);
-    server = await createStrataServer({ store, tokens: tokens.value, log: () => undefined, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 500 });
+    server = await createStrataServer({
+      store,
+      tokens: tokens.value,
+      log: () => undefined,
+      bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 500,
+      ...(opts.flowStore === true ? { flowStore: openSqliteFlowStore({ path: join(dir, 'strata.flows.db') }) } : {}),
+    });
     const address = await server.app.listen({ host: '127.0.0.1', port });
     port = Number(new URL(address).port);
   };

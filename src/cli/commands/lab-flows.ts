@@ -3,7 +3,7 @@
 // with the engine's explanation beside them). Helpers shared with the other lab commands come
 // from lab.ts.
 import { aggregateFlows } from '../../flows/aggregate.ts';
-import { aggregationSchema } from '../../flows/record.ts';
+import { aggregationSchema, flowRecordSchema } from '../../flows/record.ts';
 import type { FlowRecord, PolicyHit } from '../../flows/record.ts';
 import {
   collectorRunning,
@@ -16,6 +16,8 @@ import {
   withExternalsFor,
 } from '../../lab-session/index.ts';
 import type { SessionFlow } from '../../lab-session/index.ts';
+import type { Session } from '../../lab-session/index.ts';
+import { resolveTarget } from '../config.ts';
 import type { Io } from '../io.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { attach, labIdOf, readFlows, render, requireLab, table } from './lab.ts';
@@ -33,6 +35,8 @@ export interface LabFlowsOptions extends LabCommon {
   readonly output: string;
   readonly since?: string | undefined;
   readonly aggregate?: string | undefined;
+  /** Bearer token for an agent lab's server (default $STRATA_TOKEN). */
+  readonly token?: string | undefined;
 }
 
 /** The default mix: every pair's listening ports, plus an ICMP echo per pair (TCP, UDP and ICMP). */
@@ -63,7 +67,8 @@ export async function runLabTraffic(io: Io, opts: LabTrafficOptions): Promise<nu
     render(io, extended.diagnostics);
     return EXIT.USAGE;
   }
-  if (!collectorRunning(extended.value) && opts.quiet !== true) io.err('note: no flow collector runs for this lab (built with --no-flow-log?): `lab flows` will show nothing new');
+  // An agent lab's flows are collected by its agents (and shipped to the server), not by a lab daemon.
+  if (extended.value.record.controlPlane === undefined && !collectorRunning(extended.value) && opts.quiet !== true) io.err('note: no flow collector runs for this lab (built with --no-flow-log?): `lab flows` will show nothing new');
   const sum = await runTraffic(extended.value, flows, {
     ratePerSec: rate,
     durationMs,
@@ -111,15 +116,24 @@ export async function runLabFlows(io: Io, opts: LabFlowsOptions): Promise<number
   if (!requireLab(io)) return EXIT.USAGE;
   const session = attach(io, labId);
   if (session === undefined) return EXIT.USAGE;
-  // What the collectors hold is reported first, so the newest connections show too.
-  const fresh = await flushFlowCollection(session);
-  if (!fresh) io.err(collectorRunning(session) ? 'note: the flow collector did not answer; showing what it wrote before' : 'note: no flow collector runs for this lab; showing what was collected before');
-  const read = readLabFlows(session, sinceMs);
-  if (!read.ok) {
-    render(io, read.diagnostics);
-    return EXIT.USAGE;
+  let collected: FlowRecord[];
+  if (session.record.controlPlane !== undefined) {
+    // An agent lab: its agents ship what they collect to the server; read it back from there.
+    const fromServer = await serverFlows(io, session, opts);
+    if (fromServer === undefined) return EXIT.USAGE;
+    collected = fromServer;
+  } else {
+    // What the collectors hold is reported first, so the newest connections show too.
+    const fresh = await flushFlowCollection(session);
+    if (!fresh) io.err(collectorRunning(session) ? 'note: the flow collector did not answer; showing what it wrote before' : 'note: no flow collector runs for this lab; showing what was collected before');
+    const read = readLabFlows(session, sinceMs);
+    if (!read.ok) {
+      render(io, read.diagnostics);
+      return EXIT.USAGE;
+    }
+    collected = read.value;
   }
-  const records = level === undefined ? read.value : aggregateFlows(read.value, { allow: level, deny: level });
+  const records = level === undefined ? collected : aggregateFlows(collected, { allow: level, deny: level });
   if (opts.output === 'json') {
     if (records.length > 0) io.out(records.map((r) => JSON.stringify(r)).join('\n'));
     return EXIT.OK;
@@ -143,4 +157,43 @@ export async function runLabFlows(io: Io, opts: LabFlowsOptions): Promise<number
   const mismatches = records.filter((r) => r.mismatch).length;
   if (mismatches > 0) io.err(`${mismatches} record(s) where the kernel's decision differs from the engine's explanation`);
   return EXIT.OK;
+}
+
+/**
+ * An agent lab's records from its server's flow API (`GET /apis/strata/v1/flows`, oldest first,
+ * up to 5,000 per page, every page of the window). undefined after saying why on stderr.
+ */
+async function serverFlows(io: Io, session: Session, opts: LabFlowsOptions): Promise<FlowRecord[] | undefined> {
+  const server = session.record.controlPlane!.server;
+  const target = await resolveTarget({ server, token: opts.token });
+  const since = opts.since === undefined ? '15m' : `${Math.max(1, Math.ceil(must(parseDuration(opts.since, '--since')) / 1000))}s`;
+  const out: FlowRecord[] = [];
+  let cont: string | undefined;
+  for (;;) {
+    const url = `${server}/apis/strata/v1/flows?since=${since}&limit=5000${cont === undefined ? '' : `&continue=${encodeURIComponent(cont)}`}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { accept: 'application/json', ...(target?.token === undefined ? {} : { authorization: `Bearer ${target.token}` }) } });
+    } catch (e) {
+      io.err(`strata lab flows: cannot reach the lab's server ${server}: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message} (or use strata flows --server URL)`);
+      return undefined;
+    }
+    const body = (await res.json().catch(() => ({}))) as { items?: unknown[]; metadata?: { continue?: string }; message?: string };
+    if (res.status !== 200) {
+      io.err(`strata lab flows: ${server} answered HTTP ${res.status}: ${body.message ?? ''}${res.status === 401 ? ' (pass --token or set STRATA_TOKEN)' : ''}`);
+      return undefined;
+    }
+    for (const [i, item] of (body.items ?? []).entries()) {
+      const r = flowRecordSchema.safeParse(item);
+      if (!r.success) {
+        io.err(`strata lab flows: ${server}: items[${i}].${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+        return undefined;
+      }
+      out.push(r.data);
+    }
+    cont = body.metadata?.continue;
+    if (cont === undefined || cont === '') break;
+  }
+  // The API answers newest first; the lab's table reads oldest first.
+  return out.sort((a, b) => (a.endTime < b.endTime ? -1 : a.endTime > b.endTime ? 1 : 0));
 }

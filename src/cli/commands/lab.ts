@@ -218,6 +218,8 @@ async function runAgentLabUp(
     flows: x.flows,
     ...(x.dns === undefined ? {} : { dns: x.dns }),
     target: { server: target.server, token: target.token },
+    // The agents collect and ship the flows (docs/flows.md, "End to end"); no lab daemon.
+    ...(opts.flowLog === false ? { agentArgs: ['--no-flow-log'] } : {}),
     onProgress: (phase) => io.status?.(`lab ${x.labId}: ${phase}…`),
   });
   io.status?.(undefined);
@@ -231,6 +233,7 @@ async function runAgentLabUp(
   );
   for (const n of nodes) io.out(`  ${n.name.padEnd(10)} agent pid ${String(n.agentPid).padEnd(8)} revision ${n.revision ?? '-'}  (${n.netns}, http ${n.listen ?? '-'})`);
   io.out(`policy now changes through the API: strata apply -f … / strata delete …   ·   strata get nodes   ·   strata lab probe${x.labId === DEFAULT_LAB_ID ? '' : ` --lab ${x.labId}`}`);
+  if (opts.flowLog !== false) io.out(`flows: every agent collects its node's flows and ships them to the server: strata flows --server ${target.server}   ·   strata lab flows${x.labId === DEFAULT_LAB_ID ? '' : ` --lab ${x.labId}`}`);
   return EXIT.OK;
 }
 
@@ -410,11 +413,11 @@ function statusText(s: LabStatus): string[] {
     `lab ${s.labId}: ${s.phase}${s.createdAt === undefined ? '' : `, created ${s.createdAt}`}`,
     `  ${plural(s.nodes.length, 'node')} (${s.nodes.map((n) => n.name).join(', ')}), ${plural(s.workloads, 'workload')}, ${plural(s.externals, 'external address', 'external addresses')}, ${plural(s.namespaces, 'namespace')}`,
     `  agents: ${s.agents.running} of ${s.agents.recorded} running${s.sctp === undefined ? '' : `; SCTP: ${s.sctp}`}`,
-    `  flow log: ${s.flowCollector === undefined ? 'off' : `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}`}`,
+    `  flow log: ${s.flowCollector !== undefined ? `collector pid ${s.flowCollector.pid}${s.flowCollector.running ? ', running' : ', NOT running'}` : s.server !== undefined ? 'by the agents (below), shipped to the server' : 'off'}`,
   ];
   if (s.server !== undefined) {
     lines.push(`  control plane: ${s.server}`);
-    for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}`}`);
+    for (const n of s.nodes) lines.push(`    ${n.name.padEnd(10)} ${n.netns.padEnd(24)} ${n.agentPid === null ? 'no agent running' : `agent pid ${n.agentPid}, ${n.state ?? '?'} at revision ${n.revision ?? 0}, http ${n.listen ?? '-'}; flow log ${n.flowLog ?? 'off'}`}`);
   }
   if (s.session !== undefined && s.server !== undefined) {
     lines.push(`  manifests registered at up: ${plural(s.session.files.length, 'file')}; policy changes through the API since`);
