@@ -308,7 +308,9 @@ export async function downAgentLab(labId: string, stateDir?: string): ReturnType
     // restarts (that is its point); a lab's dies with the lab. By the lab's namespace names only.
     for (const n of state.plan.nodes) {
       const paths = defaultFlowPaths(agentRunDir(), n.namespace, n.name);
-      for (const f of [paths.spoolPath, `${paths.spoolPath}-wal`, `${paths.spoolPath}-shm`, paths.workDir]) rmSync(f, { recursive: true, force: true });
+      // …and the run file, which an agent ended by SIGKILL (after the grace period) leaves behind.
+      const runFile = agentRunFilePath(agentRunDir(), n.namespace, n.name);
+      for (const f of [paths.spoolPath, `${paths.spoolPath}-wal`, `${paths.spoolPath}-shm`, paths.workDir, runFile]) rmSync(f, { recursive: true, force: true });
     }
   }
   return downLab(labId, stateDir === undefined ? {} : { stateDir });
