@@ -251,7 +251,7 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
 const namedPortElementCache = new WeakMap<readonly Endpoint[], Map<string, readonly ProtoPortElement[]>>();
 
 interface PortTracker extends Sorted<Triple, ProtoPortElement> {
-  readonly owners: readonly Endpoint[];
+  readonly owners: readonly (readonly Endpoint[])[];
 }
 const portTrackers = new LRUCache<string, PortTracker>({ max: 1024 });
 
@@ -276,7 +276,9 @@ function portSpec(names: readonly string[], family: IpFamily): ElementSpec<Tripl
 
 /**
  * (address, protocol, port) of every owner's port with one of the names. `setId` names the set
- * across snapshots: a single owner list (a selector's members) that changed is moved on by delta.
+ * across snapshots: owner lists (a selector's members, or one list per port name) that changed are
+ * moved on by delta. An endpoint in two of the lists (it declares two of the names) is counted
+ * once per list, symmetrically when it joins and leaves, so its elements appear once.
  */
 export function namedPortElements(setId: string, owners: readonly (readonly Endpoint[])[], names: readonly string[], family: IpFamily): readonly ProtoPortElement[] {
   const single = owners.length === 1 ? owners[0]! : undefined;
@@ -284,26 +286,35 @@ export function namedPortElements(setId: string, owners: readonly (readonly Endp
   const cached = single === undefined ? undefined : namedPortElementCache.get(single)?.get(key);
   if (cached !== undefined) return cached;
   const spec = portSpec(names, family);
-  if (single === undefined) {
-    // Several owner lists (one per name): an endpoint declaring two of the names counts once.
-    const seen = new Set<Endpoint>();
-    for (const list of owners) for (const ep of list) seen.add(ep);
-    return countKeys(seen, spec).distinct.sort(compareTriple).map(spec.element);
-  }
   const trackerKey = `${family}|${setId}`;
   const prev = portTrackers.get(trackerKey);
-  const moved = prev !== undefined ? hinted(prev.owners, single) ?? movedEndpoints(prev.owners, single) : undefined;
-  let next: PortTracker;
-  if (prev !== undefined && moved !== undefined) next = { ...moveSorted(prev, moved.left, moved.joined, spec, () => false), owners: single };
-  else {
-    const { distinct, count } = countKeys(single, spec);
-    const keys = distinct.sort(compareTriple);
-    next = { keys, elements: keys.map(spec.element), count, owners: single };
+  if (prev !== undefined && single === undefined && sameList(prev.owners, owners)) return prev.elements;
+  let next: PortTracker | undefined;
+  if (prev !== undefined && prev.owners.length === owners.length) {
+    const left: Endpoint[] = [];
+    const joined: Endpoint[] = [];
+    let ok = true;
+    for (let i = 0; i < owners.length && ok; i++) {
+      const m = hinted(prev.owners[i]!, owners[i]!) ?? movedEndpoints(prev.owners[i]!, owners[i]!);
+      if (m === undefined) ok = false;
+      else {
+        for (const ep of m.left) left.push(ep);
+        for (const ep of m.joined) joined.push(ep);
+      }
+    }
+    if (ok) next = { ...moveSorted(prev, left, joined, spec, () => false), owners };
   }
-  if (single.length >= DELTA_MIN_MEMBERS) portTrackers.set(trackerKey, next);
+  if (next === undefined) {
+    const { distinct, count } = countKeys(owners.flat(), spec);
+    const keys = distinct.sort(compareTriple);
+    next = { keys, elements: keys.map(spec.element), count, owners };
+  }
+  if (owners.reduce((n, l) => n + l.length, 0) >= DELTA_MIN_MEMBERS) portTrackers.set(trackerKey, next);
   else if (prev !== undefined) portTrackers.delete(trackerKey);
-  let byKey = namedPortElementCache.get(single);
-  if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
-  byKey.set(key, next.elements);
+  if (single !== undefined) {
+    let byKey = namedPortElementCache.get(single);
+    if (byKey === undefined) namedPortElementCache.set(single, (byKey = new Map()));
+    byKey.set(key, next.elements);
+  }
   return next.elements;
 }

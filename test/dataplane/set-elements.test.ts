@@ -89,6 +89,9 @@ test('selector and named-port set elements by delta equal the elements from scra
           for (const family of [4, 6] as const) {
             assert.deepEqual([...selectorElements(id, m, family)], scratch(m, family));
             assert.deepEqual([...namedPortElements(id, [m.endpoints], ['http', 'dns'], family)], scratchPorts(m.endpoints, ['http', 'dns'], family));
+            // One owner list per name (no selector): endpoints declaring both are in both lists.
+            const byName = (n: string): Endpoint[] => m.endpoints.filter((e) => e.ports.some((q) => q.name === n));
+            assert.deepEqual([...namedPortElements(`${id}/by-name`, [byName('dns'), byName('http')], ['dns', 'http'], family)], scratchPorts(m.endpoints, ['http', 'dns'], family));
           }
         }
       },
