@@ -52,12 +52,21 @@ function recordsOfProbe(records: readonly FlowRecord[], r: SessionProbeResult): 
 }
 
 async function collected(session: Session, sinceMs: number): Promise<FlowRecord[]> {
-  // Let ulogd's and conntrack's pipes drain, then ask the collector for what it holds.
-  await sleep(400);
-  assert.ok(await flushFlowCollection(session), 'the collector answered the flush');
-  const r = readLabFlows(session, sinceMs);
-  assert.ok(r.ok, JSON.stringify(r.ok ? '' : r.diagnostics));
-  return r.value;
+  // Let ulogd's and conntrack's pipes drain, then ask the collector for what it holds — again
+  // until two flushes in a row read the same records (a loaded machine delivers some late).
+  let last = -1;
+  let records: FlowRecord[] = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await sleep(400);
+    assert.ok(await flushFlowCollection(session), 'the collector answered the flush');
+    const r = readLabFlows(session, sinceMs);
+    assert.ok(r.ok, JSON.stringify(r.ok ? '' : r.diagnostics));
+    records = [...r.value];
+    const seen = records.reduce((n, x) => n + x.packets + x.connections, 0);
+    if (seen === last) break;
+    last = seen;
+  }
+  return records;
 }
 
 describe('flowlog in the lab: the kernel records its decisions', { skip }, () => {
