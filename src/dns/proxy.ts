@@ -12,17 +12,13 @@
 // It decides no policy: the bindings (which set stands for which patterns) come from the compiled
 // Ruleset, read anew whenever they change. A name no binding allows is answered all the same —
 // the proxy is a resolver, not a filter — but adds nothing, so its addresses stay denied.
-import dgram from 'node:dgram';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { DecodedPacket } from 'dns-packet';
 import { DEFAULT_TTL_BOUNDS, learnFromResponse } from './answer.ts';
 import type { DomainBinding, Learned, TtlBounds } from './answer.ts';
 import type { SetWriter } from './nft-writer.ts';
-import { decodePacket, errorResponse, exchangeTcp, exchangeUdp, onTcpMessages, RCODE, tcpFrame } from './wire.ts';
-import type { Endpoint } from './wire.ts';
+import { decodePacket, errorResponse, exchangeTcp, exchangeUdp, listenDns, RCODE } from './wire.ts';
+import type { DnsListener, Endpoint } from './wire.ts';
 
-const TCP_IDLE_MS = 10_000;
 
 export interface DnsProxyOptions {
   /** Where to listen, UDP and TCP (port 0: any free port, the same for both). */
@@ -44,11 +40,7 @@ export type ProxyEvent =
   | { readonly kind: 'malformed-query'; readonly transport: 'udp' | 'tcp'; readonly reason: string }
   | { readonly kind: 'failed'; readonly name: string; readonly transport: 'udp' | 'tcp'; readonly reason: string };
 
-export interface DnsProxy {
-  readonly address: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type DnsProxy = DnsListener;
 
 /** Handles one query message; resolves to the bytes to send back, or undefined to stay silent. */
 async function answer(opts: DnsProxyOptions, raw: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
@@ -100,57 +92,5 @@ async function answer(opts: DnsProxyOptions, raw: Buffer, transport: 'udp' | 'tc
 
 export async function startDnsProxy(opts: DnsProxyOptions): Promise<DnsProxy> {
   if (opts.upstreams.length === 0) throw new Error('the DNS proxy needs at least one trusted upstream server');
-  const udp = dgram.createSocket({ type: net.isIPv6(opts.listen.address) ? 'udp6' : 'udp4' });
-  udp.on('message', (msg, rinfo) => {
-    answer(opts, msg, 'udp').then(
-      (out) => {
-        if (out !== undefined) udp.send(out, rinfo.port, rinfo.address);
-      },
-      () => undefined,
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(opts.listen.port, opts.listen.address, () => resolve());
-  });
-  // After bind, a send error (an unreachable client) must not end the process.
-  udp.on('error', () => undefined);
-  const port = (udp.address() as AddressInfo).port;
-  const conns = new Set<net.Socket>();
-  const tcp = net.createServer((sock) => {
-    conns.add(sock);
-    sock.on('close', () => conns.delete(sock));
-    sock.on('error', () => undefined);
-    // An idle or trickling client must not hold a connection for ever (RFC 7766 §6.2: servers
-    // may close idle connections).
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    onTcpMessages(sock, (m) => {
-      answer(opts, m, 'tcp').then(
-        (out) => {
-          if (out !== undefined && sock.writable) sock.write(tcpFrame(out));
-          else if (out === undefined) sock.destroy();
-        },
-        () => sock.destroy(),
-      );
-    });
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(port, opts.listen.address, () => resolve());
-    });
-  } catch (e) {
-    udp.close();
-    throw e;
-  }
-  return {
-    address: opts.listen.address,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of conns) c.destroy();
-        udp.close();
-        tcp.close(() => resolve());
-      }),
-  };
+  return listenDns(opts.listen, (m, transport) => answer(opts, m, transport));
 }

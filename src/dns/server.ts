@@ -3,14 +3,11 @@
 // workload → node proxy → outside host like a real one. Follows CNAME chains within its own
 // records (as an authoritative server does for in-zone targets); unknown names get NXDOMAIN.
 // Built with the same DNS library as the proxy; UDP and TCP.
-import dgram from 'node:dgram';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
 import { normalizeName } from './answer.ts';
-import { decodePacket, errorResponse, onTcpMessages, RCODE, tcpFrame } from './wire.ts';
-import type { Endpoint } from './wire.ts';
+import { decodePacket, errorResponse, listenDns, RCODE } from './wire.ts';
+import type { DnsListener, Endpoint } from './wire.ts';
 
 export interface DnsRecord {
   /** Owner name (lower case, no trailing dot). */
@@ -22,14 +19,9 @@ export interface DnsRecord {
   readonly ttl?: number | undefined;
 }
 
-export interface DnsServer {
-  readonly address: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type DnsServer = DnsListener;
 
 export const DEFAULT_RECORD_TTL = 30;
-const TCP_IDLE_MS = 10_000;
 
 /** The response to one query message from `records`, or undefined for garbage (pure). */
 export function respond(records: readonly DnsRecord[], raw: Buffer): Buffer | undefined {
@@ -62,43 +54,5 @@ export function respond(records: readonly DnsRecord[], raw: Buffer): Buffer | un
 }
 
 export async function startDnsServer(listen: Endpoint, records: readonly DnsRecord[]): Promise<DnsServer> {
-  const udp = dgram.createSocket(net.isIPv6(listen.address) ? 'udp6' : 'udp4');
-  udp.on('message', (msg, rinfo) => {
-    const out = respond(records, msg);
-    if (out !== undefined) udp.send(out, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(listen.port, listen.address, () => resolve());
-  });
-  udp.on('error', () => undefined);
-  const port = (udp.address() as AddressInfo).port;
-  const conns = new Set<net.Socket>();
-  const tcp = net.createServer((sock) => {
-    conns.add(sock);
-    sock.on('close', () => conns.delete(sock));
-    sock.on('error', () => undefined);
-    // An idle or trickling client must not hold a connection for ever (RFC 7766 §6.2: servers
-    // may close idle connections).
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    onTcpMessages(sock, (m) => {
-      const out = respond(records, m);
-      if (out === undefined) sock.destroy();
-      else sock.write(tcpFrame(out));
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, listen.address, () => resolve());
-  });
-  return {
-    address: listen.address,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of conns) c.destroy();
-        udp.close();
-        tcp.close(() => resolve());
-      }),
-  };
+  return listenDns(listen, async (m) => respond(records, m));
 }

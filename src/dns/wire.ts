@@ -3,6 +3,7 @@
 // TCP (RFC 1035 §4.2: TCP messages carry a two-byte length prefix).
 import dgram from 'node:dgram';
 import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 
@@ -59,6 +60,75 @@ export function exchangeUdp(server: Endpoint, message: Buffer, timeoutMs: number
       if (e) finish(e);
     });
   });
+}
+
+/** A DNS listener on UDP and TCP at one address and port. */
+export interface DnsListener {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** An idle or trickling TCP client must not hold a connection for ever (RFC 7766 §6.2). */
+const TCP_IDLE_MS = 10_000;
+
+/**
+ * Listens on UDP and TCP (the port UDP got, when `listen.port` is 0) and answers each message
+ * with `handle`'s reply; no reply (or a failure) means no UDP answer and a closed TCP connection.
+ * Shared by the node's proxy and the lab's authoritative server.
+ */
+export async function listenDns(listen: Endpoint, handle: (m: Buffer, transport: 'udp' | 'tcp') => Promise<Buffer | undefined>): Promise<DnsListener> {
+  const udp = dgram.createSocket({ type: net.isIPv6(listen.address) ? 'udp6' : 'udp4' });
+  udp.on('message', (msg, rinfo) => {
+    handle(msg, 'udp').then(
+      (out) => {
+        if (out !== undefined) udp.send(out, rinfo.port, rinfo.address);
+      },
+      () => undefined,
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(listen.port, listen.address, () => resolve());
+  });
+  // After bind, a send error (an unreachable client) must not end the process.
+  udp.on('error', () => undefined);
+  const port = (udp.address() as AddressInfo).port;
+  const conns = new Set<net.Socket>();
+  const tcp = net.createServer((sock) => {
+    conns.add(sock);
+    sock.on('close', () => conns.delete(sock));
+    sock.on('error', () => undefined);
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    onTcpMessages(sock, (m) => {
+      handle(m, 'tcp').then(
+        (out) => {
+          if (out !== undefined && sock.writable) sock.write(tcpFrame(out));
+          else if (out === undefined) sock.destroy();
+        },
+        () => sock.destroy(),
+      );
+    });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, listen.address, () => resolve());
+    });
+  } catch (e) {
+    udp.close();
+    throw e;
+  }
+  return {
+    address: listen.address,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of conns) c.destroy();
+        udp.close();
+        tcp.close(() => resolve());
+      }),
+  };
 }
 
 /** Splits a TCP stream into DNS messages (two-byte length prefix each). */

@@ -21,7 +21,7 @@ import { agentRunDir, agentRunFilePath, readLiveAgent } from '../agent/index.ts'
 import { defaultFlowPaths } from '../agent/flow-plugin.ts';
 import type { AgentRunFile } from '../agent/index.ts';
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
-import { fail, hasErrors, ok } from '../diagnostics/index.ts';
+import { fail, ok } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
 import { InheritedLabels } from '../engine/labels.ts';
@@ -31,13 +31,12 @@ import { endProcesses } from '../lab/processes.ts';
 import { syntheticOrigin, validateDocument } from '../model/index.ts';
 import type { Resource } from '../model/index.ts';
 import { formatIp } from '../net/index.ts';
-import { flowNeeds } from './flows.ts';
 import type { SessionFlow } from './flows.ts';
-import { buildFromSources, SESSION_TABLE } from './session.ts';
+import { newSessionRecord, planLab } from './session.ts';
 import type { Session } from './session.ts';
-import { DEFAULT_NODES, DEFAULT_POD_CIDR, planSessionSpec } from './spec.ts';
+import { DEFAULT_POD_CIDR } from './spec.ts';
 import { readSession, writeSession } from './store.ts';
-import type { ManifestSource, SessionRecord } from './store.ts';
+import type { ManifestSource } from './store.ts';
 import { createNetnsNftExecutor } from '../dataplane/index.ts';
 
 export interface ControlPlaneTarget {
@@ -200,13 +199,9 @@ export async function upAgentLab(sources: readonly ManifestSource[], opts: Agent
   const podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
   const progress = opts.onProgress ?? ((): void => undefined);
   progress('engine');
-  const built = buildFromSources(sources, podCidr);
-  if (hasErrors(built.diagnostics)) return fail(built.diagnostics);
-  const warnings = built.diagnostics.filter((d) => d.severity !== 'info');
-  const needs = flowNeeds(built.cluster, opts.flows ?? []);
-  const planned = planSessionSpec(built.cluster, { labId: opts.labId, nodes: opts.nodes ?? DEFAULT_NODES, extraPorts: needs.extraPorts, externals: [...needs.externals, ...(opts.externals ?? [])], ...(opts.dns === undefined ? {} : { dns: opts.dns }) });
-  if (!planned.ok) return fail([...warnings, ...planned.diagnostics]);
-  const { spec, placement } = planned.value;
+  const plannedLab = planLab(sources, podCidr, opts);
+  if (!plannedLab.ok) return fail(plannedLab.diagnostics);
+  const { built, warnings, needs, spec, placement } = plannedLab.value;
   const docs = registrationDocuments(built.resources, built.cluster, placement);
 
   const up = await upLab(spec, { ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }), onProgress: progress });
@@ -227,25 +222,7 @@ export async function upAgentLab(sources: readonly ManifestSource[], opts: Agent
   const synced = await waitForAgents(lab, reg.value.revision, opts.syncTimeoutMs ?? 60_000);
   if (!synced.ok) return undo(synced.diagnostics);
 
-  const now = new Date().toISOString();
-  const placementRecord = Object.fromEntries(placement);
-  const record: SessionRecord = {
-    version: 1,
-    labId: lab.labId,
-    createdAt: now,
-    updatedAt: now,
-    generation: 1,
-    podCidr,
-    nodeCount: opts.nodes ?? DEFAULT_NODES,
-    table: SESSION_TABLE,
-    extraPorts: Object.fromEntries(needs.extraPorts),
-    externals: spec.externals.map((e) => (typeof e === 'string' ? { address: e, ports: [] } : e)),
-    sources: sources.map((s) => ({ file: s.file, text: s.text })),
-    placement: placementRecord,
-    addresses: Object.fromEntries(spec.workloads.map((w) => [w.id, [...w.addresses]])),
-    rulesets: {},
-    controlPlane: { server: opts.target.server },
-  };
+  const record = newSessionRecord(lab.labId, podCidr, opts.nodes, sources, { needs, spec, placement }, {}, { server: opts.target.server });
   const runDir = runDirOf(lab.labId, lab.stateDir);
   writeSession(runDir, record);
   const executor = createNetnsNftExecutor({ namespaceOf: (node) => lab.plan.nodes.find((n) => n.name === node)?.namespace });

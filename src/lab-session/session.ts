@@ -25,8 +25,9 @@ import { loadText, reconcileDuplicates } from '../load/index.ts';
 import type { Resource } from '../model/index.ts';
 import { formatIp } from '../net/index.ts';
 import { flowNeeds } from './flows.ts';
-import type { SessionFlow } from './flows.ts';
+import type { FlowNeeds, SessionFlow } from './flows.ts';
 import { DEFAULT_NODES, DEFAULT_POD_CIDR, planSessionSpec } from './spec.ts';
+import type { SessionSpec } from './spec.ts';
 import { lockSession, readSession, writeSession } from './store.ts';
 import type { ManifestSource, SessionRecord } from './store.ts';
 
@@ -192,12 +193,20 @@ export interface UpResult {
   readonly notes: readonly string[];
 }
 
-/** Builds the island for the manifests and programs every node; all or nothing. */
-export async function upSession(sources: readonly ManifestSource[], opts: SessionUpOptions): Promise<Result<UpResult>> {
-  const t0 = performance.now();
-  const podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
-  const progress = opts.onProgress ?? ((): void => undefined);
-  progress('engine');
+/** What `up` (offline or joined to a server) plans from the manifests before anything exists. */
+export interface PlannedLab extends SessionSpec {
+  readonly built: Built;
+  /** The build's warnings, reported with any later failure. */
+  readonly warnings: readonly Diagnostic[];
+  readonly needs: FlowNeeds;
+}
+
+/** Manifests → engine → the lab spec and placement, with the listeners and externals the flows need. */
+export function planLab(
+  sources: readonly ManifestSource[],
+  podCidr: string,
+  opts: Pick<SessionUpOptions, 'labId' | 'nodes' | 'flows' | 'externals' | 'dns'>,
+): Result<PlannedLab> {
   const built = buildFromSources(sources, podCidr);
   if (hasErrors(built.diagnostics)) return fail(built.diagnostics);
   const warnings = built.diagnostics.filter((d) => d.severity !== 'info');
@@ -210,7 +219,48 @@ export async function upSession(sources: readonly ManifestSource[], opts: Sessio
     ...(opts.dns === undefined ? {} : { dns: opts.dns }),
   });
   if (!planned.ok) return fail([...warnings, ...planned.diagnostics]);
-  const { spec, placement, left } = planned.value;
+  return ok({ built, warnings, needs, ...planned.value });
+}
+
+/** The record of a lab just brought up (generation 1). */
+export function newSessionRecord(
+  labId: string,
+  podCidr: string,
+  nodes: number | undefined,
+  sources: readonly ManifestSource[],
+  plan: Pick<PlannedLab, 'needs' | 'spec' | 'placement'>,
+  rulesets: SessionRecord['rulesets'],
+  controlPlane?: SessionRecord['controlPlane'],
+): SessionRecord {
+  const now = new Date().toISOString();
+  return {
+    version: 1,
+    labId,
+    createdAt: now,
+    updatedAt: now,
+    generation: 1,
+    podCidr,
+    nodeCount: nodes ?? DEFAULT_NODES,
+    table: SESSION_TABLE,
+    extraPorts: Object.fromEntries(plan.needs.extraPorts),
+    externals: plan.spec.externals.map((e) => (typeof e === 'string' ? { address: e, ports: [] } : e)),
+    sources: sources.map((s) => ({ file: s.file, text: s.text })),
+    placement: Object.fromEntries(plan.placement),
+    addresses: Object.fromEntries(plan.spec.workloads.map((w) => [w.id, [...w.addresses]])),
+    rulesets,
+    ...(controlPlane === undefined ? {} : { controlPlane }),
+  };
+}
+
+/** Builds the island for the manifests and programs every node; all or nothing. */
+export async function upSession(sources: readonly ManifestSource[], opts: SessionUpOptions): Promise<Result<UpResult>> {
+  const t0 = performance.now();
+  const podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
+  const progress = opts.onProgress ?? ((): void => undefined);
+  progress('engine');
+  const plannedLab = planLab(sources, podCidr, opts);
+  if (!plannedLab.ok) return fail(plannedLab.diagnostics);
+  const { built, warnings, needs, spec, placement, left } = plannedLab.value;
   const buildMs = since(t0);
 
   // Compiled before anything exists, so a compile error leaves nothing to clean up.
@@ -237,23 +287,7 @@ export async function upSession(sources: readonly ManifestSource[], opts: Sessio
   writeDnsBindings(lab, compiled.value, SESSION_TABLE);
   const applyMs = since(ta);
 
-  const now = new Date().toISOString();
-  const record: SessionRecord = {
-    version: 1,
-    labId: lab.labId,
-    createdAt: now,
-    updatedAt: now,
-    generation: 1,
-    podCidr,
-    nodeCount: opts.nodes ?? DEFAULT_NODES,
-    table: SESSION_TABLE,
-    extraPorts: Object.fromEntries(needs.extraPorts),
-    externals: spec.externals.map((e) => (typeof e === 'string' ? { address: e, ports: [] } : e)),
-    sources: sources.map((s) => ({ file: s.file, text: s.text })),
-    placement: placementRecord,
-    addresses: Object.fromEntries(spec.workloads.map((w) => [w.id, [...w.addresses]])),
-    rulesets: compiled.value,
-  };
+  const record = newSessionRecord(lab.labId, podCidr, opts.nodes, sources, { needs, spec, placement }, compiled.value);
   const runDir = runDirOf(lab.labId, lab.stateDir);
   writeSession(runDir, record);
   const notes = rulesetNotes(compiled.value);
