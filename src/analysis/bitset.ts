@@ -122,3 +122,171 @@ export function sparseBitsetAlgebra(size: number): FlowSetAlgebra<Bitset> & { fu
     isEmpty: (a) => a === none || rangeOf(a).lo === rangeOf(a).hi,
   };
 }
+
+/**
+ * A set of small integers stored by its non-zero word range, possibly complemented: the set is
+ * the bits of `words` placed at word `lo` (every other word zero), or — when `neg` — everything
+ * *but* those bits. Words are 32-bit (as signed int32 values); `words` is trimmed: its first and
+ * last word are non-zero (or it is empty). Immutable once made.
+ *
+ * `words` is a plain array, not a `Uint32Array`: a typed array longer than 64 bytes gets its own
+ * off-heap backing store, and at the matrix's allocation rate (hundreds of thousands of sets of
+ * hundreds of words) V8 answered the external memory with full mark-compact collections of the
+ * whole heap — the cluster included. Int32 values are small integers in Node's (uncompressed)
+ * heap, so a plain array is one young-generation object that dies young.
+ */
+export interface RangedSet {
+  readonly neg: boolean;
+  readonly lo: number;
+  readonly words: readonly number[];
+}
+
+/** Whether `i` is in the set. */
+export function rangedHas(s: RangedSet, i: number): boolean {
+  const w = (i >>> 5) - s.lo;
+  const inWords = w >= 0 && w < s.words.length && (s.words[w]! & (1 << (i & 31))) !== 0;
+  return inWords !== s.neg;
+}
+
+export interface RangedSetAlgebra extends FlowSetAlgebra<RangedSet> {
+  readonly full: RangedSet;
+  /** The set of these members (any order, repeats allowed; each in [0, size)). */
+  of(members: readonly number[]): RangedSet;
+  has(set: RangedSet, i: number): boolean;
+}
+
+/**
+ * The flow-set algebra of the connectivity matrix: sets of peer classes stored by word range and
+ * possibly complemented, so the cost of an operation follows the operands' ranges, never the
+ * width of the cluster.
+ *
+ * Why: most of the pipeline's sets are narrow. Classes are numbered in endpoint-id order, so a
+ * namespace's (and a tenant's) classes are neighbours, and a rule side scoped to a namespace
+ * matches a few words of a set 46,000 classes wide. But a pipeline run starts from *every* peer
+ * (`full`) and removes what each rule decides (`undecided = all ∖ hit`), so with plain bitsets
+ * every step allocated a full-width array (721 words at 100k pods). With the complement flag,
+ * `full ∖ hit` is `hit`'s words flagged, `undecided ∩ side` is `side ∖ decided` over the side's
+ * range, and unions of a few namespaces stay a few words wide.
+ *
+ * - `none` and `full` are shared objects; an empty result is always `none` (so emptiness is an
+ *   identity test), and a complemented set whose words cover the whole universe is `none` too.
+ * - An operation that would return an operand unchanged returns the operand itself (sets are
+ *   immutable, so sharing is safe and allocates nothing).
+ */
+export function rangedSetAlgebra(size: number): RangedSetAlgebra {
+  const universeWords = Math.ceil(size / 32);
+  const lastMask = size % 32 === 0 ? -1 : (2 ** (size % 32) - 1) | 0; // in-universe bits of the last word
+  const none: RangedSet = { neg: false, lo: 0, words: [] };
+  const full: RangedSet = { neg: true, lo: 0, words: [] };
+
+  // A complemented set whose words cover the whole universe is empty.
+  const complete = (s: RangedSet): RangedSet => {
+    if (!s.neg || s.lo !== 0 || s.words.length !== universeWords) return s;
+    for (let i = 0; i < universeWords - 1; i++) if (s.words[i] !== -1) return s;
+    return (s.words[universeWords - 1]! & lastMask) === lastMask ? none : s;
+  };
+  // `out` placed at word `lo`, its zero words at either end dropped.
+  const trimmed = (out: number[], lo: number, neg: boolean): RangedSet => {
+    let a = 0;
+    let b = out.length;
+    while (a < b && out[a] === 0) a++;
+    while (b > a && out[b - 1] === 0) b--;
+    if (a === b) return neg ? full : none;
+    return complete({ neg, lo: lo + a, words: a === 0 && b === out.length ? out : out.slice(a, b) });
+  };
+  const flagged = (s: RangedSet, neg: boolean): RangedSet => (s.neg === neg ? s : complete({ neg, lo: s.lo, words: s.words }));
+  const hiOf = (s: RangedSet): number => s.lo + s.words.length;
+
+  // The three kernels, on the words of two sets; `neg` flags the result.
+  const intersect = (a: RangedSet, b: RangedSet, neg: boolean): RangedSet => {
+    const lo = Math.max(a.lo, b.lo);
+    const hi = Math.min(hiOf(a), hiOf(b));
+    if (lo >= hi) return neg ? full : none;
+    const n = hi - lo;
+    const out = new Array<number>(n);
+    const wa = a.words;
+    const wb = b.words;
+    const oa = lo - a.lo;
+    const ob = lo - b.lo;
+    for (let i = 0; i < n; i++) out[i] = wa[oa + i]! & wb[ob + i]!;
+    return trimmed(out, lo, neg);
+  };
+  const union = (a: RangedSet, b: RangedSet, neg: boolean): RangedSet => {
+    if (b.words.length === 0) return flagged(a, neg);
+    if (a.words.length === 0) return flagged(b, neg);
+    if (a.lo > b.lo) [a, b] = [b, a]; // a starts first
+    const wa = a.words;
+    const wb = b.words;
+    const lo = a.lo;
+    const aHi = hiOf(a);
+    const bHi = hiOf(b);
+    const hi = Math.max(aHi, bHi);
+    const out = new Array<number>(hi - lo);
+    // [lo, b.lo): a only (or a gap); [b.lo, min hi): both; then whichever is longer.
+    const bLo = b.lo;
+    let i = lo;
+    for (; i < bLo && i < aHi; i++) out[i - lo] = wa[i - lo]!;
+    for (; i < bLo; i++) out[i - lo] = 0;
+    for (; i < aHi && i < bHi; i++) out[i - lo] = wa[i - lo]! | wb[i - bLo]!;
+    for (; i < aHi; i++) out[i - lo] = wa[i - lo]!;
+    for (; i < bHi; i++) out[i - lo] = wb[i - bLo]!;
+    // Both ends are non-zero already (an operand's end word is); only a full cover needs a check.
+    return complete({ neg, lo, words: out });
+  };
+  // a ∖ b, over a's range
+  const diff = (a: RangedSet, b: RangedSet, neg: boolean): RangedSet => {
+    const lo = Math.max(a.lo, b.lo);
+    const hi = Math.min(hiOf(a), hiOf(b));
+    if (lo >= hi) return flagged(a, neg);
+    const wa = a.words;
+    const wb = b.words;
+    const out = wa.slice();
+    for (let i = lo; i < hi; i++) out[i - a.lo] = wa[i - a.lo]! & ~wb[i - b.lo]!;
+    return trimmed(out, a.lo, neg);
+  };
+
+  const and = (a: RangedSet, b: RangedSet): RangedSet => {
+    if (a === none || b === none) return none;
+    if (a === full) return b;
+    if (b === full) return a;
+    if (!a.neg) return b.neg ? diff(a, b, false) : intersect(a, b, false);
+    return b.neg ? union(a, b, true) : diff(b, a, false);
+  };
+  const or = (a: RangedSet, b: RangedSet): RangedSet => {
+    if (a === none || b === full) return b;
+    if (b === none || a === full) return a;
+    if (!a.neg) return b.neg ? diff(b, a, true) : union(a, b, false);
+    return b.neg ? intersect(a, b, true) : diff(a, b, true);
+  };
+  const minus = (a: RangedSet, b: RangedSet): RangedSet => {
+    if (a === none || b === none) return a;
+    if (b === full) return none;
+    if (!a.neg) return b.neg ? intersect(a, b, false) : diff(a, b, false);
+    return b.neg ? diff(b, a, false) : union(a, b, true);
+  };
+  return {
+    none,
+    full,
+    and,
+    or,
+    minus,
+    isEmpty: (a) => a === none,
+    has: rangedHas,
+    of(members) {
+      if (members.length === 0) return none;
+      let min = members[0]!;
+      let max = min;
+      for (const m of members) {
+        if (m < min) min = m;
+        else if (m > max) max = m;
+      }
+      const lo = min >>> 5;
+      const out = new Array<number>((max >>> 5) - lo + 1).fill(0);
+      for (const m of members) {
+        const w = (m >>> 5) - lo;
+        out[w] = out[w]! | (1 << (m & 31));
+      }
+      return complete({ neg: false, lo, words: out });
+    },
+  };
+}

@@ -14,8 +14,10 @@ import { headerMatches, isActive, runPipeline, sideMatches } from '../engine/alg
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
 import type { Selector } from '../selector/index.ts';
-import { hasBit, setBit, sparseBitsetAlgebra } from './bitset.ts';
-import type { Bitset } from './bitset.ts';
+import { rangedHas, rangedSetAlgebra } from './bitset.ts';
+import type { RangedSet } from './bitset.ts';
+
+type Bitset = RangedSet;
 
 export interface PortSpec {
   readonly protocol: number;
@@ -215,8 +217,8 @@ function decidePort(
   // Destination classes are compacted into slots so bitsets stay as small as the port's audience.
   const dstSlot = new Int32Array(classCount).fill(-1); // class → slot, -1 when not a destination
   dstClasses.forEach((c, i) => (dstSlot[c] = i));
-  const dstAlg = sparseBitsetAlgebra(dstClasses.length);
-  const srcAlg = sparseBitsetAlgebra(classCount);
+  const dstAlg = rangedSetAlgebra(dstClasses.length);
+  const srcAlg = rangedSetAlgebra(classCount);
 
   const candidates = new Map<Selector, readonly number[] | undefined>();
 
@@ -234,16 +236,15 @@ function decidePort(
     const key = keyOf(side);
     let b = dstCache.get(key);
     if (b === undefined) {
-      const bits = (b = dstAlg.make());
+      const members: number[] = [];
       const test = (c: number, slot: number): void => {
         const dst = repPeer(c);
-        if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) setBit(bits, slot);
+        if (sideMatches(cluster, side, dst, spec.port, flowOf(src, dst), true, false)) members.push(slot);
       };
       const cands = candidateClasses(cluster, run, side.selector, candidates);
       if (cands === undefined) dstClasses.forEach(test);
       else for (const c of cands) if (dstSlot[c]! >= 0) test(c, dstSlot[c]!);
-      if (dstAlg.isEmpty(b)) b = dstAlg.none;
-      dstCache.set(key, b);
+      dstCache.set(key, (b = dstAlg.of(members)));
     }
     return b;
   };
@@ -252,16 +253,15 @@ function decidePort(
     const key = keyOf(side);
     let b = srcCache.get(key);
     if (b === undefined) {
-      const bits = (b = srcAlg.make());
+      const members: number[] = [];
       const test = (c: number): void => {
         const src = repPeer(c);
-        if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) setBit(bits, c);
+        if (sideMatches(cluster, side, src, undefined, flowOf(src, dst), false, false)) members.push(c);
       };
       const cands = candidateClasses(cluster, run, side.selector, candidates);
       if (cands === undefined) for (let c = 0; c < classCount; c++) test(c);
       else for (const c of cands) test(c);
-      if (srcAlg.isEmpty(b)) b = srcAlg.none;
-      srcCache.set(key, b);
+      srcCache.set(key, (b = srcAlg.of(members)));
     }
     return b;
   };
@@ -342,7 +342,7 @@ export function computeMatrix(cluster: Cluster, opts: MatrixOptions = {}): Matri
         const d = decided.get(f)!;
         const sc = d.run.classOf[src]!;
         const dc = d.run.classOf[dst]!;
-        return hasBit(d.egress.get(sc)!, d.dstSlot[dc]!) && hasBit(d.ingress.get(dc)!, sc);
+        return rangedHas(d.egress.get(sc)!, d.dstSlot[dc]!) && rangedHas(d.ingress.get(dc)!, sc);
       },
     });
   }

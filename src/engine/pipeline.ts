@@ -96,6 +96,9 @@ export function runPipeline<S>(
       if (!isActive(policy, mode)) continue;
       lastPolicy = policy;
       if (alg.isEmpty(undecided)) continue; // keep scanning: lastPolicy must be the tier's last
+      // What the policy's rules matched, for the observer's policyMiss only: without an observer
+      // it is not kept (one union per matching rule saved — the matrix runs tens of thousands of
+      // pipelines).
       let touched = alg.none;
       for (const rule of rulesOf(policy, dir)) {
         if (alg.isEmpty(undecided)) break;
@@ -116,12 +119,12 @@ export function runPipeline<S>(
             undecided = alg.minus(undecided, hit);
             break;
           case 'log':
-            touched = alg.or(touched, hit);
+            if (observer !== undefined) touched = alg.or(touched, hit);
             continue; // Log never terminates evaluation.
           default:
             return assertNever(rule.action);
         }
-        touched = alg.or(touched, hit);
+        if (observer !== undefined) touched = alg.or(touched, hit);
       }
       if (observer !== undefined) {
         const missed = alg.minus(undecided, touched);
