@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { computeMatrix } from '../../src/analysis/matrix.ts';
 import { compileNode, renderNft } from '../../src/dataplane/index.ts';
 import { buildCluster } from '../../src/engine/build.ts';
+import { cowTuning } from '../../src/engine/cow.ts';
 import type { Cluster, Policy } from '../../src/engine/index.ts';
 import { evaluateFlow, makeFlow, PROTOCOL } from '../../src/engine/index.ts';
 import { createPolicyStore, resourceKey } from '../../src/engine/store.ts';
@@ -29,6 +30,9 @@ import { interfacesOf } from '../dataplane/fixtures.ts';
 const SEED = Number(process.env['STRATA_SEED'] ?? 20261201);
 const TOTAL_STEPS = Number(process.env['STRATA_STEPS'] ?? 1000);
 const STEPS_PER_RUN = 50;
+// Inner membership sets split into hash chunks at 1,024 elements, far beyond this universe: split
+// them at 2 here, so that the store's chunked copy-on-write path is what every step checks.
+cowTuning.chunkAbove = 2;
 
 // ---- the universe: slots of resources, each a function of a small variant number
 
