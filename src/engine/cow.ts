@@ -192,79 +192,85 @@ export const cowTuning = { chunkAbove: 1024 };
  * order: no reader depends on it (snapshots sort or index what they read).
  */
 export class ChunkedSet<E extends string> implements ReadonlySet<E> {
-  #chunks: Set<E>[];
+  /** One set while small (most inner sets: a class's few members), CHUNKS sets once large. */
+  #small: Set<E> | undefined;
+  #chunks: Set<E>[] | undefined;
   /** Epoch each chunk was copied in (-1: shared with the set this one was forked from). */
-  #chunkEpochs: number[];
+  #chunkEpochs: number[] | undefined;
   #size: number;
 
-  constructor(chunks: Set<E>[], chunkEpochs: number[], size: number) {
+  private constructor(small: Set<E> | undefined, chunks: Set<E>[] | undefined, chunkEpochs: number[] | undefined, size: number) {
+    this.#small = small;
     this.#chunks = chunks;
     this.#chunkEpochs = chunkEpochs;
     this.#size = size;
   }
 
-  static empty<E extends string>(epoch: number): ChunkedSet<E> {
-    return new ChunkedSet<E>([new Set()], [epoch], 0);
+  static empty<E extends string>(): ChunkedSet<E> {
+    return new ChunkedSet<E>(new Set(), undefined, undefined, 0);
   }
 
-  /** A set equal to `from`, sharing its chunks until written (in `epoch`). */
-  static fork<E extends string>(from: ChunkedSet<E>, epoch: number): ChunkedSet<E> {
-    // A single chunk is copied right away: it is small, and the copy is what a write needs.
-    if (from.#chunks.length === 1) return new ChunkedSet([new Set(from.#chunks[0])], [epoch], from.#size);
-    return new ChunkedSet([...from.#chunks], new Array<number>(from.#chunks.length).fill(-1), from.#size);
+  /** A set equal to `from`, sharing its chunks until written. */
+  static fork<E extends string>(from: ChunkedSet<E>): ChunkedSet<E> {
+    // A small set is copied right away: it is small, and the copy is what a write needs.
+    if (from.#small !== undefined) return new ChunkedSet(new Set(from.#small), undefined, undefined, from.#size);
+    return new ChunkedSet<E>(undefined, [...from.#chunks!], new Array<number>(CHUNKS).fill(-1), from.#size);
   }
 
   get size(): number {
     return this.#size;
   }
 
-  #chunkOf(e: E): number {
-    return this.#chunks.length === 1 ? 0 : shardOf(e) & (CHUNKS - 1);
-  }
-
   has(e: E): boolean {
-    return this.#chunks[this.#chunkOf(e)]!.has(e);
+    return (this.#small ?? this.#chunks![shardOf(e) & (CHUNKS - 1)]!).has(e);
   }
 
   /** Only by the owning CowSetMap, in the epoch the set was made or forked in. */
   add(e: E, epoch: number): boolean {
     if (this.has(e)) return false;
-    if (this.#chunks.length === 1 && this.#size >= cowTuning.chunkAbove) this.#split(epoch);
-    this.#writable(this.#chunkOf(e), epoch).add(e);
+    if (this.#small !== undefined && this.#size >= cowTuning.chunkAbove) this.#split(epoch);
+    if (this.#small !== undefined) this.#small.add(e);
+    else this.#writable(shardOf(e) & (CHUNKS - 1), epoch).add(e);
     this.#size++;
     return true;
   }
 
   /** Only by the owning CowSetMap, in the epoch the set was made or forked in. */
   delete(e: E, epoch: number): boolean {
-    const i = this.#chunkOf(e);
-    if (!this.#chunks[i]!.has(e)) return false;
-    this.#writable(i, epoch).delete(e);
+    if (this.#small !== undefined) {
+      if (!this.#small.delete(e)) return false;
+    } else {
+      const i = shardOf(e) & (CHUNKS - 1);
+      if (!this.#chunks![i]!.has(e)) return false;
+      this.#writable(i, epoch).delete(e);
+    }
     this.#size--;
     return true;
   }
 
   #writable(i: number, epoch: number): Set<E> {
-    if (this.#chunkEpochs[i] !== epoch) {
-      this.#chunks[i] = new Set(this.#chunks[i]);
-      this.#chunkEpochs[i] = epoch;
+    const chunks = this.#chunks!;
+    if (this.#chunkEpochs![i] !== epoch) {
+      chunks[i] = new Set(chunks[i]);
+      this.#chunkEpochs![i] = epoch;
     }
-    return this.#chunks[i]!;
+    return chunks[i]!;
   }
 
   #split(epoch: number): void {
     const chunks = Array.from({ length: CHUNKS }, () => new Set<E>());
-    for (const e of this.#chunks[0]!) chunks[shardOf(e) & (CHUNKS - 1)]!.add(e);
+    for (const e of this.#small!) chunks[shardOf(e) & (CHUNKS - 1)]!.add(e);
+    this.#small = undefined;
     this.#chunks = chunks;
     this.#chunkEpochs = new Array<number>(CHUNKS).fill(epoch);
   }
 
   *#all(): SetIterator<E> {
-    for (const chunk of this.#chunks) yield* chunk;
+    for (const chunk of this.#chunks!) yield* chunk;
   }
 
   [Symbol.iterator](): SetIterator<E> {
-    return this.#chunks.length === 1 ? this.#chunks[0]!.values() : this.#all();
+    return this.#small !== undefined ? this.#small.values() : this.#all();
   }
 
   values(): SetIterator<E> {
@@ -280,7 +286,7 @@ export class ChunkedSet<E extends string> implements ReadonlySet<E> {
   }
 
   forEach(fn: (value: E, key: E, set: ReadonlySet<E>) => void): void {
-    for (const chunk of this.#chunks) for (const e of chunk) fn(e, e, this);
+    for (const e of this) fn(e, e, this);
   }
 
   // The ES2025 set algebra, through a plain copy (no reader of the engine uses it on a hot path).
@@ -364,7 +370,7 @@ export class CowSetMap<E extends string> {
   #writableSet(key: string, cur: { readonly epoch: number; readonly set: ChunkedSet<E> } | undefined): ChunkedSet<E> {
     const now = this.#clock.value;
     if (cur !== undefined && cur.epoch === now) return cur.set;
-    const set = cur === undefined ? ChunkedSet.empty<E>(now) : ChunkedSet.fork(cur.set, now);
+    const set = cur === undefined ? ChunkedSet.empty<E>() : ChunkedSet.fork(cur.set);
     this.#outer.set(key, { epoch: now, set });
     return set;
   }
