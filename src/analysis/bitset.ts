@@ -177,7 +177,8 @@ export function rangedSetAlgebra(size: number): RangedSetAlgebra {
   const universeWords = Math.ceil(size / 32);
   const lastMask = size % 32 === 0 ? -1 : (2 ** (size % 32) - 1) | 0; // in-universe bits of the last word
   const none: RangedSet = { neg: false, lo: 0, words: [] };
-  const full: RangedSet = { neg: true, lo: 0, words: [] };
+  // Over an empty universe everything is nothing.
+  const full: RangedSet = size === 0 ? none : { neg: true, lo: 0, words: [] };
 
   // A complemented set whose words cover the whole universe is empty.
   const complete = (s: RangedSet): RangedSet => {
