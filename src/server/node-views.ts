@@ -1,0 +1,515 @@
+// What each node's view holds, kept current as the mirror applies store changes: the relevance
+// filtering behind `GET /apis/strata/v1/nodeviews/NODE` (node-view.ts serves it). In the spirit of
+// Felix's calculation graph (felix/calc/active_rules_calculator.go: a policy is *active* on a host
+// when its selector matches a local endpoint; rule_scanner.go: the selectors, named ports and
+// services an active rule uses; the IP-set member index: which endpoints and network sets are in
+// them), but on the server, per node, so that an agent receives only its share (as Typha would
+// if it filtered):
+//
+//   own      the node's endpoints (engine `endpointsOnNode`), in full
+//   active   every policy (any kind, staged ones too: the flow log's pending column reads them)
+//            in the tier plans of an own endpoint, both directions; staged Deletes of an active
+//            policy; the Tier objects of active policies
+//   peers    endpoints (any node, and controllers' templates) that are members of a selector an
+//            active policy's or an own endpoint's profile's rules use (selector, notSelector —
+//            namespaceSelector and serviceAccounts are folded into them by the engine), that
+//            declare a named port such a rule names without a selector, or that back a Service
+//            such a rule names; as peers (the projection node-view.ts makes)
+//   sets     NetworkSets / GlobalNetworkSets those selectors match (threat-feed sets and
+//            allowedEgressDomains sets included); Services such rules name
+//   always   every Namespace and ServiceAccount: endpoints inherit their labels (and namespaced
+//            network sets the namespace's), so an agent needs them to derive the same endpoints;
+//            they are few and small next to pods
+//
+// Why that is exactly enough: `compileNode` reads `plan` of own endpoints (active policies and
+// their tiers), `selectorMembers` / `endpointsWithPortName` / `serviceBackends` / `service` for
+// what those rules use, and network sets' domains of the selectors. Each of those answers, on an
+// engine holding only the view, equals the full engine's, because every member the full engine
+// has is in the view (and every endpoint in the view is derived the same way: its namespace and
+// service account are there). test/server/node-view-relevance.test.ts checks it on random
+// clusters and writes.
+//
+// Incremental: a batch of endpoint changes that touches no endpoint of a node is checked against
+// that node's selectors, port names and services (O(changes × selectors)), not recomputed; a
+// policy change that is neither active on a node nor selects one of its endpoints skips the node.
+// Anything else (tiers, namespaces, service accounts, services, network sets, a re-list) recomputes
+// the node from the engine's indexes (O(view), never a scan of every object). Each node keeps a
+// bounded log of what it sent, so a watch resumes from a list's or an event's resourceVersion; a
+// watch from before the log (or for a node nobody listed) is 410 and the agent lists again.
+import type { Cluster, Endpoint, EntityMatch, Policy, Profile, ResourceKey } from '../engine/index.ts';
+import { resourceKey } from '../engine/index.ts';
+import { enforcedKeyOfStaged } from '../engine/policy-keys.ts';
+import { serviceSelects } from '../engine/match.ts';
+import type { Resource } from '../model/index.ts';
+import type { Selector } from '../selector/index.ts';
+import { isObject } from './objects.ts';
+import type { ResourceInfo } from './resources.ts';
+
+type Obj = Record<string, unknown>;
+
+/** One stored object the mirror applied (value undefined: deleted). */
+export interface Touched {
+  readonly key: string;
+  readonly info: ResourceInfo;
+  /** The object as served (resourceVersion = its modRevision), or undefined when deleted. */
+  readonly obj: Obj | undefined;
+  /** The validated resource the engine holds for it (undefined when deleted or invalid). */
+  readonly resource: Resource | undefined;
+}
+
+export interface ViewEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly object: Obj;
+}
+
+export interface NodeViewStats {
+  /** Nodes whose view is kept. */
+  readonly tracked: number;
+  /** Batches applied. */
+  readonly batches: number;
+  /** Node recomputations from the engine's indexes, and node checks by the endpoint fast path. */
+  readonly recomputes: number;
+  readonly fastChecks: number;
+  /** Events emitted, summed over nodes. */
+  readonly events: number;
+  /** CPU (user + system, µs) spent keeping the views (in `applied`). */
+  readonly cpuMicros: number;
+}
+
+export interface NodeViews {
+  /** After the engine applied a batch (or a re-list: `relist`, everything may have changed). */
+  applied(revision: number, touched: readonly Touched[], relist: boolean): void;
+  /** The view of `node` now (and from now on it is kept, for a watch to resume from). */
+  list(node: string): { readonly revision: number; readonly items: readonly Obj[] };
+  /**
+   * Follows the view of `node` from `rv`: replays what was sent after rv, then calls `listener`
+   * after every batch (events possibly empty, with the revision reached). Undefined when rv is
+   * older than what is kept (the caller answers 410).
+   */
+  watch(node: string, rv: number, listener: (events: readonly ViewEvent[], revision: number) => void): { close(): void } | undefined;
+  revision(): number;
+  stats(): NodeViewStats;
+}
+
+// Kinds whose every object is in every view (see the header).
+const ALWAYS = new Set(['Namespace', 'ServiceAccount']);
+// Engine kinds that never have a dataplane effect on an agent: a GlobalThreatFeed acts through its
+// GlobalNetworkSet (and the server rewrites its status every pull period); invariants are the
+// server's admission checks.
+const NEVER = new Set(['GlobalThreatFeed', 'ConnectivityInvariant']);
+const ENDPOINT_KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'WorkloadEndpoint', 'HostEndpoint']);
+/** Kinds projected to a peer when on another node (node-view.ts `peerOf`); other endpoint kinds have no node. */
+const NODE_ENDPOINT_KINDS = new Set(['Pod', 'WorkloadEndpoint', 'HostEndpoint']);
+const POLICY_KINDS = new Set([
+  'NetworkPolicy',
+  'GlobalNetworkPolicy',
+  'StagedNetworkPolicy',
+  'StagedGlobalNetworkPolicy',
+  'KubernetesNetworkPolicy',
+  'StagedKubernetesNetworkPolicy',
+  'AdminNetworkPolicy',
+  'BaselineAdminNetworkPolicy',
+  'ClusterNetworkPolicy',
+]);
+
+/** Events a node keeps for watches to resume from. */
+export const NODE_LOG_LIMIT = 4096;
+/** A node nobody watches is forgotten this long after its last list. */
+const IDLE_MS = 10 * 60 * 1000;
+
+/** Whether a kind can be in a node view at all. */
+export function isViewKind(info: ResourceInfo): boolean {
+  return info.engine && !NEVER.has(info.type);
+}
+
+interface Entry {
+  readonly info: ResourceInfo;
+  readonly obj: Obj;
+  readonly rev: string;
+  /** The peer projection and its identity apart from resourceVersion (node endpoints only, lazily). */
+  peer: { readonly obj: Obj; readonly sig: string } | undefined;
+  /** The node of a node endpoint (Pod/WEP/HEP), '' without one; undefined for other kinds. */
+  readonly node: string | undefined;
+}
+
+/** How a node holds an object: in full at a resourceVersion, or as a peer with a signature. */
+type Held = string;
+
+interface NodeState {
+  readonly node: string;
+  /** Datastore key → how it was sent (`f<rv>` in full, `p<sig>` as a peer). */
+  sent: Map<string, Held>;
+  /** Datastore keys of the node's own endpoints. */
+  own: Set<string>;
+  /** Label classes of the own endpoints (a policy change selecting none of them skips the node). */
+  ownClasses: Set<string>;
+  /** What the active rules use. */
+  selectors: Map<string, Selector>;
+  portNames: Set<string>;
+  services: Set<string>;
+  log: { readonly revision: number; readonly event: ViewEvent }[];
+  /** Events at or below this revision may be gone from the log. */
+  floor: number;
+  listeners: Set<(events: readonly ViewEvent[], revision: number) => void>;
+  lastListed: number;
+}
+
+const rec = (v: unknown): Obj => (isObject(v) ? v : {});
+
+function pick(o: Obj, keys: readonly string[]): Obj {
+  const out: Obj = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+const PEER_META = ['name', 'namespace', 'labels', 'uid', 'resourceVersion'];
+const PEER_WEP_SPEC = ['orchestrator', 'workload', 'node', 'pod', 'endpoint', 'serviceAccountName', 'ipNetworks', 'profiles', 'interfaceName', 'ports'];
+const PEER_HEP_SPEC = ['node', 'interfaceName', 'expectedIPs', 'profiles', 'ports'];
+
+/** A remote endpoint reduced to what peers' rules read: labels, addresses, ports, profiles, service account. */
+export function peerOf(info: ResourceInfo, obj: Readonly<Obj>): Obj {
+  const base = { apiVersion: obj['apiVersion'], kind: obj['kind'], metadata: pick(rec(obj['metadata']), PEER_META) };
+  const spec = rec(obj['spec']);
+  switch (info.type) {
+    case 'WorkloadEndpoint':
+      return { ...base, spec: pick(spec, PEER_WEP_SPEC) };
+    case 'HostEndpoint':
+      return { ...base, spec: pick(spec, PEER_HEP_SPEC) };
+    case 'Pod': {
+      const st = rec(obj['status']);
+      const status = pick(st, ['podIP', 'podIPs', 'phase']);
+      return { ...base, spec, ...(Object.keys(status).length > 0 ? { status } : {}) };
+    }
+    default:
+      return { ...obj };
+  }
+}
+
+/** The node an endpoint object runs on ('' without one), or undefined for kinds that are not endpoints of a node. */
+export function endpointNodeOf(info: ResourceInfo, obj: Readonly<Obj>): string | undefined {
+  const spec = rec(obj['spec']);
+  switch (info.type) {
+    case 'WorkloadEndpoint':
+    case 'HostEndpoint':
+      return typeof spec['node'] === 'string' ? spec['node'] : '';
+    case 'Pod':
+      return typeof spec['nodeName'] === 'string' ? spec['nodeName'] : '';
+    default:
+      return undefined;
+  }
+}
+
+function peerSig(o: Readonly<Obj>): string {
+  const meta = { ...rec(o['metadata']) };
+  delete meta['resourceVersion'];
+  return JSON.stringify({ ...o, metadata: meta });
+}
+
+function peerEntry(e: Entry): { obj: Obj; sig: string } {
+  if (e.peer === undefined) {
+    const obj = peerOf(e.info, e.obj);
+    e.peer = { obj, sig: peerSig(obj) };
+  }
+  return e.peer;
+}
+
+const held = (e: Entry, asPeer: boolean): Held => (asPeer ? `p${peerEntry(e).sig}` : `f${e.rev}`);
+const objectOf = (e: Entry, h: Held): Obj => (h.startsWith('p') ? peerEntry(e).obj : e.obj);
+
+/** Engine resource key (`TYPE/NS/NAME`) of an endpoint, policy, network set, tier, service. */
+const endpointRk = (ep: Endpoint): ResourceKey => `${ep.resourceType}/${ep.namespace ?? ''}/${ep.name}`;
+const netSetRk = (s: { namespace: string | undefined; name: string }): ResourceKey => (s.namespace === undefined ? `GlobalNetworkSet//${s.name}` : `NetworkSet/${s.namespace}/${s.name}`);
+
+function cpuNow(): number {
+  const u = process.threadCpuUsage();
+  return u.user + u.system;
+}
+
+export function createNodeViews(snapshot: () => Cluster, now: () => number = Date.now): NodeViews {
+  const objects = new Map<string, Entry>();
+  /** Engine resource key → datastore key. */
+  const byRk = new Map<ResourceKey, string>();
+  /** Datastore key → its engine resource key (to undo `byRk`). */
+  const rkOf = new Map<string, ResourceKey>();
+  const always = new Set<string>();
+  const nodes = new Map<string, NodeState>();
+  let revision = 0;
+  let batches = 0;
+  let recomputes = 0;
+  let fastChecks = 0;
+  let events = 0;
+  let cpuMicros = 0;
+
+  /** What the node's view is, from the engine's indexes: datastore key → how it is held. */
+  function compute(snap: Cluster, st: NodeState, stagedDeletes: readonly Policy[]): Map<string, Held> {
+    recomputes++;
+    const out = new Map<string, Held>();
+    const add = (rk: ResourceKey, asPeer: boolean): void => {
+      const key = byRk.get(rk);
+      if (key === undefined) return;
+      const e = objects.get(key);
+      if (e === undefined) return;
+      const prev = out.get(key);
+      // Own in full wins over peer.
+      if (prev !== undefined && (!asPeer || prev.startsWith('f'))) return;
+      out.set(key, held(e, asPeer && NODE_ENDPOINT_KINDS.has(e.info.type)));
+    };
+    for (const key of always) {
+      const e = objects.get(key);
+      if (e !== undefined) out.set(key, held(e, false));
+    }
+    const own = snap.endpointsOnNode(st.node);
+    const active = new Map<string, Policy>();
+    const profiles = new Map<string, Profile>();
+    st.own = new Set();
+    st.ownClasses = new Set();
+    for (const ep of own) {
+      add(endpointRk(ep), false);
+      const k = byRk.get(endpointRk(ep));
+      if (k !== undefined) st.own.add(k);
+      st.ownClasses.add(ep.labelKey);
+      for (const dir of ['ingress', 'egress'] as const) for (const tp of snap.plan(ep, dir)) for (const p of tp.policies) active.set(p.key, p);
+      for (const pr of ep.profiles) profiles.set(pr.name, pr);
+    }
+    for (const d of stagedDeletes) {
+      const target = enforcedKeyOfStaged(d);
+      if (target !== undefined && active.has(target)) active.set(d.key, d);
+    }
+    const selectors = new Map<string, Selector>();
+    const portNames = new Set<string>();
+    const services = new Set<string>();
+    const side = (e: EntityMatch): void => {
+      if (e.selector !== undefined) selectors.set(e.selector.id, e.selector);
+      if (e.notSelector !== undefined) selectors.set(e.notSelector.id, e.notSelector);
+      // Named ports with a selector on the same side are filtered by its members (compile.ts).
+      if (e.selector === undefined) for (const n of [...(e.ports?.named ?? []), ...(e.notPorts?.named ?? [])]) portNames.add(n);
+      if (e.service !== undefined) services.add(`${e.service.namespace}/${e.service.name}`);
+    };
+    const rules = (x: Pick<Policy, 'ingress' | 'egress'>): void => {
+      for (const r of x.ingress) (side(r.source), side(r.destination));
+      for (const r of x.egress) (side(r.source), side(r.destination));
+    };
+    for (const p of active.values()) {
+      add(p.key, false);
+      add(`Tier//${p.tier}`, false);
+      rules(p);
+    }
+    for (const pr of profiles.values()) rules(pr);
+    for (const sel of selectors.values()) {
+      const m = snap.selectorMembers(sel);
+      for (const ep of m.endpoints) add(endpointRk(ep), true);
+      for (const s of m.networkSets) add(netSetRk(s), false);
+    }
+    for (const n of portNames) for (const ep of snap.endpointsWithPortName(n)) add(endpointRk(ep), true);
+    for (const ref of services) {
+      const [ns, name] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
+      add(`Service/${ns}/${name}`, false);
+      for (const ep of snap.serviceBackends(ns, name)) add(endpointRk(ep), true);
+    }
+    st.selectors = selectors;
+    st.portNames = portNames;
+    st.services = services;
+    return out;
+  }
+
+  /** Whether the (new) endpoint of a changed resource belongs to the node's view as a peer. */
+  function isPeer(snap: Cluster, st: NodeState, ep: Endpoint): boolean {
+    for (const sel of st.selectors.values()) if (snap.selectorClasses(sel).has(ep.labelKey)) return true;
+    for (const p of ep.ports) if (p.name !== undefined && st.portNames.has(p.name)) return true;
+    for (const ref of st.services) {
+      const svc = snap.service(ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1));
+      if (svc !== undefined && serviceSelects(svc, ep)) return true;
+    }
+    return false;
+  }
+
+  function emit(st: NodeState, out: ViewEvent[], type: ViewEvent['type'], object: Obj): void {
+    const event = { type, object };
+    out.push(event);
+    st.log.push({ revision, event });
+    events++;
+  }
+
+  /** Moves `st.sent` to `next`, emitting the differences. `gone` holds the entries of objects deleted in this batch. */
+  function diffInto(st: NodeState, next: Map<string, Held>, gone: ReadonlyMap<string, Entry>, out: ViewEvent[]): void {
+    for (const [key, h] of next) {
+      const prev = st.sent.get(key);
+      if (prev === h) continue;
+      emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', objectOf(objects.get(key)!, h));
+    }
+    for (const [key, h] of st.sent) if (!next.has(key)) emit(st, out, 'DELETED', deletedObject(key, h, gone));
+    st.sent = next;
+  }
+
+  function deletedObject(key: string, h: Held, gone: ReadonlyMap<string, Entry>): Obj {
+    const e = gone.get(key) ?? objects.get(key);
+    if (e === undefined) return {};
+    const o = objectOf(e, h);
+    // A delete is at the batch's revision (as the store's DELETED event is), so a watch resuming
+    // from the last object it saw does not replay it.
+    return { ...o, metadata: { ...rec(o['metadata']), resourceVersion: String(revision) } };
+  }
+
+  function trim(st: NodeState): void {
+    if (st.log.length <= NODE_LOG_LIMIT) return;
+    const drop = st.log.length - NODE_LOG_LIMIT;
+    st.floor = Math.max(st.floor, st.log[drop - 1]!.revision);
+    st.log.splice(0, drop);
+  }
+
+  function track(node: string): NodeState {
+    let st = nodes.get(node);
+    if (st === undefined) {
+      st = {
+        node,
+        sent: new Map(),
+        own: new Set(),
+        ownClasses: new Set(),
+        selectors: new Map(),
+        portNames: new Set(),
+        services: new Set(),
+        log: [],
+        floor: revision,
+        listeners: new Set(),
+        lastListed: now(),
+      };
+      const snap = snapshot();
+      st.sent = compute(snap, st, stagedDeletesOf(snap));
+      nodes.set(node, st);
+    }
+    return st;
+  }
+
+  function stagedDeletesOf(snap: Cluster): Policy[] {
+    return snap.policies.filter((p) => p.staged && p.stagedAction === 'Delete');
+  }
+
+  return {
+    applied(rev, touched, relist) {
+      const t0 = cpuNow();
+      batches++;
+      revision = Math.max(revision, rev);
+      const gone = new Map<string, Entry>();
+      const wasOwnNode = new Map<string, string | undefined>();
+      for (const t of touched) {
+        if (!isViewKind(t.info)) continue;
+        const prev = objects.get(t.key);
+        if (prev !== undefined) wasOwnNode.set(t.key, prev.node);
+        const oldRk = rkOf.get(t.key);
+        if (oldRk !== undefined && byRk.get(oldRk) === t.key) byRk.delete(oldRk);
+        rkOf.delete(t.key);
+        if (t.obj === undefined) {
+          if (prev !== undefined) gone.set(t.key, prev);
+          objects.delete(t.key);
+          always.delete(t.key);
+          continue;
+        }
+        const e: Entry = { info: t.info, obj: t.obj, rev: String(rec(t.obj['metadata'])['resourceVersion'] ?? ''), peer: undefined, node: endpointNodeOf(t.info, t.obj) };
+        objects.set(t.key, e);
+        const rk = t.resource === undefined ? resourceKeyOfEntry(e) : resourceKey(t.resource);
+        byRk.set(rk, t.key);
+        rkOf.set(t.key, rk);
+        if (ALWAYS.has(t.info.type)) always.add(t.key);
+      }
+      // Forget nodes nobody follows.
+      for (const [n, st] of nodes) if (st.listeners.size === 0 && now() - st.lastListed > IDLE_MS) nodes.delete(n);
+      if (nodes.size > 0) {
+        const viewTouched = touched.filter((t) => isViewKind(t.info));
+        const endpointOnly = !relist && viewTouched.every((t) => ENDPOINT_KINDS.has(t.info.type));
+        const policyOnly = !relist && viewTouched.every((t) => POLICY_KINDS.has(t.info.type));
+        let snap: Cluster | undefined;
+        let staged: Policy[] | undefined;
+        const snapOf = (): Cluster => (snap ??= snapshot());
+        const stagedOf = (): Policy[] => (staged ??= stagedDeletesOf(snapOf()));
+        for (const st of nodes.values()) {
+          const out: ViewEvent[] = [];
+          if (viewTouched.length > 0) {
+            let full = !(endpointOnly || policyOnly);
+            if (!full && endpointOnly) {
+              full = viewTouched.some((t) => st.own.has(t.key) || wasOwnNode.get(t.key) === st.node || objects.get(t.key)?.node === st.node);
+              if (!full) {
+                fastChecks++;
+                const s = snapOf();
+                for (const t of viewTouched) {
+                  const e = objects.get(t.key);
+                  let inView = false;
+                  if (e !== undefined && t.resource !== undefined) {
+                    const ep = endpointOfResource(s, t.resource);
+                    if (ep === 'ambiguous') {
+                      full = true;
+                      break;
+                    }
+                    inView = ep !== undefined && isPeer(s, st, ep);
+                  }
+                  const prev = st.sent.get(t.key);
+                  if (inView) {
+                    const h = held(e!, NODE_ENDPOINT_KINDS.has(e!.info.type));
+                    if (prev !== h) {
+                      emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', objectOf(e!, h));
+                      st.sent.set(t.key, h);
+                    }
+                  } else if (prev !== undefined) {
+                    emit(st, out, 'DELETED', deletedObject(t.key, prev, gone));
+                    st.sent.delete(t.key);
+                  }
+                }
+              }
+            } else if (!full && policyOnly) {
+              const s = snapOf();
+              full = viewTouched.some((t) => {
+                if (st.sent.has(t.key) || t.resource === undefined) return st.sent.has(t.key);
+                const p = s.policy(resourceKey(t.resource));
+                if (p === undefined) return false;
+                if (p.staged && p.stagedAction === 'Delete') return true;
+                const classes = s.selectorClasses(p.selector);
+                for (const c of st.ownClasses) if (classes.has(c)) return true;
+                return false;
+              });
+            }
+            if (full) diffInto(st, compute(snapOf(), st, stagedOf()), gone, out);
+            trim(st);
+          }
+          for (const l of st.listeners) l(out, revision);
+        }
+      }
+      cpuMicros += cpuNow() - t0;
+    },
+    list(node) {
+      const st = track(node);
+      st.lastListed = now();
+      const items: Obj[] = [];
+      for (const [key, h] of st.sent) items.push(objectOf(objects.get(key)!, h));
+      return { revision, items };
+    },
+    watch(node, rv, listener) {
+      const st = nodes.get(node);
+      if (st === undefined || rv < st.floor || rv > revision) return undefined;
+      const replay = st.log.filter((l) => l.revision > rv).map((l) => l.event);
+      if (replay.length > 0) listener(replay, revision);
+      st.listeners.add(listener);
+      return {
+        close() {
+          st.listeners.delete(listener);
+          st.lastListed = now();
+        },
+      };
+    },
+    revision: () => revision,
+    stats: () => ({ tracked: nodes.size, batches, recomputes, fastChecks, events, cpuMicros }),
+  };
+}
+
+function resourceKeyOfEntry(e: Entry): ResourceKey {
+  const m = rec(e.obj['metadata']);
+  const ns = e.info.namespaced ? (typeof m['namespace'] === 'string' ? m['namespace'] : 'default') : '';
+  return `${e.info.type}/${ns}/${String(m['name'] ?? '')}`;
+}
+
+/** The engine endpoint a resource stands for, by id and kind; 'ambiguous' when another kind holds the id. */
+function endpointOfResource(snap: Cluster, r: Resource): Endpoint | undefined | 'ambiguous' {
+  const id = r.type === 'HostEndpoint' ? `hep:${r.name}` : `${r.namespace ?? 'default'}/${r.name}`;
+  const ep = snap.endpoint(id);
+  if (ep === undefined) return undefined;
+  if (ep.resourceType !== r.type) return 'ambiguous';
+  return ep;
+}
