@@ -140,8 +140,8 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
       applyValue(e.key, e.type === 'DELETED' ? undefined : e.value, changes, touched, e.revision);
       applied = Math.max(applied, e.revision);
     }
-    engine.apply(changes);
-    views.applied(applied, touched, false);
+    const report = engine.apply(changes);
+    views.applied(applied, touched, false, report);
     settle();
     notify(events.map((e) => e.key));
   };
@@ -156,7 +156,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
     for (const item of listed.items) applyValue(item.key, item.value, changes, touched, item.modRevision);
     engine.apply(changes);
     applied = Math.max(applied, listed.revision);
-    views.applied(applied, touched, true);
+    views.applied(applied, touched, true, undefined);
     settle();
     notify(undefined);
     watch = store.watch(REGISTRY, listed.revision, onEvents, onWatchError);

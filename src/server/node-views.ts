@@ -36,7 +36,7 @@
 // the node from the engine's indexes (O(view), never a scan of every object). Each node keeps a
 // bounded log of what it sent, so a watch resumes from a list's or an event's resourceVersion; a
 // watch from before the log (or for a node nobody listed) is 410 and the agent lists again.
-import type { Cluster, Endpoint, EntityMatch, Policy, Profile, ResourceKey } from '../engine/index.ts';
+import type { ChangeReport, Cluster, Endpoint, EntityMatch, Policy, Profile, ResourceKey } from '../engine/index.ts';
 import { resourceKey } from '../engine/index.ts';
 import { enforcedKeyOfStaged } from '../engine/policy-keys.ts';
 import { serviceSelects } from '../engine/match.ts';
@@ -78,7 +78,7 @@ export interface NodeViewStats {
 
 export interface NodeViews {
   /** After the engine applied a batch (or a re-list: `relist`, everything may have changed). */
-  applied(revision: number, touched: readonly Touched[], relist: boolean): void;
+  applied(revision: number, touched: readonly Touched[], relist: boolean, report: ChangeReport | undefined): void;
   /** The view of `node` now (and from now on it is kept, for a watch to resume from). */
   list(node: string): { readonly revision: number; readonly items: readonly Obj[] };
   /**
@@ -139,10 +139,14 @@ interface NodeState {
   readonly node: string;
   /** Datastore key → how it was sent (`f<rv>` in full, `p<sig>` as a peer). */
   sent: Map<string, Held>;
-  /** Datastore keys of the node's own endpoints. */
-  own: Set<string>;
-  /** Label classes of the own endpoints (a policy change selecting none of them skips the node). */
-  ownClasses: Set<string>;
+  /** Datastore key of each own endpoint → its class (labels and profiles: what its plans and profile rules follow). */
+  ownOf: Map<string, string>;
+  /**
+   * Classes of the own endpoints, with how many have each: the active policies follow the set of
+   * classes only, so an own endpoint changing within it recomputes nothing; a policy change
+   * selecting none of their labels skips the node.
+   */
+  ownClasses: Map<string, { count: number; readonly labelKey: string }>;
   /** What the active rules use. */
   selectors: Map<string, Selector>;
   portNames: Set<string>;
@@ -261,13 +265,16 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
     const own = snap.endpointsOnNode(st.node);
     const active = new Map<string, Policy>();
     const profiles = new Map<string, Profile>();
-    st.own = new Set();
-    st.ownClasses = new Set();
+    st.ownOf = new Map();
+    st.ownClasses = new Map();
     for (const ep of own) {
       add(endpointRk(ep), false);
       const k = byRk.get(endpointRk(ep));
-      if (k !== undefined) st.own.add(k);
-      st.ownClasses.add(ep.labelKey);
+      const cls = classOf(ep);
+      if (k !== undefined) st.ownOf.set(k, cls);
+      const c = st.ownClasses.get(cls);
+      if (c === undefined) st.ownClasses.set(cls, { count: 1, labelKey: ep.labelKey });
+      else c.count++;
       for (const dir of ['ingress', 'egress'] as const) for (const tp of snap.plan(ep, dir)) for (const p of tp.policies) active.set(p.key, p);
       for (const pr of ep.profiles) profiles.set(pr.name, pr);
     }
@@ -323,6 +330,89 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
     return false;
   }
 
+  /** Datastore keys of the endpoint resources that may stand for an engine endpoint id. */
+  function keysOfEndpointId(id: string): string[] {
+    const out: string[] = [];
+    if (id.startsWith('hep:')) {
+      const k = byRk.get(`HostEndpoint//${id.slice(4)}`);
+      if (k !== undefined) out.push(k);
+      return out;
+    }
+    const slash = id.indexOf('/');
+    for (const type of ENDPOINT_KINDS) {
+      const k = byRk.get(`${type}/${id.slice(0, slash)}/${id.slice(slash + 1)}`);
+      if (k !== undefined) out.push(k);
+    }
+    return out;
+  }
+
+  /** Whether a written policy may change the node's view: it is in it, or selects an own endpoint now. */
+  function policyConcerns(snap: Cluster, st: NodeState, t: Touched): boolean {
+    if (st.sent.has(t.key)) return true;
+    if (t.resource === undefined) return false;
+    const p = snap.policy(resourceKey(t.resource));
+    if (p === undefined) return false;
+    if (p.staged && p.stagedAction === 'Delete') return true;
+    const classes = snap.selectorClasses(p.selector);
+    for (const c of st.ownClasses.values()) if (classes.has(c.labelKey)) return true;
+    return false;
+  }
+
+  /**
+   * Moves the node's view on by changed endpoints (written or re-derived), without recomputing:
+   * own ones are sent in full, others checked against what the active rules use. False when the
+   * node must recompute instead: an own endpoint's class appeared or vanished (the active
+   * policies may change), or an endpoint cannot be told apart from another kind's of the same id.
+   */
+  function endpointsMoved(snap: Cluster, st: NodeState, candidates: ReadonlySet<string>, gone: ReadonlyMap<string, Entry>, out: ViewEvent[]): boolean {
+    fastChecks++;
+    const counts = new Map<string, number>();
+    const labelKeys = new Map<string, string>();
+    const plan: { key: string; ep: Endpoint | undefined; own: boolean }[] = [];
+    for (const key of candidates) {
+      const e = objects.get(key);
+      const ep = e === undefined ? undefined : endpointOfEntry(snap, e);
+      if (ep === 'ambiguous') return false;
+      const own = ep !== undefined && ep.node === st.node;
+      const before = st.ownOf.get(key);
+      const after = own ? classOf(ep) : undefined;
+      if (before !== after) {
+        if (before !== undefined) counts.set(before, (counts.get(before) ?? 0) - 1);
+        if (after !== undefined) {
+          counts.set(after, (counts.get(after) ?? 0) + 1);
+          labelKeys.set(after, ep!.labelKey);
+        }
+      }
+      plan.push({ key, ep, own });
+    }
+    for (const [cls, d] of counts) {
+      const had = st.ownClasses.get(cls)?.count ?? 0;
+      if ((had === 0) !== (had + d === 0)) return false;
+    }
+    // The set of own classes stays: apply the counts, then the objects.
+    for (const [cls, d] of counts) {
+      const c = st.ownClasses.get(cls);
+      if (c === undefined) st.ownClasses.set(cls, { count: d, labelKey: labelKeys.get(cls)! });
+      else if ((c.count += d) === 0) st.ownClasses.delete(cls);
+    }
+    for (const { key, ep, own } of plan) {
+      if (own) st.ownOf.set(key, classOf(ep!));
+      else st.ownOf.delete(key);
+      const e = objects.get(key);
+      const want = e === undefined || ep === undefined ? undefined : own ? held(e, false) : isPeer(snap, st, ep) ? held(e, NODE_ENDPOINT_KINDS.has(e.info.type)) : undefined;
+      const prev = st.sent.get(key);
+      if (want === prev) continue;
+      if (want === undefined) {
+        emit(st, out, 'DELETED', deletedObject(key, prev!, gone));
+        st.sent.delete(key);
+      } else {
+        emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', objectOf(e!, want));
+        st.sent.set(key, want);
+      }
+    }
+    return true;
+  }
+
   function emit(st: NodeState, out: ViewEvent[], type: ViewEvent['type'], object: Obj): void {
     const event = { type, object };
     out.push(event);
@@ -363,8 +453,8 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       st = {
         node,
         sent: new Map(),
-        own: new Set(),
-        ownClasses: new Set(),
+        ownOf: new Map(),
+        ownClasses: new Map(),
         selectors: new Map(),
         portNames: new Set(),
         services: new Set(),
@@ -385,16 +475,14 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
   }
 
   return {
-    applied(rev, touched, relist) {
+    applied(rev, touched, relist, report) {
       const t0 = cpuNow();
       batches++;
       revision = Math.max(revision, rev);
       const gone = new Map<string, Entry>();
-      const wasOwnNode = new Map<string, string | undefined>();
       for (const t of touched) {
         if (!isViewKind(t.info)) continue;
         const prev = objects.get(t.key);
-        if (prev !== undefined) wasOwnNode.set(t.key, prev.node);
         const oldRk = rkOf.get(t.key);
         if (oldRk !== undefined && byRk.get(oldRk) === t.key) byRk.delete(oldRk);
         rkOf.delete(t.key);
@@ -415,8 +503,17 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       for (const [n, st] of nodes) if (st.listeners.size === 0 && now() - st.lastListed > IDLE_MS) nodes.delete(n);
       if (nodes.size > 0) {
         const viewTouched = touched.filter((t) => isViewKind(t.info));
-        const endpointOnly = !relist && viewTouched.every((t) => ENDPOINT_KINDS.has(t.info.type));
-        const policyOnly = !relist && viewTouched.every((t) => POLICY_KINDS.has(t.info.type));
+        const alwaysTouched = viewTouched.filter((t) => ALWAYS.has(t.info.type));
+        const policyTouched = viewTouched.filter((t) => POLICY_KINDS.has(t.info.type));
+        // Tiers, services, network sets (or a re-list): every node recomputes; so does a namespace
+        // change that re-labelled network sets (namespaced sets inherit the namespace's labels).
+        const anyFull = relist || viewTouched.some((t) => !ALWAYS.has(t.info.type) && !POLICY_KINDS.has(t.info.type) && !ENDPOINT_KINDS.has(t.info.type)) || (alwaysTouched.length > 0 && (report === undefined || report.networkSets.length > 0));
+        // The endpoints to look at: those written, and those the engine re-derived (a namespace's or
+        // service account's labels are inherited: the engine's report names the endpoints).
+        const candidates = new Set(viewTouched.filter((t) => ENDPOINT_KINDS.has(t.info.type)).map((t) => t.key));
+        if (alwaysTouched.length > 0 && report !== undefined) {
+          for (const id of [...report.endpoints.added, ...report.endpoints.removed, ...report.endpoints.updated]) for (const k of keysOfEndpointId(id)) candidates.add(k);
+        }
         let snap: Cluster | undefined;
         let staged: Policy[] | undefined;
         const snapOf = (): Cluster => (snap ??= snapshot());
@@ -424,49 +521,28 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
         for (const st of nodes.values()) {
           const out: ViewEvent[] = [];
           if (viewTouched.length > 0) {
-            let full = !(endpointOnly || policyOnly);
-            if (!full && endpointOnly) {
-              full = viewTouched.some((t) => st.own.has(t.key) || wasOwnNode.get(t.key) === st.node || objects.get(t.key)?.node === st.node);
-              if (!full) {
-                fastChecks++;
-                const s = snapOf();
-                for (const t of viewTouched) {
-                  const e = objects.get(t.key);
-                  let inView = false;
-                  if (e !== undefined && t.resource !== undefined) {
-                    const ep = endpointOfResource(s, t.resource);
-                    if (ep === 'ambiguous') {
-                      full = true;
-                      break;
-                    }
-                    inView = ep !== undefined && isPeer(s, st, ep);
-                  }
-                  const prev = st.sent.get(t.key);
-                  if (inView) {
-                    const h = held(e!, NODE_ENDPOINT_KINDS.has(e!.info.type));
-                    if (prev !== h) {
-                      emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', objectOf(e!, h));
-                      st.sent.set(t.key, h);
-                    }
-                  } else if (prev !== undefined) {
+            let full = anyFull;
+            if (!full && policyTouched.length > 0) full = policyTouched.some((t) => policyConcerns(snapOf(), st, t));
+            if (!full && candidates.size > 0) full = !endpointsMoved(snapOf(), st, candidates, gone, out);
+            if (!full) {
+              for (const t of alwaysTouched) {
+                const e = objects.get(t.key);
+                const prev = st.sent.get(t.key);
+                if (e === undefined) {
+                  if (prev !== undefined) {
                     emit(st, out, 'DELETED', deletedObject(t.key, prev, gone));
                     st.sent.delete(t.key);
                   }
+                  continue;
                 }
+                const h = held(e, false);
+                if (prev === h) continue;
+                emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e.obj);
+                st.sent.set(t.key, h);
               }
-            } else if (!full && policyOnly) {
-              const s = snapOf();
-              full = viewTouched.some((t) => {
-                if (st.sent.has(t.key) || t.resource === undefined) return st.sent.has(t.key);
-                const p = s.policy(resourceKey(t.resource));
-                if (p === undefined) return false;
-                if (p.staged && p.stagedAction === 'Delete') return true;
-                const classes = s.selectorClasses(p.selector);
-                for (const c of st.ownClasses) if (classes.has(c)) return true;
-                return false;
-              });
+            } else {
+              diffInto(st, compute(snapOf(), st, stagedOf()), gone, out);
             }
-            if (full) diffInto(st, compute(snapOf(), st, stagedOf()), gone, out);
             trim(st);
           }
           for (const l of st.listeners) l(out, revision);
@@ -505,11 +581,18 @@ function resourceKeyOfEntry(e: Entry): ResourceKey {
   return `${e.info.type}/${ns}/${String(m['name'] ?? '')}`;
 }
 
-/** The engine endpoint a resource stands for, by id and kind; 'ambiguous' when another kind holds the id. */
-function endpointOfResource(snap: Cluster, r: Resource): Endpoint | undefined | 'ambiguous' {
-  const id = r.type === 'HostEndpoint' ? `hep:${r.name}` : `${r.namespace ?? 'default'}/${r.name}`;
+/** What an own endpoint's plans and profile rules follow: its labels and its profiles' names. */
+function classOf(ep: Endpoint): string {
+  return `${ep.labelKey}\u0000${ep.profiles.map((p) => p.name).join(',')}`;
+}
+
+/** The engine endpoint an endpoint object stands for, by id and kind; 'ambiguous' when another kind holds the id. */
+function endpointOfEntry(snap: Cluster, e: Entry): Endpoint | undefined | 'ambiguous' {
+  const m = rec(e.obj['metadata']);
+  const name = String(m['name'] ?? '');
+  const id = e.info.type === 'HostEndpoint' ? `hep:${name}` : `${typeof m['namespace'] === 'string' ? m['namespace'] : 'default'}/${name}`;
   const ep = snap.endpoint(id);
   if (ep === undefined) return undefined;
-  if (ep.resourceType !== r.type) return 'ambiguous';
+  if (ep.resourceType !== e.info.type) return 'ambiguous';
   return ep;
 }
