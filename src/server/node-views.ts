@@ -125,19 +125,22 @@ export function isViewKind(info: ResourceInfo): boolean {
 interface Entry {
   readonly info: ResourceInfo;
   readonly obj: Obj;
-  readonly rev: string;
-  /** The peer projection and its identity apart from resourceVersion (node endpoints only, lazily). */
-  peer: { readonly obj: Obj; readonly sig: string } | undefined;
-  /** The node of a node endpoint (Pod/WEP/HEP), '' without one; undefined for other kinds. */
-  readonly node: string | undefined;
+  /** Its modRevision: the token of the object held in full. */
+  readonly rev: number;
+  /**
+   * Node endpoints (Pod/WEP/HEP): the peer projection, its identity apart from resourceVersion,
+   * and a generation that changes only when that identity does (the token of the object held as a
+   * peer, negated).
+   */
+  readonly peer: { readonly obj: Obj; readonly sig: string; readonly gen: number } | undefined;
 }
 
-/** How a node holds an object: in full at a resourceVersion, or as a peer with a signature. */
-type Held = string;
+/** How a node holds an object: > 0 in full at that resourceVersion, < 0 as a peer of that generation. */
+type Held = number;
 
 interface NodeState {
   readonly node: string;
-  /** Datastore key → how it was sent (`f<rv>` in full, `p<sig>` as a peer). */
+  /** Datastore key → how it was sent (see Held). */
   sent: Map<string, Held>;
   /** Datastore key of each own endpoint → its class (labels and profiles: what its plans and profile rules follow). */
   ownOf: Map<string, string>;
@@ -209,16 +212,8 @@ function peerSig(o: Readonly<Obj>): string {
   return JSON.stringify({ ...o, metadata: meta });
 }
 
-function peerEntry(e: Entry): { obj: Obj; sig: string } {
-  if (e.peer === undefined) {
-    const obj = peerOf(e.info, e.obj);
-    e.peer = { obj, sig: peerSig(obj) };
-  }
-  return e.peer;
-}
-
-const held = (e: Entry, asPeer: boolean): Held => (asPeer ? `p${peerEntry(e).sig}` : `f${e.rev}`);
-const objectOf = (e: Entry, h: Held): Obj => (h.startsWith('p') ? peerEntry(e).obj : e.obj);
+const held = (e: Entry, asPeer: boolean): Held => (asPeer && e.peer !== undefined ? -e.peer.gen : e.rev);
+const objectOf = (e: Entry, h: Held): Obj => (h < 0 && e.peer !== undefined ? e.peer.obj : e.obj);
 
 /** Engine resource key (`TYPE/NS/NAME`) of an endpoint, policy, network set, tier, service. */
 const endpointRk = (ep: Endpoint): ResourceKey => `${ep.resourceType}/${ep.namespace ?? ''}/${ep.name}`;
@@ -237,6 +232,9 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
   const rkOf = new Map<string, ResourceKey>();
   const always = new Set<string>();
   const nodes = new Map<string, NodeState>();
+  /** Endpoint object (immutable, shared by snapshots) → datastore key of its resource. */
+  const endpointKeys = new WeakMap<Endpoint, string>();
+  let peerGens = 0;
   let revision = 0;
   let batches = 0;
   let recomputes = 0;
@@ -255,8 +253,20 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       if (e === undefined) return;
       const prev = out.get(key);
       // Own in full wins over peer.
-      if (prev !== undefined && (!asPeer || prev.startsWith('f'))) return;
-      out.set(key, held(e, asPeer && NODE_ENDPOINT_KINDS.has(e.info.type)));
+      if (prev !== undefined && (!asPeer || prev > 0)) return;
+      out.set(key, held(e, asPeer));
+    };
+    // Peers by the hundred thousand (every member of every selector): by endpoint identity, no key text.
+    const addPeer = (ep: Endpoint): void => {
+      let key = endpointKeys.get(ep);
+      if (key === undefined) {
+        key = byRk.get(endpointRk(ep));
+        if (key === undefined) return;
+        endpointKeys.set(ep, key);
+      }
+      if (out.has(key)) return;
+      const e = objects.get(key);
+      if (e !== undefined) out.set(key, held(e, true));
     };
     for (const key of always) {
       const e = objects.get(key);
@@ -304,14 +314,14 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
     for (const pr of profiles.values()) rules(pr);
     for (const sel of selectors.values()) {
       const m = snap.selectorMembers(sel);
-      for (const ep of m.endpoints) add(endpointRk(ep), true);
+      for (const ep of m.endpoints) addPeer(ep);
       for (const s of m.networkSets) add(netSetRk(s), false);
     }
-    for (const n of portNames) for (const ep of snap.endpointsWithPortName(n)) add(endpointRk(ep), true);
+    for (const n of portNames) for (const ep of snap.endpointsWithPortName(n)) addPeer(ep);
     for (const ref of services) {
       const [ns, name] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
       add(`Service/${ns}/${name}`, false);
-      for (const ep of snap.serviceBackends(ns, name)) add(endpointRk(ep), true);
+      for (const ep of snap.serviceBackends(ns, name)) addPeer(ep);
     }
     st.selectors = selectors;
     st.portNames = portNames;
@@ -492,7 +502,13 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
           always.delete(t.key);
           continue;
         }
-        const e: Entry = { info: t.info, obj: t.obj, rev: String(rec(t.obj['metadata'])['resourceVersion'] ?? ''), peer: undefined, node: endpointNodeOf(t.info, t.obj) };
+        let peer: Entry['peer'];
+        if (NODE_ENDPOINT_KINDS.has(t.info.type)) {
+          const obj = peerOf(t.info, t.obj);
+          const sig = peerSig(obj);
+          peer = { obj, sig, gen: prev?.peer?.sig === sig ? prev.peer.gen : ++peerGens };
+        }
+        const e: Entry = { info: t.info, obj: t.obj, rev: Number(rec(t.obj['metadata'])['resourceVersion'] ?? 0), peer };
         objects.set(t.key, e);
         const rk = t.resource === undefined ? resourceKeyOfEntry(e) : resourceKey(t.resource);
         byRk.set(rk, t.key);
