@@ -287,3 +287,45 @@ describe('the filtered node view compiles as the full state', () => {
     });
   }
 });
+
+describe('resuming a node view watch', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ threatFeeds: false });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('replays what was sent after the resourceVersion; 410 for a node nobody listed', async () => {
+    const pod = (name: string, app: string): Doc => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'ns-a', labels: { app } },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i' }] },
+      status: { podIP: '10.0.0.1' },
+    });
+    const apply = async (d: Doc): Promise<number> => {
+      const r = await h.call('POST', '/apis/strata/v1/apply', { body: [d] });
+      assert.equal(r.code, 200, JSON.stringify(r.json));
+      return h.server.mirror.views.revision();
+    };
+    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns-a' } });
+    const listed = await h.call('GET', '/apis/strata/v1/nodeviews/n1');
+    const rv0 = Number(listed.json.metadata.resourceVersion);
+    const rv1 = await apply(pod('a', 'web'));
+    await apply(pod('b', 'web'));
+    const names = (from: number): string[] => {
+      const seen: string[] = [];
+      const sub = h.server.mirror.views.watch('n1', from, (es) => void seen.push(...es.map((e) => `${e.type} ${(e.object['metadata'] as { name: string }).name}`)));
+      assert.ok(sub !== undefined);
+      sub.close();
+      return seen;
+    };
+    assert.deepEqual(names(rv0), ['ADDED a', 'ADDED b']);
+    assert.deepEqual(names(rv1), ['ADDED b']);
+    assert.equal(h.server.mirror.views.watch('n9', rv0, () => undefined), undefined);
+    const gone = await h.call('GET', `/apis/strata/v1/nodeviews/n9?watch=true&resourceVersion=${rv0}`);
+    assert.equal(gone.code, 410);
+  });
+});
