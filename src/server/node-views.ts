@@ -36,7 +36,7 @@
 // the node from the engine's indexes (O(view), never a scan of every object). Each node keeps a
 // bounded log of what it sent, so a watch resumes from a list's or an event's resourceVersion; a
 // watch from before the log (or for a node nobody listed) is 410 and the agent lists again.
-import type { ChangeReport, Cluster, Endpoint, EntityMatch, Policy, Profile, ResourceKey } from '../engine/index.ts';
+import type { ChangeReport, Cluster, Endpoint, EntityMatch, NetworkSetEntry, Policy, Profile, ResourceKey } from '../engine/index.ts';
 import { resourceKey } from '../engine/index.ts';
 import { enforcedKeyOfStaged } from '../engine/policy-keys.ts';
 import { serviceSelects } from '../engine/match.ts';
@@ -97,6 +97,7 @@ const ALWAYS = new Set(['Namespace', 'ServiceAccount']);
 // GlobalNetworkSet (and the server rewrites its status every pull period); invariants are the
 // server's admission checks.
 const NEVER = new Set(['GlobalThreatFeed', 'ConnectivityInvariant']);
+const NET_SET_KINDS = new Set(['NetworkSet', 'GlobalNetworkSet']);
 const ENDPOINT_KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'WorkloadEndpoint', 'HostEndpoint']);
 /** Kinds projected to a peer when on another node (node-view.ts `peerOf`); other endpoint kinds have no node. */
 const NODE_ENDPOINT_KINDS = new Set(['Pod', 'WorkloadEndpoint', 'HostEndpoint']);
@@ -521,9 +522,15 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
         const viewTouched = touched.filter((t) => isViewKind(t.info));
         const alwaysTouched = viewTouched.filter((t) => ALWAYS.has(t.info.type));
         const policyTouched = viewTouched.filter((t) => POLICY_KINDS.has(t.info.type));
-        // Tiers, services, network sets (or a re-list): every node recomputes; so does a namespace
-        // change that re-labelled network sets (namespaced sets inherit the namespace's labels).
-        const anyFull = relist || viewTouched.some((t) => !ALWAYS.has(t.info.type) && !POLICY_KINDS.has(t.info.type) && !ENDPOINT_KINDS.has(t.info.type)) || (alwaysTouched.length > 0 && (report === undefined || report.networkSets.length > 0));
+        // Tiers (or a re-list): every node recomputes; so does a namespace change that re-labelled
+        // network sets (namespaced sets inherit the namespace's labels).
+        const setTouched = viewTouched.filter((t) => NET_SET_KINDS.has(t.info.type));
+        const serviceTouched = viewTouched.filter((t) => t.info.type === 'Service');
+        const anyFull =
+          relist ||
+          viewTouched.some((t) => !ALWAYS.has(t.info.type) && !POLICY_KINDS.has(t.info.type) && !ENDPOINT_KINDS.has(t.info.type) && !NET_SET_KINDS.has(t.info.type) && t.info.type !== 'Service') ||
+          (alwaysTouched.length > 0 && (report === undefined || report.networkSets.length > 0));
+        let setsById: Map<string, NetworkSetEntry> | undefined;
         // The endpoints to look at: those written, and those the engine re-derived (a namespace's or
         // service account's labels are inherited: the engine's report names the endpoints).
         const candidates = new Set(viewTouched.filter((t) => ENDPOINT_KINDS.has(t.info.type)).map((t) => t.key));
@@ -539,7 +546,30 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
           if (viewTouched.length > 0) {
             let full = anyFull;
             if (!full && policyTouched.length > 0) full = policyTouched.some((t) => policyConcerns(snapOf(), st, t));
+            // A Service the active rules name: its backends may change (recompute); others are not read.
+            if (!full && serviceTouched.length > 0) full = serviceTouched.some((t) => st.sent.has(t.key) || st.services.has(`${String(rec(t.obj?.['metadata'])['namespace'])}/${String(rec(t.obj?.['metadata'])['name'])}`));
             if (!full && candidates.size > 0) full = !endpointsMoved(snapOf(), st, candidates, gone, out);
+            // A network set is in the view when a selector the active rules use matches it (as
+            // selectorMembers decides); nothing else depends on it.
+            if (!full && setTouched.length > 0) {
+              setsById ??= new Map(snapOf().networkSets.map((n) => [n.id, n]));
+              for (const t of setTouched) {
+                const e = objects.get(t.key);
+                const m = rec(e?.obj['metadata']);
+                const entry = e === undefined ? undefined : setsById.get(e.info.type === 'NetworkSet' ? `${String(m['namespace'] ?? 'default')}/${String(m['name'])}` : String(m['name']));
+                let want: Held | undefined;
+                if (e !== undefined && entry !== undefined) for (const sel of st.selectors.values()) if (sel.matches(entry.labels)) want = held(e, false);
+                const prev = st.sent.get(t.key);
+                if (want === prev) continue;
+                if (want === undefined) {
+                  emit(st, out, 'DELETED', deletedObject(t.key, prev!, gone));
+                  st.sent.delete(t.key);
+                } else {
+                  emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e!.obj);
+                  st.sent.set(t.key, want);
+                }
+              }
+            }
             if (!full) {
               for (const t of alwaysTouched) {
                 const e = objects.get(t.key);

@@ -25,12 +25,13 @@ import type { Harness } from './harness.ts';
 type Doc = Record<string, unknown>;
 const CALICO = 'projectcalico.org/v3';
 const NODES = ['n1', 'n2', 'n3', 'n4'];
-const SEEDS = process.env['STRATA_SEED'] !== undefined ? [Number(process.env['STRATA_SEED'])] : [20261202, 7, 4242, 99];
-const STEPS = Number(process.env['STRATA_STEPS'] ?? 120);
+const SEEDS = process.env['STRATA_SEED'] !== undefined ? [Number(process.env['STRATA_SEED'])] : [20261202, 7, 4242, 1, 2];
+const STEPS = Number(process.env['STRATA_STEPS'] ?? 100);
 
 const compact = (o: Doc): Doc => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined));
 
-const POD_LABELS = [{ app: 'web' }, { app: 'db' }, { app: 'api', version: 'v1' }, { app: 'web', version: 'v2' }, {}];
+// `role: svc` is read by the Service's selector only: such pods are peers because they back it.
+const POD_LABELS = [{ app: 'web' }, { app: 'db' }, { app: 'api', version: 'v1' }, { app: 'web', version: 'v2' }, {}, { app: 'cache', role: 'svc' }];
 const PORTS = [[{ name: 'http', containerPort: 8080 }], [{ name: 'http', containerPort: 9090 }], [{ name: 'dns', containerPort: 53, protocol: 'UDP' }], []];
 
 const RULES: readonly Doc[] = [
@@ -57,11 +58,20 @@ const RULES: readonly Doc[] = [
   { action: 'Allow', protocol: 'TCP', destination: { services: { name: 'svc0', namespace: 'ns-a' } } },
   { action: 'Allow', source: { services: { name: 'svc0', namespace: 'ns-a' } } },
   { action: 'Allow', destination: { selector: "app == 'api' && version == 'v1'" } },
+  { action: 'Allow', protocol: 'TCP', destination: { services: { name: 'svc0', namespace: 'ns-a' } } },
+  { action: 'Allow', source: { services: { name: 'svc0', namespace: 'ns-a' } } },
+  { action: 'Deny', source: { services: { name: 'svc0', namespace: 'ns-a' } } },
 ];
 const SELECTORS = ['all()', "app == 'web'", "app == 'db'", 'has(version)', "app in {'api', 'db'}", "app == 'nobody'"];
 
-function rules(r: Rng): Doc[] {
-  return Array.from({ length: r.pick([0, 1, 1, 2]) }, () => r.pick(RULES));
+// Calico refuses services in an ingress rule's destination and an egress rule's source, and
+// domains outside egress destinations: each direction draws from the rules valid there.
+const sideOf = (rule: Doc, side: string): Doc => (rule[side] ?? {}) as Doc;
+const INGRESS_RULES = RULES.filter((x) => sideOf(x, 'destination')['services'] === undefined && sideOf(x, 'destination')['domains'] === undefined);
+const EGRESS_RULES = RULES.filter((x) => sideOf(x, 'source')['services'] === undefined);
+
+function rules(r: Rng, dir: 'ingress' | 'egress'): Doc[] {
+  return Array.from({ length: r.pick([0, 1, 1, 2]) }, () => r.pick(dir === 'ingress' ? INGRESS_RULES : EGRESS_RULES));
 }
 
 function calicoSpec(r: Rng, global: boolean): Doc {
@@ -70,8 +80,8 @@ function calicoSpec(r: Rng, global: boolean): Doc {
     order: r.pick([undefined, 10, 100]),
     selector: r.pick(global ? [...SELECTORS, "projectcalico.org/namespace == 'ns-b'"] : SELECTORS),
     types: r.pick([['Ingress'], ['Egress'], ['Ingress', 'Egress'], undefined]),
-    ingress: rules(r),
-    egress: rules(r),
+    ingress: rules(r, 'ingress'),
+    egress: rules(r, 'egress'),
   });
 }
 
@@ -125,7 +135,7 @@ const SLOTS: readonly Slot[] = [
     const labels = r.pick(POD_LABELS.slice(0, 4));
     return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd0', namespace: 'ns-b' }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'i', ports: r.pick(PORTS) }] } } } };
   }),
-  slot((r) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc0', namespace: 'ns-a' }, spec: { selector: r.pick([{ app: 'web' }, { app: 'db' }]), ports: [{ port: 80, targetPort: r.pick([8080, 'http']) }] } })),
+  slot((r) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc0', namespace: 'ns-a' }, spec: { selector: r.pick([{ app: 'web' }, { app: 'db' }, { role: 'svc' }, { role: 'svc' }]), ports: [{ port: 80, targetPort: r.pick([8080, 'http']) }] } })),
   slot((r) => ({ apiVersion: CALICO, kind: 'NetworkSet', metadata: { name: 'set0', namespace: 'ns-a', labels: { kind: r.pick(['partner', 'threat']) } }, spec: { nets: [r.pick(['198.51.100.0/24', '10.0.0.0/29'])] } })),
   slot((r) => ({
     apiVersion: CALICO,
