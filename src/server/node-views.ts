@@ -29,13 +29,19 @@
 // service account are there). test/server/node-view-relevance.test.ts checks it on random
 // clusters and writes.
 //
-// Incremental: a batch of endpoint changes that touches no endpoint of a node is checked against
-// that node's selectors, port names and services (O(changes × selectors)), not recomputed; a
-// policy change that is neither active on a node nor selects one of its endpoints skips the node.
-// Anything else (tiers, namespaces, service accounts, services, network sets, a re-list) recomputes
-// the node from the engine's indexes (O(view), never a scan of every object). Each node keeps a
-// bounded log of what it sent, so a watch resumes from a list's or an event's resourceVersion; a
-// watch from before the log (or for a node nobody listed) is 410 and the agent lists again.
+// Incremental, from the engine's indexes and change report, never a scan of every object:
+// - endpoint writes (and the endpoints a namespace or service-account write re-derived, from the
+//   change report) that keep a node's set of own label classes are checked against the node's
+//   selectors, named ports and services (O(changes × selectors)); one that adds or removes an own
+//   class (the active policies follow the classes) recomputes that node;
+// - a policy write that is neither in a node's view nor selects one of its own classes skips it;
+// - a network set write is checked against the node's selectors; a Service write recomputes only
+//   the nodes whose rules name it;
+// - tiers, a namespace write that re-labelled network sets, and a re-list recompute every node
+//   (O(view) each, from `endpointsOnNode`, tier plans, `selectorMembers`).
+// Each node keeps a bounded log of what it sent, so a watch resumes from a list's or an event's
+// resourceVersion; a watch from before the log (or for a node nobody listed) is 410 and the agent
+// lists again.
 import type { ChangeReport, Cluster, Endpoint, EntityMatch, NetworkSetEntry, Policy, Profile, ResourceKey } from '../engine/index.ts';
 import { resourceKey } from '../engine/index.ts';
 import { enforcedKeyOfStaged } from '../engine/policy-keys.ts';
