@@ -606,7 +606,10 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       const st = track(node);
       st.lastListed = now();
       const items: Obj[] = [];
-      for (const [key, h] of st.sent) items.push(objectOf(objects.get(key)!, h));
+      for (const [key, h] of st.sent) {
+        const e = objects.get(key);
+        if (e !== undefined) items.push(objectOf(e, h));
+      }
       return { revision, items };
     },
     watch(node, rv, listener) {
