@@ -61,7 +61,15 @@ interface RbacMaps {
 
 export async function startMirror(store: Datastore, log: (message: string) => void): Promise<Mirror> {
   const engine = createEngineState();
-  const views = createNodeViews(() => engine.snapshot());
+  const views = createNodeViews(() => engine.snapshot(), Date.now, log);
+  // The views follow the engine; a fault in them must not keep the mirror from settling writes.
+  const applyViews = (revision: number, touched: Touched[], relist: boolean, report: ReturnType<EngineState['apply']>): void => {
+    try {
+      views.applied(revision, touched, relist, report);
+    } catch (e) {
+      log(`mirror: node views failed at revision ${revision}: ${(e as Error).message}`);
+    }
+  };
   const rbacMaps: RbacMaps = { roles: new Map(), clusterRoles: new Map(), roleBindings: new Map(), clusterRoleBindings: new Map() };
   const tierNames = new Set<string>();
   let rbacCache: RbacState | undefined;
@@ -141,7 +149,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
       applied = Math.max(applied, e.revision);
     }
     const report = engine.apply(changes);
-    views.applied(applied, touched, false, report);
+    applyViews(applied, touched, false, report);
     settle();
     notify(events.map((e) => e.key));
   };
@@ -156,7 +164,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
     for (const item of listed.items) applyValue(item.key, item.value, changes, touched, item.modRevision);
     engine.apply(changes);
     applied = Math.max(applied, listed.revision);
-    views.applied(applied, touched, true, undefined);
+    applyViews(applied, touched, true, undefined);
     settle();
     notify(undefined);
     watch = store.watch(REGISTRY, listed.revision, onEvents, onWatchError);

@@ -29,7 +29,7 @@ import { endpointNodeOf, isViewKind, peerOf } from './node-views.ts';
 import type { ViewEvent } from './node-views.ts';
 import type { Query } from './rest.ts';
 import type { ResourceInfo } from './resources.ts';
-import { fail } from './status.ts';
+import { fail, status } from './status.ts';
 import { WATCH_BUFFER_LIMIT } from './watch.ts';
 
 export const NODE_VIEW_PATH = /^\/apis\/strata\/v1\/nodeviews\/([^/]+)$/;
@@ -84,7 +84,14 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
   // nothing applied in between is missed.
   const early: { events: readonly ViewEvent[]; revision: number }[] = [];
   let deliver = (events: readonly ViewEvent[], revision: number): void => void early.push({ events, revision });
-  const sub = ctx.mirror.views.watch(node, rv, (events, revision) => deliver(events, revision));
+  let gone = false;
+  let onGone = (): void => void (gone = true);
+  const sub = ctx.mirror.views.watch(
+    node,
+    rv,
+    (events, revision) => deliver(events, revision),
+    () => onGone(),
+  );
   if (sub === undefined) throw fail(410, `too old resource version: ${rv} (the view of ${node} is not kept from there: list again)`);
   return (res) => {
     let open = true;
@@ -104,10 +111,16 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
       last = Math.max(last, revision);
       for (const e of events) send(e);
     };
-    for (const e of early.splice(0)) deliver(e.events, e.revision);
+    // The server can no longer keep this view (a fault in it): the agent lists again.
+    onGone = (): void => {
+      send({ type: 'ERROR', object: status(410, `too old resource version: the view of ${node} must be listed again`, undefined, 'Expired') });
+      end();
+    };
     const bm = setInterval(() => {
       if (bookmarks) send({ type: 'BOOKMARK', object: { kind: 'NodeView', apiVersion: 'strata/v1', metadata: { resourceVersion: String(last) } } });
     }, ctx.bookmarkIntervalMs);
+    for (const e of early.splice(0)) deliver(e.events, e.revision);
+    if (gone) onGone();
     function end(): void {
       if (!open) return;
       open = false;

@@ -92,7 +92,7 @@ export interface NodeViews {
    * after every batch (events possibly empty, with the revision reached). Undefined when rv is
    * older than what is kept (the caller answers 410).
    */
-  watch(node: string, rv: number, listener: (events: readonly ViewEvent[], revision: number) => void): { close(): void } | undefined;
+  watch(node: string, rv: number, listener: (events: readonly ViewEvent[], revision: number) => void, gone?: () => void): { close(): void } | undefined;
   revision(): number;
   stats(): NodeViewStats;
 }
@@ -145,6 +145,12 @@ interface Entry {
 /** How a node holds an object: > 0 in full at that resourceVersion, < 0 as a peer of that generation. */
 type Held = number;
 
+interface Listener {
+  readonly fn: (events: readonly ViewEvent[], revision: number) => void;
+  /** The view can no longer be followed from what was sent (the caller answers 410). */
+  readonly gone: () => void;
+}
+
 interface NodeState {
   readonly node: string;
   /** Datastore key → how it was sent (see Held). */
@@ -164,7 +170,7 @@ interface NodeState {
   log: { readonly revision: number; readonly event: ViewEvent }[];
   /** Events at or below this revision may be gone from the log. */
   floor: number;
-  listeners: Set<(events: readonly ViewEvent[], revision: number) => void>;
+  listeners: Set<Listener>;
   lastListed: number;
 }
 
@@ -231,7 +237,7 @@ function cpuNow(): number {
   return u.user + u.system;
 }
 
-export function createNodeViews(snapshot: () => Cluster, now: () => number = Date.now): NodeViews {
+export function createNodeViews(snapshot: () => Cluster, now: () => number = Date.now, log: (message: string) => void = () => undefined): NodeViews {
   const objects = new Map<string, Entry>();
   /** Engine resource key → datastore key. */
   const byRk = new Map<ResourceKey, string>();
@@ -547,57 +553,72 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
         let staged: Policy[] | undefined;
         const snapOf = (): Cluster => (snap ??= snapshot());
         const stagedOf = (): Policy[] => (staged ??= stagedDeletesOf(snapOf()));
-        for (const st of nodes.values()) {
+        for (const st of [...nodes.values()]) {
           const out: ViewEvent[] = [];
-          if (viewTouched.length > 0) {
-            let full = anyFull;
-            if (!full && policyTouched.length > 0) full = policyTouched.some((t) => policyConcerns(snapOf(), st, t));
-            // A Service the active rules name: its backends may change (recompute); others are not read.
-            if (!full && serviceTouched.length > 0) full = serviceTouched.some((t) => st.sent.has(t.key) || st.services.has(`${String(rec(t.obj?.['metadata'])['namespace'])}/${String(rec(t.obj?.['metadata'])['name'])}`));
-            if (!full && candidates.size > 0) full = !endpointsMoved(snapOf(), st, candidates, gone, out);
-            // A network set is in the view when a selector the active rules use matches it (as
-            // selectorMembers decides); nothing else depends on it.
-            if (!full && setTouched.length > 0) {
-              setsById ??= new Map(snapOf().networkSets.map((n) => [n.id, n]));
-              for (const t of setTouched) {
-                const e = objects.get(t.key);
-                const m = rec(e?.obj['metadata']);
-                const entry = e === undefined ? undefined : setsById.get(e.info.type === 'NetworkSet' ? `${String(m['namespace'] ?? 'default')}/${String(m['name'])}` : String(m['name']));
-                let want: Held | undefined;
-                if (e !== undefined && entry !== undefined) for (const sel of st.selectors.values()) if (sel.matches(entry.labels)) want = held(e, false);
-                const prev = st.sent.get(t.key);
-                if (want === prev) continue;
-                if (want === undefined) {
-                  emit(st, out, 'DELETED', deletedObject(t.key, prev!, gone));
-                  st.sent.delete(t.key);
-                } else {
-                  emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e!.obj);
-                  st.sent.set(t.key, want);
-                }
-              }
-            }
-            if (!full) {
-              for (const t of alwaysTouched) {
-                const e = objects.get(t.key);
-                const prev = st.sent.get(t.key);
-                if (e === undefined) {
-                  if (prev !== undefined) {
-                    emit(st, out, 'DELETED', deletedObject(t.key, prev, gone));
+          try {
+            if (viewTouched.length > 0) {
+              let full = anyFull;
+              if (!full && policyTouched.length > 0) full = policyTouched.some((t) => policyConcerns(snapOf(), st, t));
+              // A Service the active rules name: its backends may change (recompute); others are not read.
+              if (!full && serviceTouched.length > 0) full = serviceTouched.some((t) => st.sent.has(t.key) || st.services.has(`${String(rec(t.obj?.['metadata'])['namespace'])}/${String(rec(t.obj?.['metadata'])['name'])}`));
+              if (!full && candidates.size > 0) full = !endpointsMoved(snapOf(), st, candidates, gone, out);
+              // A network set is in the view when a selector the active rules use matches it (as
+              // selectorMembers decides); nothing else depends on it.
+              if (!full && setTouched.length > 0) {
+                setsById ??= new Map(snapOf().networkSets.map((n) => [n.id, n]));
+                for (const t of setTouched) {
+                  const e = objects.get(t.key);
+                  const m = rec(e?.obj['metadata']);
+                  const entry = e === undefined ? undefined : setsById.get(e.info.type === 'NetworkSet' ? `${String(m['namespace'] ?? 'default')}/${String(m['name'])}` : String(m['name']));
+                  let want: Held | undefined;
+                  if (e !== undefined && entry !== undefined) for (const sel of st.selectors.values()) if (sel.matches(entry.labels)) want = held(e, false);
+                  const prev = st.sent.get(t.key);
+                  if (want === prev) continue;
+                  if (want === undefined) {
+                    emit(st, out, 'DELETED', deletedObject(t.key, prev!, gone));
                     st.sent.delete(t.key);
+                  } else {
+                    emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e!.obj);
+                    st.sent.set(t.key, want);
                   }
-                  continue;
                 }
-                const h = held(e, false);
-                if (prev === h) continue;
-                emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e.obj);
-                st.sent.set(t.key, h);
               }
-            } else {
-              diffInto(st, compute(snapOf(), st, stagedOf()), gone, out);
+              if (!full) {
+                for (const t of alwaysTouched) {
+                  const e = objects.get(t.key);
+                  const prev = st.sent.get(t.key);
+                  if (e === undefined) {
+                    if (prev !== undefined) {
+                      emit(st, out, 'DELETED', deletedObject(t.key, prev, gone));
+                      st.sent.delete(t.key);
+                    }
+                    continue;
+                  }
+                  const h = held(e, false);
+                  if (prev === h) continue;
+                  emit(st, out, prev === undefined ? 'ADDED' : 'MODIFIED', e.obj);
+                  st.sent.set(t.key, h);
+                }
+              } else {
+                diffInto(st, compute(snapOf(), st, stagedOf()), gone, out);
+              }
+              trim(st);
             }
-            trim(st);
+          } catch (e) {
+            // A fault here must not stop the mirror; the node's watchers list again.
+            log(`node views: keeping the view of ${st.node} failed (${(e as Error).message}); its watchers are sent 410`);
+            nodes.delete(st.node);
+            for (const l of st.listeners) l.gone();
+            continue;
           }
-          for (const l of st.listeners) l(out, revision);
+          for (const l of st.listeners) {
+            try {
+              l.fn(out, revision);
+            } catch (e) {
+              log(`node views: a watcher of ${st.node} failed (${(e as Error).message}); dropped`);
+              st.listeners.delete(l);
+            }
+          }
         }
       }
       cpuMicros += cpuNow() - t0;
@@ -612,11 +633,12 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       }
       return { revision, items };
     },
-    watch(node, rv, listener) {
+    watch(node, rv, fn, gone = () => undefined) {
       const st = nodes.get(node);
       if (st === undefined || rv < st.floor || rv > revision) return undefined;
       const replay = st.log.filter((l) => l.revision > rv).map((l) => l.event);
-      if (replay.length > 0) listener(replay, revision);
+      if (replay.length > 0) fn(replay, revision);
+      const listener: Listener = { fn, gone };
       st.listeners.add(listener);
       return {
         close() {

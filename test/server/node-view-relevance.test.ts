@@ -16,8 +16,9 @@ import { createPolicyStore, resourceKey } from '../../src/engine/index.ts';
 import type { Cluster, StoreChange } from '../../src/engine/index.ts';
 import { enforcedKeyOfStaged } from '../../src/engine/policy-keys.ts';
 import { syntheticOrigin, validateDocument } from '../../src/model/index.ts';
+import { createNodeViews } from '../../src/server/node-views.ts';
 import type { ViewEvent } from '../../src/server/node-views.ts';
-import { resourceOfObject, resourceUrl } from '../../src/server/resources.ts';
+import { resolveResourceName, resourceOfObject, resourceUrl } from '../../src/server/resources.ts';
 import { Rng } from '../differential/generate.ts';
 import { startHarness } from './harness.ts';
 import type { Harness } from './harness.ts';
@@ -337,5 +338,33 @@ describe('resuming a node view watch', () => {
     assert.equal(h.server.mirror.views.watch('n9', rv0, () => undefined), undefined);
     const gone = await h.call('GET', `/apis/strata/v1/nodeviews/n9?watch=true&resourceVersion=${rv0}`);
     assert.equal(gone.code, 410);
+  });
+});
+
+describe('a fault while keeping a view', () => {
+  it('reaches the node\'s watchers as "list again", and the views go on for later lists', () => {
+    const store = createPolicyStore();
+    let broken = false;
+    const messages: string[] = [];
+    const views = createNodeViews(
+      () => {
+        if (broken) throw new Error('injected');
+        return store.snapshot();
+      },
+      Date.now,
+      (m) => void messages.push(m),
+    );
+    views.list('n1');
+    let gone = 0;
+    const sub = views.watch('n1', views.revision(), () => undefined, () => void gone++);
+    assert.ok(sub !== undefined);
+    const tier = resolveResourceName('tiers')!;
+    broken = true;
+    views.applied(1, [{ key: '/registry/projectcalico.org/tiers/t1', info: tier, obj: { apiVersion: CALICO, kind: 'Tier', metadata: { name: 't1', resourceVersion: '1' }, spec: {} }, resource: undefined }], false, undefined);
+    assert.equal(gone, 1);
+    assert.match(messages.join('\n'), /n1 failed \(injected\)/);
+    assert.equal(views.watch('n1', 1, () => undefined), undefined, 'the node is forgotten: a watch is 410');
+    broken = false;
+    assert.equal(views.list('n1').items.filter((o) => o['kind'] === 'Tier').length, 0, 'listed again, the view is computed anew (a tier no policy of n1 uses is not in it)');
   });
 });
