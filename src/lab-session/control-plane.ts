@@ -232,21 +232,31 @@ export async function upAgentLab(sources: readonly ManifestSource[], opts: Agent
   );
 }
 
-/** The engine's state as the server holds it (for probes of an agent lab: the kernel follows the server). */
-export async function clusterFromServer(t: ControlPlaneTarget, node: string): Promise<Result<Cluster>> {
-  let res: Response;
-  try {
-    res = await fetch(`${t.server.replace(/\/+$/, '')}/apis/strata/v1/nodeviews/${encodeURIComponent(node)}`, { headers: headersOf(t) });
-  } catch (e) {
-    return fail([diag('lab-session/server-unreachable', `cannot reach the server at ${t.server}: ${(e as Error).message}`)]);
+/**
+ * The engine's state as the server holds it for the lab's nodes (for probes of an agent lab: the
+ * kernel follows the server): the union of the nodes' views. A node's view holds only what its
+ * ruleset reads (docs/agent.md, "The node view"); the union of every node's holds each node's
+ * endpoints, the policies selecting them and every peer and set their rules read, so it decides
+ * every flow of the lab's endpoints, and compiles every node, as the whole state does.
+ */
+export async function clusterFromServer(t: ControlPlaneTarget, nodes: string | readonly string[]): Promise<Result<Cluster>> {
+  const items: Record<string, unknown>[] = [];
+  for (const node of typeof nodes === 'string' ? [nodes] : nodes) {
+    let res: Response;
+    try {
+      res = await fetch(`${t.server.replace(/\/+$/, '')}/apis/strata/v1/nodeviews/${encodeURIComponent(node)}`, { headers: headersOf(t) });
+    } catch (e) {
+      return fail([diag('lab-session/server-unreachable', `cannot reach the server at ${t.server}: ${(e as Error).message}`)]);
+    }
+    if (res.status !== 200) return fail([diag('lab-session/server-refused', `the server answered HTTP ${res.status} to the node view of ${node}`)]);
+    items.push(...((await res.json()) as { items: Record<string, unknown>[] }).items);
   }
-  if (res.status !== 200) return fail([diag('lab-session/server-refused', `the server answered HTTP ${res.status} to the node view of ${node}`)]);
-  const body = (await res.json()) as { items: Record<string, unknown>[] };
   const store = createPolicyStore();
-  const changes = body.items.flatMap((o) => {
+  const changes = items.flatMap((o) => {
     const r = validateDocument(o, syntheticOrigin(`${String(o['kind'])}`));
     return r.ok && r.value !== undefined ? [{ op: 'upsert' as const, resource: r.value }] : [];
   });
+  // An endpoint is in full in its node's view and a peer in others': either derives the same endpoint.
   const seen = new Set<string>();
   store.apply(
     changes.filter((c) => !seen.has(resourceKey(c.resource)) && (seen.add(resourceKey(c.resource)), true)),
@@ -264,7 +274,7 @@ export async function attachAgentSession(labId: string, t: ControlPlaneTarget, s
   const runDir = runDirOf(labId, dir);
   const record = readSession(runDir, labId);
   if (record === undefined || record instanceof Error || record.controlPlane === undefined) return fail([diag('lab-session/not-agent-lab', `lab "${labId}" was not built with --server`)]);
-  const cluster = await clusterFromServer(t, lab.plan.nodes[0]?.name ?? 'node-1');
+  const cluster = await clusterFromServer(t, lab.plan.nodes.length > 0 ? lab.plan.nodes.map((n) => n.name) : ['node-1']);
   if (!cluster.ok) return fail(cluster.diagnostics);
   const executor = createNetnsNftExecutor({ namespaceOf: (node) => lab.plan.nodes.find((n) => n.name === node)?.namespace });
   return ok({ lab, record, cluster: cluster.value, executor, runDir });

@@ -12,7 +12,7 @@ import { invariantBreaksOfDiff, newlyCovered, verifyInvariants, violationDiagnos
 import type { InvariantResource, Violation } from '../analysis/invariants.ts';
 import type { Diagnostic } from '../diagnostics/index.ts';
 import { createPolicyStore, resourceKey } from '../engine/index.ts';
-import type { Cluster, ResourceKey, StoreChange } from '../engine/index.ts';
+import type { ChangeReport, Cluster, ResourceKey, StoreChange } from '../engine/index.ts';
 import type { Resource } from '../model/index.ts';
 
 /** One change: put `resource` at `key` (a datastore key), or remove the key (`resource` undefined). */
@@ -53,7 +53,8 @@ export interface EngineState {
   validateChanges(changes: readonly EngineChange[]): Validation;
   /** The live state and the state after `changes`, and their diff, without committing anything. */
   preview(changes: readonly EngineChange[], options?: DiffOptions): Preview;
-  apply(changes: readonly EngineChange[]): void;
+  /** Commits `changes`; the engine's report of what changed (undefined when nothing was applied). */
+  apply(changes: readonly EngineChange[]): ChangeReport | undefined;
   snapshot(): Cluster;
   /** The validated resource the engine holds under its key (`TYPE/NAMESPACE/NAME`), as written. */
   resource(key: ResourceKey): Resource | undefined;
@@ -160,7 +161,7 @@ export function createEngineState(): EngineState {
       return { ok: true, before, ...r.value };
     },
     apply(changes) {
-      if (changes.length === 0) return;
+      if (changes.length === 0) return undefined;
       const sc = storeChanges(changes);
       for (const c of changes) {
         if (c.resource === undefined) keys.delete(c.key);
@@ -170,7 +171,9 @@ export function createEngineState(): EngineState {
       }
       // What is in the datastore is the truth: keep it even where it has errors (another server's
       // write, an older version's data), as Calico keeps a policy of a missing tier.
-      if (sc.length > 0) live.apply(sc, { onError: 'keep' });
+      if (sc.length === 0) return undefined;
+      const r = live.apply(sc, { onError: 'keep' });
+      return r.ok ? r.report : undefined;
     },
     snapshot() {
       return live.snapshot();

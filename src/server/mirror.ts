@@ -7,6 +7,8 @@ import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from '../mode
 import { RBAC_SCHEMAS } from '../model/rbac.ts';
 import { createEngineState } from './engine-state.ts';
 import type { EngineChange, EngineState } from './engine-state.ts';
+import { createNodeViews, isViewKind } from './node-views.ts';
+import type { NodeViews, Touched } from './node-views.ts';
 import { resourceOfStored } from './objects.ts';
 import type { RbacState } from './rbac.ts';
 import { RESOURCES } from './resources.ts';
@@ -18,6 +20,8 @@ export const STRATA_PREFIX = '/registry/strata/auditevents/';
 
 export interface Mirror {
   readonly engine: EngineState;
+  /** What each node's view holds (node-views.ts), kept in step with the engine. */
+  readonly views: NodeViews;
   rbac(): RbacState;
   /** Names of the declared tiers. */
   tiers(): readonly string[];
@@ -42,6 +46,12 @@ export function infoOfKey(key: string): ResourceInfo | undefined {
   return byGroupPlural.get(`${group ?? ''}/${plural ?? ''}`);
 }
 
+/** The object as the API serves it (objects.ts `served`), from the parsed value. */
+function servedObject(obj: Record<string, unknown>, modRevision: number): Record<string, unknown> {
+  const meta = obj['metadata'];
+  return { ...obj, metadata: { ...(typeof meta === 'object' && meta !== null ? meta : {}), resourceVersion: String(modRevision) } };
+}
+
 interface RbacMaps {
   roles: Map<string, Role>;
   clusterRoles: Map<string, ClusterRole>;
@@ -51,6 +61,15 @@ interface RbacMaps {
 
 export async function startMirror(store: Datastore, log: (message: string) => void): Promise<Mirror> {
   const engine = createEngineState();
+  const views = createNodeViews(() => engine.snapshot(), Date.now, log);
+  // The views follow the engine; a fault in them must not keep the mirror from settling writes.
+  const applyViews = (revision: number, touched: Touched[], relist: boolean, report: ReturnType<EngineState['apply']>): void => {
+    try {
+      views.applied(revision, touched, relist, report);
+    } catch (e) {
+      log(`mirror: node views failed at revision ${revision}: ${(e as Error).message}`);
+    }
+  };
   const rbacMaps: RbacMaps = { roles: new Map(), clusterRoles: new Map(), roleBindings: new Map(), clusterRoleBindings: new Map() };
   const tierNames = new Set<string>();
   let rbacCache: RbacState | undefined;
@@ -71,7 +90,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
   };
 
   const known = new Set<string>();
-  const applyValue = (key: string, value: string | undefined, changes: EngineChange[]): void => {
+  const applyValue = (key: string, value: string | undefined, changes: EngineChange[], touched: Touched[], modRevision: number): void => {
     const info = infoOfKey(key);
     if (info === undefined) return;
     if (value === undefined) known.delete(key);
@@ -86,7 +105,9 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
       }
     }
     if (info.engine) {
-      changes.push({ key, resource: obj === undefined ? undefined : resourceOfStored(info, obj) });
+      const resource = obj === undefined ? undefined : resourceOfStored(info, obj);
+      changes.push({ key, resource });
+      if (isViewKind(info)) touched.push({ key, info, obj: obj === undefined ? undefined : servedObject(obj, modRevision), resource });
       if (info.type === 'Tier') {
         const name = key.slice(key.lastIndexOf('/') + 1);
         if (obj === undefined) tierNames.delete(name);
@@ -122,11 +143,13 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
 
   const onEvents = (events: readonly WatchEvent[]): void => {
     const changes: EngineChange[] = [];
+    const touched: Touched[] = [];
     for (const e of events) {
-      applyValue(e.key, e.type === 'DELETED' ? undefined : e.value, changes);
+      applyValue(e.key, e.type === 'DELETED' ? undefined : e.value, changes, touched, e.revision);
       applied = Math.max(applied, e.revision);
     }
-    engine.apply(changes);
+    const report = engine.apply(changes);
+    applyViews(applied, touched, false, report);
     settle();
     notify(events.map((e) => e.key));
   };
@@ -134,12 +157,14 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
   const load = async (): Promise<void> => {
     const listed = await store.list(REGISTRY);
     const changes: EngineChange[] = [];
+    const touched: Touched[] = [];
     // A re-list replaces everything: drop what is no longer there.
     const present = new Set(listed.items.map((i) => i.key));
-    for (const k of known) if (!present.has(k)) applyValue(k, undefined, changes);
-    for (const item of listed.items) applyValue(item.key, item.value, changes);
+    for (const k of known) if (!present.has(k)) applyValue(k, undefined, changes, touched, listed.revision);
+    for (const item of listed.items) applyValue(item.key, item.value, changes, touched, item.modRevision);
     engine.apply(changes);
     applied = Math.max(applied, listed.revision);
+    applyViews(applied, touched, true, undefined);
     settle();
     notify(undefined);
     watch = store.watch(REGISTRY, listed.revision, onEvents, onWatchError);
@@ -157,6 +182,7 @@ export async function startMirror(store: Datastore, log: (message: string) => vo
 
   return {
     engine,
+    views,
     rbac() {
       rbacCache ??= {
         roles: rbacMaps.roles,

@@ -110,7 +110,7 @@ describe('agents in the lab: API server → agent → kernel', { skip }, () => {
 
   /** Every node's kernel holds exactly the chains and sets compiled from the server's state. */
   const assertNoStaleRules = async (): Promise<void> => {
-    const cluster = await clusterFromServer(target(), 'node-1');
+    const cluster = await clusterFromServer(target(), agentNodes(lab).map((n) => n.name));
     assert.ok(cluster.ok);
     for (const n of agentNodes(lab)) {
       const { endpoints, interfaces } = nodeEndpoints(cluster.value, n.name);

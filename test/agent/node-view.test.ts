@@ -44,6 +44,7 @@ describe('the node view', () => {
         wep('web', 'node-a', '10.1.0.1', { mac: '02:00:00:00:00:01', containerID: 'abc' }),
         wep('db', 'node-b', '10.1.0.2', { mac: '02:00:00:00:00:02', containerID: 'def' }),
         { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'allow-web' }, spec: { selector: 'app == "db"', ingress: [{ action: 'Allow', source: { selector: 'app == "web"' } }] } },
+        { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'web-to-db' }, spec: { selector: 'app == "web"', egress: [{ action: 'Allow', destination: { selector: 'app == "db"' } }] } },
         { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'agent-node-a' }, rules: [{ apiGroups: ['strata'], resources: ['nodeviews'], resourceNames: ['node-a'], verbs: ['get', 'watch'] }] },
         { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'agent-node-a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agent-node-a' }, subjects: [{ kind: 'User', name: 'bob' }] },
       ],
@@ -54,12 +55,17 @@ describe('the node view', () => {
     await h.close();
   });
 
-  it('lists the node\'s endpoints in full, other nodes\' endpoints as peers, every policy, and no RBAC objects', async () => {
+  it('lists the node\'s endpoints in full, the policies selecting them, the peers their rules read, and no RBAC objects', async () => {
     const r = await h.call('GET', '/apis/strata/v1/nodeviews/node-a');
     assert.equal(r.code, 200);
     assert.match(r.json.metadata.resourceVersion, /^\d+$/);
-    const kinds = r.json.items.map((o: { kind: string }) => o.kind).sort();
-    assert.deepEqual(kinds, ['GlobalNetworkPolicy', 'Namespace', 'WorkloadEndpoint', 'WorkloadEndpoint']);
+    const names = r.json.items.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`).sort();
+    // allow-web selects db (node-b): not active on node-a, not sent.
+    assert.deepEqual(names, ['GlobalNetworkPolicy/web-to-db', 'Namespace/shop', 'WorkloadEndpoint/db', 'WorkloadEndpoint/web']);
+    // node-b's view: db in full, allow-web, and web as its peer; web-to-db is not active there.
+    const b = await h.call('GET', '/apis/strata/v1/nodeviews/node-b');
+    const bNames = b.json.items.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`).sort();
+    assert.deepEqual(bNames, ['GlobalNetworkPolicy/allow-web', 'Namespace/shop', 'WorkloadEndpoint/db', 'WorkloadEndpoint/web']);
     const byName = new Map(r.json.items.map((o: { metadata: { name: string } }) => [o.metadata.name, o]));
     const web = byName.get('web') as { spec: Record<string, unknown> };
     const db = byName.get('db') as { spec: Record<string, unknown>; metadata: Record<string, unknown> };
@@ -118,6 +124,46 @@ describe('the node view', () => {
     assert.deepEqual(seen, ['MODIFIED db', 'MODIFIED web']);
     assert.deepEqual((events[0]!.object['metadata'] as { labels: unknown }).labels, { app: 'db', tier: 'data' });
     assert.equal((events[1]!.object['spec'] as { mac: string }).mac, '02:00:00:00:00:42');
+  });
+
+  it('objects enter and leave the view by relevance: ADDED / DELETED though they were not written', async () => {
+    const listed = await h.call('GET', '/apis/strata/v1/nodeviews/node-a');
+    const events: ViewEvent[] = [];
+    let bookmark = 0;
+    const w = watchNodeView({
+      target: { server: base, token: 'admin-token' },
+      node: 'node-a',
+      handlers: { onSnapshot: () => undefined, onEvents: (es) => void events.push(...es), onRevision: (r) => (bookmark = r), onConnection: () => undefined },
+    });
+    assert.ok(await eventually(() => bookmark >= Number(listed.json.metadata.resourceVersion), 3000), 'no bookmark');
+    const seen = (): string[] => events.map((e) => `${e.type} ${String(e.object['kind'])}/${(e.object['metadata'] as { name: string }).name}`);
+    const apply = async (docs: unknown[]): Promise<number> => {
+      const r = await h.call('POST', '/apis/strata/v1/apply', { body: docs });
+      assert.equal(r.code, 200, JSON.stringify(r.json));
+      return Number((await h.call('GET', '/apis/strata/v1/nodeviews/node-a')).json.metadata.resourceVersion);
+    };
+    // A new pod on node-b that the rules of node-a's policy do not select: nothing for node-a.
+    let rv = await apply([wep('cache', 'node-b', '10.1.0.3')]);
+    assert.ok(await eventually(() => bookmark >= rv, 3000));
+    assert.deepEqual(seen(), []);
+    // Relabelled into `app == "db"`: it joins node-a's view.
+    const cacheAsDb = wep('cache', 'node-b', '10.1.0.3');
+    rv = await apply([{ ...cacheAsDb, metadata: { ...cacheAsDb.metadata, labels: { app: 'db' } } }]);
+    assert.ok(await eventually(() => bookmark >= rv, 3000));
+    assert.deepEqual(seen(), ['ADDED WorkloadEndpoint/cache']);
+    // The policy stops selecting web: it leaves node-a's view, and with it both peers its rule read.
+    events.length = 0;
+    rv = await apply([{ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'web-to-db' }, spec: { selector: 'app == "nobody"', egress: [{ action: 'Allow', destination: { selector: 'app == "db"' } }] } }]);
+    assert.ok(await eventually(() => bookmark >= rv, 3000));
+    assert.deepEqual(seen().sort(), ['DELETED GlobalNetworkPolicy/web-to-db', 'DELETED WorkloadEndpoint/cache', 'DELETED WorkloadEndpoint/db']);
+    // And back: the policy and its peers arrive again.
+    events.length = 0;
+    rv = await apply([{ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'web-to-db' }, spec: { selector: 'app == "web"', egress: [{ action: 'Allow', destination: { selector: 'app == "db"' } }] } }]);
+    assert.ok(await eventually(() => bookmark >= rv, 3000));
+    assert.deepEqual(seen().sort(), ['ADDED GlobalNetworkPolicy/web-to-db', 'ADDED WorkloadEndpoint/cache', 'ADDED WorkloadEndpoint/db']);
+    w.stop();
+    await w.done;
+    assert.equal((await h.call('DELETE', '/apis/projectcalico.org/v3/namespaces/shop/workloadendpoints/cache')).code, 200);
   });
 
   it('a watch from a compacted revision is 410 Gone; without a resourceVersion it is a 400', async () => {

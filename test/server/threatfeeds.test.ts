@@ -182,8 +182,17 @@ test('agents see the set change in their node view within the period, and never 
   const h = await startHarness();
   try {
     const base = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
+    // node-a runs a pod whose policy denies the feed's set: its view reads the set (a node whose
+    // rules select no feed set gets none of them).
+    const reader = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } }, spec: { node: 'node-a', interfaceName: 'caliweb', ipNetworks: ['10.1.0.1/32'], profiles: ['kns.shop'] } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'deny-feeds' }, spec: { selector: 'all()', types: ['Egress'], egress: [{ action: 'Deny', destination: { selector: 'has(threat)' } }, { action: 'Allow' }] } },
+    ];
+    assert.equal((await h.call('POST', '/apis/strata/v1/apply', { body: reader })).code, 200);
     assert.equal((await h.call('POST', GTF, { body: feed('view', feeds.url('/view')) })).code, 201);
     await until('the set', () => setOf(h, 'view'));
+    assert.equal((await h.call('GET', '/apis/strata/v1/nodeviews/node-b')).json.items.filter((o: any) => o.kind === 'GlobalNetworkSet').length, 0);
     const listed = await h.call('GET', '/apis/strata/v1/nodeviews/node-a');
     assert.deepEqual(listed.json.items.filter((o: any) => o.kind === 'GlobalNetworkSet').map((o: any) => [o.metadata.name, o.spec.nets]), [['threatfeed.view', ['198.51.100.60/32']]]);
     assert.equal(listed.json.items.filter((o: any) => o.kind === 'GlobalThreatFeed').length, 0);
