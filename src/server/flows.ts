@@ -15,6 +15,8 @@ import type { ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
+import type { Cluster } from '../engine/index.ts';
+import { describeAddress } from '../flowlog/index.ts';
 import { createFlowMetrics } from '../flows/metrics.ts';
 import type { FlowMetrics } from '../flows/metrics.ts';
 import { flowBatchSchema } from '../flows/record.ts';
@@ -238,6 +240,30 @@ function policyRows(rules: readonly PolicyRuleStat[]): object[] {
   return [...by.values()].map((p) => ({ ...p, ruleIndex: null, action: null }));
 }
 
+/**
+ * An agent names only the endpoints its node view holds: the peers its own rules read
+ * (`node-views.ts`). A side it could not name (`Network`, address kept) is named here from the
+ * server's whole state, so a flow from a pod no rule of the reporting node reads still shows
+ * that pod — as Felix's flow logs do from its full endpoint cache. Aggregated records whose
+ * address was dropped at the agent stay as they came.
+ */
+function namedByServer<B extends { readonly records: readonly FlowRecord[] }>(batch: B, cluster: Cluster): B {
+  const side = (e: FlowRecord['source']): FlowRecord['source'] => {
+    if (e.kind !== 'Network' || e.ip === null) return e;
+    const named = describeAddress(cluster, e.ip);
+    return named.kind === 'Network' ? e : named;
+  };
+  let changed = false;
+  const records = batch.records.map((r) => {
+    const source = side(r.source);
+    const destination = side(r.destination);
+    if (source === r.source && destination === r.destination) return r;
+    changed = true;
+    return { ...r, source, destination };
+  });
+  return changed ? { ...batch, records } : batch;
+}
+
 export function createFlowService(store: FlowStore, ctx: Pick<ServerContext, 'metrics'>): FlowService {
   const registry = ctx.metrics.registry;
   const metrics = createFlowMetrics(registry);
@@ -266,7 +292,7 @@ export function createFlowService(store: FlowStore, ctx: Pick<ServerContext, 'me
         const causes = zodCauses(parsed.error);
         throw fail(400, `not a FlowBatch: ${causes.slice(0, 3).map((x) => `${x.field}: ${x.message}`).join('; ')}`, { kind: 'flows', group: 'strata', causes });
       }
-      const batch = parsed.data;
+      const batch = namedByServer(parsed.data, c.mirror.engine.snapshot());
       try {
         const r = await store.ingest(batch);
         if (r.duplicate) {

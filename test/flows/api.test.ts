@@ -274,3 +274,21 @@ test('a server restart on the same files keeps every flow and the dedup state', 
     await s.close();
   }
 });
+
+test('a side the agent could not name (its node view holds only the peers its rules read) is named from the server state', async () => {
+  const objects = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'remote', labels: { team: 'r' } } },
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'far-pod', namespace: 'remote', labels: { app: 'far' } }, spec: { nodeName: 'node-9', containers: [{ name: 'c', image: 'far' }] }, status: { podIP: '10.99.0.7', podIPs: [{ ip: '10.99.0.7' }] } },
+  ];
+  const applied = await h.call('POST', '/apis/strata/v1/apply', { body: objects });
+  assert.equal(applied.code, 200, applied.text);
+  const base = makeRecord({ start: now - 50_000, srcNs: 'named', dstNs: 'named', packets: 3 });
+  const unnamed = (ip: string): FlowRecord['source'] => ({ kind: 'Network', namespace: null, name: null, ip, labels: {} });
+  const r = await h.call('POST', FLOWS, { body: batch([{ ...base, source: unnamed('10.99.0.7') }, { ...base, source: unnamed('203.0.113.9'), packets: 4 }]) });
+  assert.equal(r.code, 200, r.text);
+  const items: FlowRecord[] = (await list('since=1h&namespace=named')).json.items;
+  const bySource = new Map(items.map((i) => [i.source.ip, i.source]));
+  const far = bySource.get('10.99.0.7');
+  assert.deepEqual([far?.kind, far?.namespace, far?.name, far?.labels['app']], ['WorkloadEndpoint', 'remote', 'far-pod', 'far']);
+  assert.deepEqual(bySource.get('203.0.113.9'), { kind: 'Network', namespace: null, name: null, ip: '203.0.113.9', labels: {} });
+});
