@@ -190,7 +190,12 @@ export class LiveClasses {
    * key did not change (a finer partition decides every flow alike). Undefined when the batch
    * moves the CIDR universe.
    */
-  space(before: Cluster, after: Cluster, endpoints: ReadonlySet<string>, policies: Iterable<string>): FlowSpace | undefined {
+  space(
+    before: Cluster,
+    after: Cluster,
+    endpoints: ReadonlySet<string>,
+    policies: Iterable<string>,
+  ): { space: FlowSpace; classOf: (id: string) => number | undefined; reps: readonly (readonly Endpoint[])[] } | undefined {
     this.sync(before);
     const table = this.table!;
     const extra: Rule[] = [];
@@ -224,7 +229,10 @@ export class LiveClasses {
     const universe = this.universe;
 
     const classes: EndpointClass[] = [];
-    for (const g of this.groups.values()) {
+    const repsBefore: Endpoint[] = [];
+    const repsAfter: Endpoint[] = [];
+    const groupIndex = new Map<number, number>();
+    for (const [key, g] of this.groups) {
       if (g.cls === undefined) g.cls = { members: [...g.ids] };
       let cls = g.cls;
       if (moved.size > 0 && cls.members.some((m) => moved.has(m))) {
@@ -232,7 +240,11 @@ export class LiveClasses {
         if (members.length === 0) continue;
         cls = { members };
       }
+      groupIndex.set(key, classes.length);
       classes.push(cls);
+      const rep = this.endpoints.get(cls.members[0]!)!.ep; // unchanged: the same object in both states
+      repsBefore.push(rep);
+      repsAfter.push(rep);
     }
     const split = new Map<string, string[]>();
     for (const a of replaced) {
@@ -241,7 +253,19 @@ export class LiveClasses {
       if (list === undefined) split.set(key, [a.id]);
       else list.push(a.id);
     }
-    for (const members of split.values()) classes.push({ members });
+    const splitIndex = new Map<string, number>();
+    for (const members of split.values()) {
+      for (const m of members) splitIndex.set(m, classes.length);
+      classes.push({ members });
+      repsBefore.push(this.endpoints.get(members[0]!)!.ep);
+      repsAfter.push(after.endpoint(members[0]!)!);
+    }
+    const classOf = (id: string): number | undefined => {
+      const s = splitIndex.get(id);
+      if (s !== undefined || moved.has(id)) return s;
+      const e = this.endpoints.get(id);
+      return e === undefined ? undefined : groupIndex.get(e.key);
+    };
 
     const containerPorts = new Map<number, Set<number>>();
     for (const [protocol, m] of this.ports) containerPorts.set(protocol, new Set(m.keys()));
@@ -252,13 +276,16 @@ export class LiveClasses {
         set.add(p.port);
       }
     }
-    return assembleFlowSpace([before, after], rules, universe, { classes, unmatched: [removed.sort(), added.sort()] }, containerPorts);
+    return { space: assembleFlowSpace([before, after], rules, universe, { classes, unmatched: [removed.sort(), added.sort()] }, containerPorts), classOf, reps: [repsBefore, repsAfter] };
   }
 }
 
 /** CIDRs in one order whatever order the rules gave them in. */
 function canonical(universe: readonly Cidr[]): Cidr[] {
-  return [...universe].sort((a, b) => (cidrKey(a) < cidrKey(b) ? -1 : cidrKey(a) > cidrKey(b) ? 1 : 0));
+  return universe
+    .map((c) => ({ c, k: cidrKey(c) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((x) => x.c);
 }
 
 /**
@@ -366,16 +393,15 @@ function coveredService(p: Prepared, svc: ServiceAtom): { range: PortInterval | 
   return svc.kind === 'icmp' && p.protocols.has('ICMP') ? { range: undefined } : undefined;
 }
 
-/** Whether an end covers an atom of a space (endpoints judged on `cluster`'s version). */
-function coversAtom(cache: AdmissionCache, space: FlowSpace, cluster: Cluster, end: PreparedEnd, atom: number): boolean {
-  const a = space.atoms[atom]!;
+/** Whether an end covers an atom of a space (endpoints judged on the view's version of them). */
+function coversAtom(cache: AdmissionCache, ev: SpaceEvaluator, view: number, end: PreparedEnd, atom: number): boolean {
+  const a = ev.space.atoms[atom]!;
   if (end.nets !== undefined) {
     if (a.kind !== 'block') return false;
     return end.nets.some((r) => r.family === a.block.family && r.start <= a.block.end && a.block.start <= r.end);
   }
   if (a.kind !== 'class') return false;
-  const rep = cluster.endpoint(space.classes[a.index]!.members[0]!);
-  return rep !== undefined && cache.covers(end.key, end.selector, rep);
+  return cache.covers(end.key, end.selector, ev.rep(view, a.index));
 }
 
 function sameAddresses(a: Endpoint, b: Endpoint): boolean {
@@ -440,6 +466,10 @@ function violationOf(p: Prepared, f: Found, prefer: ReadonlySet<string> | undefi
   };
 }
 
+function lookup(m: ReadonlyMap<string, number>): (id: string) => number | undefined {
+  return (id) => m.get(id);
+}
+
 /** Index of each endpoint id in a space's classes. */
 function classIndex(space: FlowSpace): Map<string, number> {
   const out = new Map<string, number>();
@@ -478,12 +508,12 @@ export function invariantBreaksOfChange(before: Cluster, after: Cluster, delta: 
 
   // ---- the flows the change alters among the endpoints of both states
   const kept = delta.live === true ? cache.live.space(before, after, ids, delta.policies) : undefined;
-  const space = kept ?? buildFlowSpace([before, after], {}, cache.classify);
-  const ev = new SpaceEvaluator(space, [enforcedView(before), enforcedView(after)], { worlds: [0, replaced.length === 0 ? 0 : 1] });
-  const where = classIndex(space);
+  const space = kept?.space ?? buildFlowSpace([before, after], {}, cache.classify);
+  const ev = new SpaceEvaluator(space, [enforcedView(before), enforcedView(after)], { worlds: [0, replaced.length === 0 ? 0 : 1], ...(kept === undefined ? {} : { reps: kept.reps }) });
+  const where = kept?.classOf ?? lookup(classIndex(space));
   const affected: Record<Direction, Set<number>> = { egress: new Set(), ingress: new Set() };
   for (const id of ids) {
-    const c = where.get(id);
+    const c = where(id);
     if (c === undefined) continue;
     affected.egress.add(c);
     affected.ingress.add(c);
@@ -505,15 +535,15 @@ export function invariantBreaksOfChange(before: Cluster, after: Cluster, delta: 
       if (dirs.size === 0) continue;
       for (const cluster of [before, after]) {
         for (const ep of cluster.selectorMembers(p.selector).endpoints) {
-          const c = where.get(ep.id);
+          const c = where(ep.id);
           if (c !== undefined) for (const dir of dirs) affected[dir].add(c);
         }
       }
     }
   }
 
-  const coverFrom = (p: Prepared, atom: number): boolean => coversAtom(cache, space, after, p.from, atom);
-  const coverTo = (p: Prepared, atom: number): boolean => coversAtom(cache, space, after, p.to, atom);
+  const coverFrom = (p: Prepared, atom: number): boolean => coversAtom(cache, ev, 1, p.from, atom);
+  const coverTo = (p: Prepared, atom: number): boolean => coversAtom(cache, ev, 1, p.to, atom);
   const serviceCover = prepared.map((p) => space.services.map((svc) => coveredService(p, svc)));
   const found = new Map<Prepared, Found>();
   const seen = new Set<string>();
@@ -621,7 +651,7 @@ function verifyInvolving(cluster: Cluster, prepared: readonly Prepared[], involv
     const inEnd = (end: PreparedEnd, atom: number): boolean => {
       const a = space.atoms[atom]!;
       if (end.nets !== undefined) return a.kind === 'block' && end.nets.some((r) => r.family === a.block.family && r.start <= a.block.start && a.block.end <= r.end);
-      return coversAtom(cache, space, cluster, end, atom);
+      return coversAtom(cache, ev, 0, end, atom);
     };
     let ends: { from: number[]; to: number[] } | undefined;
     const all = (): { from: number[]; to: number[] } =>

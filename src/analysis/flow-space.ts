@@ -427,6 +427,20 @@ function withoutPorts(side: EntityMatch): EntityMatch {
   return out;
 }
 
+/** A side whose only criterion is its selector. */
+function selectorOnly(side: EntityMatch): boolean {
+  return (
+    side.selector !== undefined &&
+    side.nets === undefined &&
+    side.notNets === undefined &&
+    side.notSelector === undefined &&
+    side.ports === undefined &&
+    side.notPorts === undefined &&
+    side.service === undefined &&
+    side.domains === undefined
+  );
+}
+
 function portDependent(side: EntityMatch): boolean {
   return side.ports !== undefined || side.notPorts !== undefined || side.service !== undefined;
 }
@@ -521,7 +535,8 @@ export class SpaceEvaluator {
   private readonly reps: (Endpoint | undefined)[][]; // view → class → representative endpoint, looked up when first asked
   private readonly classCount: number;
   private readonly runs = new Map<number, Bitset>();
-  private readonly sides = new Map<string, Bitset>();
+  private readonly sides = new Map<number, Map<number, Bitset>>();
+  private readonly ownSides = new Map<string, Map<EntityMatch, boolean>>();
   private readonly masks = new Map<string, Bitset>();
   private readonly plans: Int32Array;
   private readonly deciders = new Map<number, Int32Array>();
@@ -535,14 +550,23 @@ export class SpaceEvaluator {
    * profiles of every class, network sets, services) — equal numbers share pipeline runs — instead
    * of a fingerprint of all of it (linear in the classes; admission knows what its write changed).
    */
-  constructor(space: FlowSpace, views: readonly View[], opts: { readonly withDeciders?: boolean; readonly worlds?: readonly number[] } = {}) {
+  constructor(
+    space: FlowSpace,
+    views: readonly View[],
+    opts: {
+      readonly withDeciders?: boolean;
+      readonly worlds?: readonly number[];
+      /** Per view, each class's representative (its first member in that view), when the caller has them at hand. */
+      readonly reps?: readonly (readonly Endpoint[])[];
+    } = {},
+  ) {
     this.withDeciders = opts.withDeciders ?? false;
     this.space = space;
     this.views = views;
     this.classCount = space.classes.length;
     this.alg = sparseBitsetAlgebra(space.atoms.length);
     this.plans = new Int32Array(views.length * 2 * space.classes.length).fill(-1);
-    this.reps = views.map(() => new Array<Endpoint | undefined>(space.classes.length));
+    this.reps = views.map((_, i) => (opts.reps?.[i] !== undefined ? [...opts.reps[i]] : new Array<Endpoint | undefined>(space.classes.length)));
     this.sigs = views.map(() => new Uint8Array(space.classes.length));
     // Views whose clusters agree on every class and the match index share pipeline runs.
     const worlds = opts.worlds;
@@ -594,7 +618,18 @@ export class SpaceEvaluator {
     return canDo(this.rep(view, (s as { index: number }).index), 4) ? 4 : 6; // class → domain
   }
 
+  private readonly peers = new Map<number, Peer[]>();
+  /** The peer an atom stands for in a view and family (made once: rule sides test it again and again). */
   private peer(view: number, atom: number, family: 4 | 6): Peer {
+    const k = view * 2 + (family === 6 ? 1 : 0);
+    let list = this.peers.get(k);
+    if (list === undefined) this.peers.set(k, (list = []));
+    let p = list[atom];
+    if (p === undefined) list[atom] = p = this.makePeer(view, atom, family);
+    return p;
+  }
+
+  private makePeer(view: number, atom: number, family: 4 | 6): Peer {
     const a = this.space.atoms[atom]!;
     switch (a.kind) {
       case 'class': {
@@ -665,8 +700,10 @@ export class SpaceEvaluator {
       return this.sideBits(view, withoutPorts(side), role, domains, service, family, mask);
     }
     const dep = role === 'destination' && portDependent(side);
-    const key = `${this.world[view]}|${this.fp.side(side)}|${role}|${domains}|${dep ? service : ''}|${family}`;
-    let b = this.sides.get(key);
+    let bySide = this.sides.get(this.fp.side(side));
+    if (bySide === undefined) this.sides.set(this.fp.side(side), (bySide = new Map()));
+    const key = (((this.world[view]! * 2 + (role === 'destination' ? 1 : 0)) * 2 + (domains ? 1 : 0)) * (this.space.services.length + 1) + (dep ? service + 1 : 0)) * 2 + (family === 6 ? 1 : 0);
+    let b = bySide.get(key);
     if (b === undefined) {
       const bits = this.alg.make();
       const s = this.space.services[service]!;
@@ -680,12 +717,19 @@ export class SpaceEvaluator {
         const flow: Flow = { src: peer, dst: peer, protocol: s.protocol, port, srcPort: undefined, icmp: undefined, ipVersion: family };
         if (sideMatches(this.views[view]!.cluster, side, peer, port, flow, role === 'destination', domains)) setBit(bits, i);
       };
-      const classes = this.candidateClasses(view, side.selector, family);
-      if (classes === undefined) for (let i = 0; i < this.classCount; i++) test(i);
-      else for (const i of classes) test(i);
+      if (side.selector === undefined) for (let i = 0; i < this.classCount; i++) test(i);
+      else if (selectorOnly(side)) {
+        // Nothing but the selector: a class its label class matches is in (the selector index
+        // says which), and only classes inside a network set can match otherwise (by its labels).
+        for (const i of this.labelMatched(view, side.selector)) if (hasBit(cover, i)) setBit(bits, i);
+        for (const i of this.viaSets(view, family)) if (!hasBit(bits, i)) test(i);
+      } else {
+        for (const i of this.labelMatched(view, side.selector)) test(i);
+        for (const i of this.viaSets(view, family)) if (!hasBit(bits, i)) test(i);
+      }
       for (let i = this.classCount; i < this.space.atoms.length; i++) test(i);
       b = this.alg.isEmpty(bits) ? this.alg.none : bits;
-      this.sides.set(key, b);
+      bySide.set(key, b);
     }
     void mask;
     return b;
@@ -693,18 +737,18 @@ export class SpaceEvaluator {
 
   private readonly byLabelKey = new Map<number, Map<string, number[]>>();
   private readonly viaSetsCache = new Map<string, readonly number[]>();
-  private readonly candidatesCache = new Map<string, readonly number[] | undefined>();
+  private readonly matchedCache = new Map<string, readonly number[]>();
 
   /**
-   * The classes a side's selector can match, or undefined for any: those whose label class the
-   * cluster's selector index says it matches (`selectorClasses`: kept up by the store for every
-   * selector a policy uses), plus the classes whose address lies in a network set (a selector may
-   * match them through the set's labels).
+   * The classes whose labels a selector matches: the label classes the cluster's selector index
+   * says it matches (`selectorClasses`, kept up by the store for every selector a policy uses),
+   * as classes of this space. A selector also matches the classes inside a network set whose
+   * labels it matches (`viaSets` are the candidates for that).
    */
-  private candidateClasses(view: number, sel: Selector | undefined, family: 4 | 6): readonly number[] | undefined {
-    if (sel === undefined) return undefined;
-    const key = `${this.world[view]}|${sel.canonical}|${family}`;
-    if (this.candidatesCache.has(key)) return this.candidatesCache.get(key);
+  private labelMatched(view: number, sel: Selector): readonly number[] {
+    const key = `${this.world[view]}|${sel.canonical}`;
+    let out = this.matchedCache.get(key);
+    if (out !== undefined) return out;
     let index = this.byLabelKey.get(this.world[view]!);
     if (index === undefined) {
       index = new Map();
@@ -716,11 +760,10 @@ export class SpaceEvaluator {
       }
       this.byLabelKey.set(this.world[view]!, index);
     }
-    const found = new Set<number>(this.viaSets(view, family));
-    for (const labelKey of this.views[view]!.cluster.selectorClasses(sel)) for (const c of index.get(labelKey) ?? []) found.add(c);
-    const out = [...found].sort((a, b) => a - b);
-    this.candidatesCache.set(key, out);
-    return out;
+    const list: number[] = [];
+    for (const labelKey of this.views[view]!.cluster.selectorClasses(sel)) for (const c of index.get(labelKey) ?? []) list.push(c);
+    this.matchedCache.set(key, list);
+    return list;
   }
 
   private viaSets(view: number, family: 4 | 6): readonly number[] {
@@ -797,16 +840,32 @@ export class SpaceEvaluator {
       ipVersion: family,
     };
     const none = this.alg.none;
+    // The class's own side of a rule is tested once per (view, class, family) — not once per service
+    // atom — where the service cannot change the answer (egress sources: no port; ingress
+    // destinations without port criteria).
+    const ownKey = `${view}|${dir}|${cls}|${family}`;
+    let own = this.ownSides.get(ownKey);
+    if (own === undefined) this.ownSides.set(ownKey, (own = new Map()));
+    const ownCache = own;
     const match =
       dir === 'egress'
         ? (_p: Policy | undefined, rule: Rule): Bitset => {
             if (!headerMatches(rule, header)) return none;
-            if (!sideMatches(v.cluster, rule.source, self, undefined, header, false, false)) return none;
+            let ok = ownCache.get(rule.source);
+            if (ok === undefined) ownCache.set(rule.source, (ok = sideMatches(v.cluster, rule.source, self, undefined, header, false, false)));
+            if (!ok) return none;
             return this.sideBits(view, rule.destination, 'destination', rule.action === 'allow', service, family, mask);
           }
         : (_p: Policy | undefined, rule: Rule): Bitset => {
             if (!headerMatches(rule, header)) return none;
-            if (!sideMatches(v.cluster, rule.destination, self, port, header, true, rule.action === 'allow')) return none;
+            const side = rule.destination;
+            let ok: boolean | undefined;
+            if (portDependent(side) || side.domains !== undefined) ok = sideMatches(v.cluster, side, self, port, header, true, rule.action === 'allow');
+            else {
+              ok = ownCache.get(side);
+              if (ok === undefined) ownCache.set(side, (ok = sideMatches(v.cluster, side, self, port, header, true, rule.action === 'allow')));
+            }
+            if (!ok) return none;
             return this.sideBits(view, rule.source, 'source', false, service, family, mask);
           };
     const ep = this.rep(view, cls);
