@@ -135,11 +135,12 @@ export function createEngineState(options: EngineStateOptions = {}): EngineState
   /**
    * The invariants a change breaks. A write is judged by what it changes: it breaks a kept
    * invariant where it opens a flow a `must: deny` covers or closes one a `must: allow` covers
-   * (found from the change's exhaustive diff, not a verification of the whole state), or where an
-   * endpoint it adds, or moves into an invariant's ends (a relabel), has a forbidden flow. So a
-   * state already broken elsewhere (data written before the invariant, another server's write)
-   * blocks no write that leaves those flows alone, and never a repair. An invariant the batch
-   * adds or changes is verified on the whole after-state.
+   * (`keptBreaks`: from what the change touched — analysis/admission.ts — or from its exhaustive
+   * diff; never a verification of the whole state), or where an endpoint it adds, or moves into
+   * an invariant's ends (a relabel), has a forbidden flow. So a state already broken elsewhere
+   * (data written before the invariant, another server's write) blocks no write that leaves
+   * those flows alone, and never a repair. An invariant the batch adds or changes is verified on
+   * the whole after-state.
    */
   const breaksOf = (after: Cluster, afterInvariants: readonly InvariantResource[], keptBreaks: (kept: readonly InvariantResource[]) => Violation[]): InvariantBreak[] => {
     if (afterInvariants.length === 0) return [];
