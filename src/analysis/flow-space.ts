@@ -15,13 +15,12 @@
 // run per class, direction, service atom and family); runs are cached by (state of the world,
 // tier plan), so a state that differs from another only in a few policies re-runs only the
 // classes those policies select.
-import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, EntityMatch, Endpoint, Flow, NetworkSetEntry, Peer, PipelineMode, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
 import type { FlowSetAlgebra, PipelineObserver } from '../engine/algebra.ts';
 import { PROTOCOL, protocolName } from '../engine/index.ts';
 import { headerMatches, isActive, runPipeline, sideMatches } from '../engine/algebra.ts';
 import { cidrContains } from '../net/index.ts';
 import type { Cidr, IpAddress } from '../net/index.ts';
-import { labelRestrictions } from '../selector/index.ts';
 import type { Selector } from '../selector/index.ts';
 import { addressAtoms, blockAddress, firstUnused, formatPorts, portAtoms } from './atoms.ts';
 import type { AddressBlock, PortInterval } from './atoms.ts';
@@ -81,28 +80,84 @@ export const PORT_PROTOCOLS: readonly number[] = [PROTOCOL.TCP, PROTOCOL.UDP, PR
 
 // ---- building the space
 
-function rulesOf(c: Cluster): Rule[] {
-  const out: Rule[] = [];
-  for (const p of c.policies) out.push(...p.ingress, ...p.egress);
-  const profiles = new Set<Profile>(); // shared by every endpoint of a namespace
-  for (const e of c.endpoints) for (const pr of e.profiles) profiles.add(pr);
-  for (const pr of profiles) out.push(...pr.ingress, ...pr.egress);
+/** Whether a rule cuts the space anywhere (CIDRs, ports, protocols, ICMP, domains); the others cut nothing. */
+function cuts(r: Rule): boolean {
+  const side = (m: EntityMatch): boolean => m.nets !== undefined || m.notNets !== undefined || m.ports !== undefined || m.notPorts !== undefined || m.domains !== undefined;
+  return r.protocol !== undefined || r.notProtocol !== undefined || r.icmp !== undefined || r.notIcmp !== undefined || side(r.source) || side(r.destination);
+}
+
+const cuttingOf = new WeakMap<Policy | Profile, readonly Rule[]>();
+/** The rules of a policy or profile that cut the space, once per (immutable) object. */
+export function cuttingRules(p: Policy | Profile): readonly Rule[] {
+  let out = cuttingOf.get(p);
+  if (out === undefined) cuttingOf.set(p, (out = [...p.ingress, ...p.egress].filter(cuts)));
   return out;
 }
 
-function cidrsOf(c: Cluster, rules: readonly Rule[]): Cidr[] {
+function rulesOf(c: Cluster): Rule[] {
+  const out: Rule[] = [];
+  for (const p of c.policies) out.push(...cuttingRules(p));
+  const profiles = new Set<Profile>(); // shared by every endpoint of a namespace
+  for (const e of c.endpoints) for (const pr of e.profiles) profiles.add(pr);
+  for (const pr of profiles) out.push(...cuttingRules(pr));
+  return out;
+}
+
+function cidrsOf(rules: readonly Rule[]): Cidr[] {
   const out: Cidr[] = [];
   for (const r of rules) {
     for (const s of [r.source, r.destination]) {
       for (const l of [s.nets, s.notNets]) if (l !== undefined) out.push(...l.v4, ...l.v6);
     }
   }
-  for (const s of c.networkSets) out.push(...s.nets);
   return out;
 }
 
-function cidrKey(c: Cidr): string {
+export function cidrKey(c: Cidr): string {
   return `${c.family}/${c.base}/${c.prefix}`;
+}
+
+/**
+ * Endpoint keys remembered across flow spaces (a server classifying state after state): the
+ * store hands out the same immutable Endpoint object for an endpoint a change did not touch, so
+ * its key is computed once per CIDR universe, not once per space. Weak: nothing outlives the
+ * endpoints.
+ */
+export class ClassifyCache {
+  /** Universe → key table; a few universes (admission uses two: with and without the invariants' CIDRs). */
+  private readonly tables = new Map<string, KeyTable>();
+  table(universe: readonly Cidr[]): KeyTable {
+    const u = universe.map(cidrKey).join(',');
+    let t = this.tables.get(u);
+    if (t === undefined) {
+      if (this.tables.size >= 4) this.tables.delete(this.tables.keys().next().value!);
+      this.tables.set(u, (t = new KeyTable(universe)));
+    } else {
+      this.tables.delete(u);
+      this.tables.set(u, t);
+    }
+    return t;
+  }
+}
+
+/** Endpoint keys of one CIDR universe as small integers (equal keys, equal numbers). */
+export class KeyTable {
+  private readonly universe: readonly Cidr[];
+  private readonly byEndpoint = new WeakMap<Endpoint, number>();
+  private readonly ids = new Map<string, number>();
+  constructor(universe: readonly Cidr[]) {
+    this.universe = universe;
+  }
+  id(e: Endpoint): number {
+    let n = this.byEndpoint.get(e);
+    if (n === undefined) {
+      const key = endpointKey(e, this.universe);
+      n = this.ids.get(key);
+      if (n === undefined) this.ids.set(key, (n = this.ids.size));
+      this.byEndpoint.set(e, n);
+    }
+    return n;
+  }
 }
 
 /** An endpoint's classification key in one state: what any rule can observe of it. */
@@ -157,26 +212,90 @@ function ownedAddress(clusters: readonly Cluster[], b: AddressBlock): boolean {
   return clusters.some((c) => c.endpointByAddress(a) !== undefined);
 }
 
-export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras = {}): FlowSpace {
-  const rulesPer = clusters.map(rulesOf);
-  const rules = rulesPer.flat();
+/** The CIDRs a space is cut at: every CIDR of the rules, the states' network sets, and the extras. */
+export function universeOf(clusters: readonly Cluster[], rules: readonly Rule[], extras: SpaceExtras = {}): Cidr[] {
   const cidrMap = new Map<string, Cidr>();
-  for (const c of [...clusters.flatMap((cl, i) => cidrsOf(cl, rulesPer[i]!)), ...(extras.cidrs ?? [])]) cidrMap.set(cidrKey(c), c);
-  const universe = [...cidrMap.values()];
+  for (const c of [...cidrsOf(rules), ...clusters.flatMap((cl) => cl.networkSets.flatMap((s) => s.nets)), ...(extras.cidrs ?? [])]) cidrMap.set(cidrKey(c), c);
+  return [...cidrMap.values()];
+}
 
-  // Endpoint classes over the endpoints every state has.
-  const idsPer = clusters.map((c) => new Set(c.endpoints.map((e) => e.id)));
-  const common = [...idsPer[0] ?? []].filter((id) => idsPer.every((s) => s.has(id))).sort();
-  const unmatched = clusters.map((c) => c.endpoints.map((e) => e.id).filter((id) => !idsPer.every((s) => s.has(id))).sort());
+/** Endpoint classes over the endpoints every state has, and per state the ids only some states have. */
+export interface Classification {
+  readonly classes: readonly EndpointClass[];
+  readonly unmatched: readonly (readonly string[])[];
+}
+
+export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras = {}, cache?: ClassifyCache): FlowSpace {
+  const rules = clusters.flatMap(rulesOf);
+  const universe = universeOf(clusters, rules, extras);
+  const table = cache?.table(universe) ?? new KeyTable(universe);
+
+  // Endpoint classes over the endpoints every state has: keyed by the endpoint's key number in
+  // each state (an endpoint a change did not touch is the same object in both: one lookup).
+  const unmatched: string[][] = clusters.map(() => []);
+  const common: string[] = [];
+  const keyOf = new Map<string, string>();
+  const first = clusters[0];
+  if (first !== undefined) {
+    for (const e of first.endpoints) {
+      let key = String(table.id(e));
+      let everywhere = true;
+      for (let i = 1; i < clusters.length; i++) {
+        const other = clusters[i]!.endpoint(e.id);
+        if (other === undefined) {
+          everywhere = false;
+          break;
+        }
+        key += `,${table.id(other)}`;
+      }
+      if (!everywhere) {
+        unmatched[0]!.push(e.id);
+        continue;
+      }
+      common.push(e.id);
+      keyOf.set(e.id, key);
+    }
+    for (let i = 1; i < clusters.length; i++) {
+      for (const e of clusters[i]!.endpoints) if (!keyOf.has(e.id)) unmatched[i]!.push(e.id);
+    }
+  }
+  for (const u of unmatched) u.sort();
+  common.sort();
   const byKey = new Map<string, string[]>();
   for (const id of common) {
-    const key = clusters.map((c) => endpointKey(c.endpoint(id)!, universe)).join('\u0002');
+    const key = keyOf.get(id)!;
     const list = byKey.get(key);
     if (list === undefined) byKey.set(key, [id]);
     else list.push(id);
   }
-  const classes: EndpointClass[] = [...byKey.values()].map((members) => ({ members })).sort((a, b) => (a.members[0]! < b.members[0]! ? -1 : 1));
+  // Members sorted, classes in the order of their first members.
+  const classes: EndpointClass[] = [...byKey.values()].map((members) => ({ members }));
+  const containerPorts = new Map<number, Set<number>>();
+  for (const c of clusters) {
+    for (const e of c.endpoints) {
+      for (const p of e.ports) {
+        let set = containerPorts.get(p.protocol);
+        if (set === undefined) containerPorts.set(p.protocol, (set = new Set()));
+        set.add(p.port);
+      }
+    }
+  }
+  return assembleFlowSpace(clusters, rules, universe, { classes, unmatched }, containerPorts, extras);
+}
 
+/**
+ * A space from its parts: the classes (made here or kept up by an incremental builder), the rules
+ * that cut it (of every state), its CIDR universe and the container ports of every state.
+ */
+export function assembleFlowSpace(
+  clusters: readonly Cluster[],
+  rules: readonly Rule[],
+  universe: readonly Cidr[],
+  classification: Classification,
+  containerPorts: ReadonlyMap<number, Iterable<number>>,
+  extras: SpaceExtras = {},
+): FlowSpace {
+  const { classes, unmatched } = classification;
   // Domains: destinations that are names some rule or network set mentions.
   const domains = new Set<string>();
   for (const r of rules) for (const d of r.destination.domains ?? []) domains.add(d.toLowerCase().replace(/\.$/, ''));
@@ -200,14 +319,16 @@ export function buildFlowSpace(clusters: readonly Cluster[], extras: SpaceExtras
     const ranges: PortInterval[] = [];
     for (const r of rules) {
       if (r.protocol !== undefined && r.protocol !== protocol) continue;
-      for (const l of [r.destination.ports, r.destination.notPorts]) if (l !== undefined) ranges.push(...l.ranges);
+      const d = r.destination;
+      if (d.ports !== undefined) for (const x of d.ports.ranges) ranges.push(x);
+      if (d.notPorts !== undefined) for (const x of d.notPorts.ranges) ranges.push(x);
     }
     for (const c of clusters) {
-      for (const e of c.endpoints) for (const p of e.ports) if (p.protocol === protocol) ranges.push({ min: p.port, max: p.port });
       for (const s of c.services) {
         for (const p of s.ports) if (p.protocol === protocol && typeof p.targetPort === 'number') ranges.push({ min: p.targetPort, max: p.targetPort });
       }
     }
+    for (const port of containerPorts.get(protocol) ?? []) ranges.push({ min: port, max: port });
     for (const x of extras.ports ?? []) if (x.protocol === protocol) ranges.push(x.range);
     for (const range of portAtoms(ranges)) services.push({ kind: 'ports', protocol, range });
   }
@@ -276,6 +397,13 @@ function signature(e: Endpoint): number {
   return (canDo(e, 4) ? 1 : 0) | (canDo(e, 6) ? 2 : 0);
 }
 
+/** `pairFamily` from the two ends' signatures. */
+function pairFamilyOf(a: number, b: number): 4 | 6 {
+  if ((a & 1) !== 0 && (b & 1) !== 0) return 4;
+  if ((a & 2) !== 0 && (b & 2) !== 0) return 6;
+  return 4;
+}
+
 /** Ports and notPorts given, all numeric, no Service: the port test does not depend on the peer. */
 function numericPortsOnly(side: EntityMatch): boolean {
   if (side.ports === undefined && side.notPorts === undefined) return false;
@@ -299,6 +427,20 @@ function withoutPorts(side: EntityMatch): EntityMatch {
   return out;
 }
 
+/** A side whose only criterion is its selector. */
+function selectorOnly(side: EntityMatch): boolean {
+  return (
+    side.selector !== undefined &&
+    side.nets === undefined &&
+    side.notNets === undefined &&
+    side.notSelector === undefined &&
+    side.ports === undefined &&
+    side.notPorts === undefined &&
+    side.service === undefined &&
+    side.domains === undefined
+  );
+}
+
 function portDependent(side: EntityMatch): boolean {
   return side.ports !== undefined || side.notPorts !== undefined || side.service !== undefined;
 }
@@ -308,6 +450,14 @@ function portDependent(side: EntityMatch): boolean {
  * one set per evaluator: equal content gets equal ids, and nothing outlives the evaluator (a
  * server evaluating write after write keeps no history).
  */
+// The canonical text of a policy's rules and of a profile, per (immutable) object: the ids are
+// per evaluator, the text they are made from is not, so an evaluator made for every write of a
+// server fingerprints only the policies that write brought.
+const policyTexts = new WeakMap<Policy, string>();
+/** Network-set list → endpoint → bits: 1/2 its IPv4/IPv6 address is in a set, 4/8 that was asked. */
+const inNetworkSets = new WeakMap<readonly NetworkSetEntry[], WeakMap<Endpoint, number>>();
+const profileTexts = new WeakMap<Profile, string>();
+
 class Fingerprints {
   private readonly interner = new Interner();
   private readonly policies = new WeakMap<Policy, number>();
@@ -319,13 +469,21 @@ class Fingerprints {
   }
   policy(p: Policy): number {
     let id = this.policies.get(p);
-    if (id === undefined) this.policies.set(p, (id = this.id(canonicalJson({ i: p.ingress, e: p.egress }))));
+    if (id === undefined) {
+      let text = policyTexts.get(p);
+      if (text === undefined) policyTexts.set(p, (text = canonicalJson({ i: p.ingress, e: p.egress })));
+      this.policies.set(p, (id = this.id(text)));
+    }
     return id;
   }
   /** Profiles are shared by every endpoint of a namespace: fingerprint each object once. */
   profile(p: Profile): number {
     let id = this.profiles.get(p);
-    if (id === undefined) this.profiles.set(p, (id = this.id(canonicalJson(p))));
+    if (id === undefined) {
+      let text = profileTexts.get(p);
+      if (text === undefined) profileTexts.set(p, (text = canonicalJson(p)));
+      this.profiles.set(p, (id = this.id(text)));
+    }
     return id;
   }
   side(s: EntityMatch): number {
@@ -374,10 +532,11 @@ export class SpaceEvaluator {
   private readonly fp = new Fingerprints();
   private readonly alg: FlowSetAlgebra<Bitset> & { make(): Bitset };
   private readonly world: readonly number[];
-  private readonly reps: readonly (readonly Endpoint[])[]; // view → class → representative endpoint
+  private readonly reps: (Endpoint | undefined)[][]; // view → class → representative endpoint, looked up when first asked
   private readonly classCount: number;
   private readonly runs = new Map<number, Bitset>();
-  private readonly sides = new Map<string, Bitset>();
+  private readonly sides = new Map<number, Map<number, Bitset>>();
+  private readonly ownSides = new Map<string, Map<EntityMatch, boolean>>();
   private readonly masks = new Map<string, Bitset>();
   private readonly plans: Int32Array;
   private readonly deciders = new Map<number, Int32Array>();
@@ -386,17 +545,34 @@ export class SpaceEvaluator {
   /** Pipeline runs made (for benchmarks and tests of the caching). */
   runCount = 0;
 
-  constructor(space: FlowSpace, views: readonly View[], opts: { readonly withDeciders?: boolean } = {}) {
+  /**
+   * `worlds`: the caller's word on which views agree on every peer (labels, addresses, ports,
+   * profiles of every class, network sets, services) — equal numbers share pipeline runs — instead
+   * of a fingerprint of all of it (linear in the classes; admission knows what its write changed).
+   */
+  constructor(
+    space: FlowSpace,
+    views: readonly View[],
+    opts: {
+      readonly withDeciders?: boolean;
+      readonly worlds?: readonly number[];
+      /** Per view, each class's representative (its first member in that view), when the caller has them at hand. */
+      readonly reps?: readonly (readonly Endpoint[])[];
+    } = {},
+  ) {
     this.withDeciders = opts.withDeciders ?? false;
     this.space = space;
     this.views = views;
     this.classCount = space.classes.length;
     this.alg = sparseBitsetAlgebra(space.atoms.length);
     this.plans = new Int32Array(views.length * 2 * space.classes.length).fill(-1);
-    this.reps = views.map((v) => space.classes.map((c) => v.cluster.endpoint(c.members[0]!)!));
+    this.reps = views.map((_, i) => (opts.reps?.[i] !== undefined ? [...opts.reps[i]] : new Array<Endpoint | undefined>(space.classes.length)));
+    this.sigs = views.map(() => new Uint8Array(space.classes.length));
     // Views whose clusters agree on every class and the match index share pipeline runs.
-    this.world = views.map((v, i) => {
-      const parts: string[] = this.reps[i]!.map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${e.profiles.map((p) => this.fp.profile(p)).join(',')}`);
+    const worlds = opts.worlds;
+    if (worlds !== undefined && worlds.length !== views.length) throw new Error('SpaceEvaluator: one world per view');
+    this.world = worlds !== undefined ? worlds.map((w) => this.fp.id(`world:${w}`)) : views.map((v, i) => {
+      const parts: string[] = space.classes.map((_, c) => this.rep(i, c)).map((e) => `${e.labelKey}|${e.addresses.map((a) => `${a.family}:${a.value}`).join(',')}|${e.ports.map((p) => `${p.name}:${p.protocol}:${p.port}`).join(',')}|${e.profiles.map((p) => this.fp.profile(p)).join(',')}`);
       parts.push(canonicalJson(v.cluster.networkSets.map((s) => ({ id: s.id, labels: [...s.labels], nets: s.nets, d: s.allowedEgressDomains }))));
       parts.push(canonicalJson(v.cluster.services.map((s) => ({ ns: s.namespace, n: s.name, sel: s.selector === undefined ? null : [...s.selector], ports: s.ports }))));
       return this.fp.id(parts.join('\n'));
@@ -405,7 +581,10 @@ export class SpaceEvaluator {
 
   /** The representative endpoint of a class in a view. */
   rep(view: number, cls: number): Endpoint {
-    return this.reps[view]![cls]!;
+    const reps = this.reps[view]!;
+    let e = reps[cls];
+    if (e === undefined) reps[cls] = e = this.views[view]!.cluster.endpoint(this.space.classes[cls]!.members[0]!)!;
+    return e;
   }
 
   /** Identifies what the view's direction at the class depends on: equal ids give equal outcomes. */
@@ -439,7 +618,18 @@ export class SpaceEvaluator {
     return canDo(this.rep(view, (s as { index: number }).index), 4) ? 4 : 6; // class → domain
   }
 
+  private readonly peers = new Map<number, Peer[]>();
+  /** The peer an atom stands for in a view and family (made once: rule sides test it again and again). */
   private peer(view: number, atom: number, family: 4 | 6): Peer {
+    const k = view * 2 + (family === 6 ? 1 : 0);
+    let list = this.peers.get(k);
+    if (list === undefined) this.peers.set(k, (list = []));
+    let p = list[atom];
+    if (p === undefined) list[atom] = p = this.makePeer(view, atom, family);
+    return p;
+  }
+
+  private makePeer(view: number, atom: number, family: 4 | 6): Peer {
     const a = this.space.atoms[atom]!;
     switch (a.kind) {
       case 'class': {
@@ -470,18 +660,28 @@ export class SpaceEvaluator {
     };
   }
 
+  private readonly sigs: Uint8Array[];
+  /** The class's address families as `signature` gives them (kept per view: masks read every class's). */
+  private sig(view: number, cls: number): number {
+    const sigs = this.sigs[view]!;
+    let x = sigs[cls]!;
+    if (x === 0) sigs[cls] = x = signature(this.rep(view, cls)) + 1;
+    return x - 1;
+  }
+
   /** Peer atoms a run at `cls` in `dir` and `family` covers: those whose pair with the class is in that family. */
   private mask(view: number, dir: Direction, cls: number, family: 4 | 6): Bitset {
-    const self = this.rep(view, cls);
-    const key = `${view}|${dir}|${signature(self)}|${family}`;
+    const self = this.sig(view, cls);
+    // Views of one world have the same endpoints: the same masks.
+    const key = `${this.world[view]}|${dir}|${self}|${family}`;
     let m = this.masks.get(key);
     if (m === undefined) {
       const bits = this.alg.make();
       this.space.atoms.forEach((a, i) => {
         let f: 4 | 6 | undefined;
-        if (a.kind === 'class') f = pairFamily(self, this.rep(view, a.index));
+        if (a.kind === 'class') f = pairFamilyOf(self, this.sig(view, a.index));
         else if (a.kind === 'block') f = a.block.family;
-        else f = dir === 'egress' ? (canDo(self, 4) ? 4 : 6) : undefined;
+        else f = dir === 'egress' ? ((self & 1) !== 0 ? 4 : 6) : undefined;
         if (f === family) setBit(bits, i);
       });
       m = this.alg.isEmpty(bits) ? this.alg.none : bits;
@@ -500,8 +700,10 @@ export class SpaceEvaluator {
       return this.sideBits(view, withoutPorts(side), role, domains, service, family, mask);
     }
     const dep = role === 'destination' && portDependent(side);
-    const key = `${this.world[view]}|${this.fp.side(side)}|${role}|${domains}|${dep ? service : ''}|${family}`;
-    let b = this.sides.get(key);
+    let bySide = this.sides.get(this.fp.side(side));
+    if (bySide === undefined) this.sides.set(this.fp.side(side), (bySide = new Map()));
+    const key = (((this.world[view]! * 2 + (role === 'destination' ? 1 : 0)) * 2 + (domains ? 1 : 0)) * (this.space.services.length + 1) + (dep ? service + 1 : 0)) * 2 + (family === 6 ? 1 : 0);
+    let b = bySide.get(key);
     if (b === undefined) {
       const bits = this.alg.make();
       const s = this.space.services[service]!;
@@ -515,56 +717,53 @@ export class SpaceEvaluator {
         const flow: Flow = { src: peer, dst: peer, protocol: s.protocol, port, srcPort: undefined, icmp: undefined, ipVersion: family };
         if (sideMatches(this.views[view]!.cluster, side, peer, port, flow, role === 'destination', domains)) setBit(bits, i);
       };
-      const classes = this.candidateClasses(view, side.selector, family);
-      if (classes === undefined) for (let i = 0; i < this.classCount; i++) test(i);
-      else for (const i of classes) test(i);
+      if (side.selector === undefined) for (let i = 0; i < this.classCount; i++) test(i);
+      else if (selectorOnly(side)) {
+        // Nothing but the selector: a class its label class matches is in (the selector index
+        // says which), and only classes inside a network set can match otherwise (by its labels).
+        for (const i of this.labelMatched(view, side.selector)) if (hasBit(cover, i)) setBit(bits, i);
+        for (const i of this.viaSets(view, family)) if (!hasBit(bits, i)) test(i);
+      } else {
+        for (const i of this.labelMatched(view, side.selector)) test(i);
+        for (const i of this.viaSets(view, family)) if (!hasBit(bits, i)) test(i);
+      }
       for (let i = this.classCount; i < this.space.atoms.length; i++) test(i);
       b = this.alg.isEmpty(bits) ? this.alg.none : bits;
-      this.sides.set(key, b);
+      bySide.set(key, b);
     }
     void mask;
     return b;
   }
 
-  private readonly labelIndexes = new Map<number, Map<string, Map<string, number[]>>>();
+  private readonly byLabelKey = new Map<number, Map<string, number[]>>();
   private readonly viaSetsCache = new Map<string, readonly number[]>();
-  private readonly candidatesCache = new Map<string, readonly number[] | undefined>();
+  private readonly matchedCache = new Map<string, readonly number[]>();
 
   /**
-   * The classes a side's selector can match, or undefined for any: those its label restrictions
-   * admit (Calico's label restrictions, as the matrix narrows them), plus the classes whose address
-   * lies in a network set (a selector may match them through the set's labels).
+   * The classes whose labels a selector matches: the label classes the cluster's selector index
+   * says it matches (`selectorClasses`, kept up by the store for every selector a policy uses),
+   * as classes of this space. A selector also matches the classes inside a network set whose
+   * labels it matches (`viaSets` are the candidates for that).
    */
-  private candidateClasses(view: number, sel: Selector | undefined, family: 4 | 6): readonly number[] | undefined {
-    if (sel === undefined) return undefined;
-    const key = `${this.world[view]}|${sel.canonical}|${family}`;
-    if (this.candidatesCache.has(key)) return this.candidatesCache.get(key);
-    let index = this.labelIndexes.get(this.world[view]!);
+  private labelMatched(view: number, sel: Selector): readonly number[] {
+    const key = `${this.world[view]}|${sel.canonical}`;
+    let out = this.matchedCache.get(key);
+    if (out !== undefined) return out;
+    let index = this.byLabelKey.get(this.world[view]!);
     if (index === undefined) {
       index = new Map();
       for (let c = 0; c < this.classCount; c++) {
-        for (const [k, v] of this.rep(view, c).labels) {
-          let values = index.get(k);
-          if (values === undefined) index.set(k, (values = new Map()));
-          const list = values.get(v);
-          if (list === undefined) values.set(v, [c]);
-          else list.push(c);
-        }
+        const k = this.rep(view, c).labelKey;
+        const list = index.get(k);
+        if (list === undefined) index.set(k, [c]);
+        else list.push(c);
       }
-      this.labelIndexes.set(this.world[view]!, index);
+      this.byLabelKey.set(this.world[view]!, index);
     }
-    let best: number[] | undefined;
-    for (const [label, r] of labelRestrictions(sel)) {
-      const values = index.get(label);
-      let list: number[];
-      if (r.mustHaveOneOfValues !== undefined) list = r.mustHaveOneOfValues.flatMap((v) => values?.get(v) ?? []);
-      else if (r.mustBePresent) list = values === undefined ? [] : [...values.values()].flat();
-      else continue;
-      if (best === undefined || list.length < best.length) best = list;
-    }
-    const out = best === undefined ? undefined : [...new Set([...best, ...this.viaSets(view, family)])].sort((a, b) => a - b);
-    this.candidatesCache.set(key, out);
-    return out;
+    const list: number[] = [];
+    for (const labelKey of this.views[view]!.cluster.selectorClasses(sel)) for (const c of index.get(labelKey) ?? []) list.push(c);
+    this.matchedCache.set(key, list);
+    return list;
   }
 
   private viaSets(view: number, family: 4 | 6): readonly number[] {
@@ -572,10 +771,20 @@ export class SpaceEvaluator {
     let out = this.viaSetsCache.get(key);
     if (out === undefined) {
       const cluster = this.views[view]!.cluster;
+      // Remembered per network-set list (the same object while no set changes) and endpoint.
+      let known = inNetworkSets.get(cluster.networkSets);
+      if (known === undefined) inNetworkSets.set(cluster.networkSets, (known = new WeakMap()));
+      const bit = family === 4 ? 1 : 2;
       const list: number[] = [];
       for (let c = 0; c < this.classCount; c++) {
-        const a = pickAddress(this.rep(view, c), family);
-        if (a !== undefined && cluster.networkSetsContaining(a).length > 0) list.push(c);
+        const rep = this.rep(view, c);
+        let held = known.get(rep);
+        if (held === undefined || (held & (bit << 2)) === 0) {
+          const a = pickAddress(rep, family);
+          const inside = a !== undefined && cluster.networkSetsContaining(a).length > 0;
+          known.set(rep, (held = (held ?? 0) | (bit << 2) | (inside ? bit : 0)));
+        }
+        if ((held & bit) !== 0) list.push(c);
       }
       this.viaSetsCache.set(key, (out = list));
     }
@@ -590,7 +799,7 @@ export class SpaceEvaluator {
       let acc = this.alg.none;
       const seen = new Set<number>();
       for (let cls = 0; cls < this.classCount; cls++) {
-        const sig = signature(this.rep(view, cls));
+        const sig = this.sig(view, cls);
         if (seen.has(sig)) continue;
         seen.add(sig);
         acc = this.alg.or(acc, this.alg.or(this.mask(view, 'egress', cls, family), this.mask(view, 'ingress', cls, family)));
@@ -631,16 +840,32 @@ export class SpaceEvaluator {
       ipVersion: family,
     };
     const none = this.alg.none;
+    // The class's own side of a rule is tested once per (view, class, family) — not once per service
+    // atom — where the service cannot change the answer (egress sources: no port; ingress
+    // destinations without port criteria).
+    const ownKey = `${view}|${dir}|${cls}|${family}`;
+    let own = this.ownSides.get(ownKey);
+    if (own === undefined) this.ownSides.set(ownKey, (own = new Map()));
+    const ownCache = own;
     const match =
       dir === 'egress'
         ? (_p: Policy | undefined, rule: Rule): Bitset => {
             if (!headerMatches(rule, header)) return none;
-            if (!sideMatches(v.cluster, rule.source, self, undefined, header, false, false)) return none;
+            let ok = ownCache.get(rule.source);
+            if (ok === undefined) ownCache.set(rule.source, (ok = sideMatches(v.cluster, rule.source, self, undefined, header, false, false)));
+            if (!ok) return none;
             return this.sideBits(view, rule.destination, 'destination', rule.action === 'allow', service, family, mask);
           }
         : (_p: Policy | undefined, rule: Rule): Bitset => {
             if (!headerMatches(rule, header)) return none;
-            if (!sideMatches(v.cluster, rule.destination, self, port, header, true, rule.action === 'allow')) return none;
+            const side = rule.destination;
+            let ok: boolean | undefined;
+            if (portDependent(side) || side.domains !== undefined) ok = sideMatches(v.cluster, side, self, port, header, true, rule.action === 'allow');
+            else {
+              ok = ownCache.get(side);
+              if (ok === undefined) ownCache.set(side, (ok = sideMatches(v.cluster, side, self, port, header, true, rule.action === 'allow')));
+            }
+            if (!ok) return none;
             return this.sideBits(view, rule.source, 'source', false, service, family, mask);
           };
     const ep = this.rep(view, cls);

@@ -44,11 +44,11 @@ export interface Violation {
   readonly count: number;
 }
 
-const DEFAULT_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
-const PROTOCOL_NUMBER: Readonly<Record<string, number>> = { TCP: PROTOCOL.TCP, UDP: PROTOCOL.UDP, SCTP: PROTOCOL.SCTP };
+export const DEFAULT_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
+export const PROTOCOL_NUMBER: Readonly<Record<string, number>> = { TCP: PROTOCOL.TCP, UDP: PROTOCOL.UDP, SCTP: PROTOCOL.SCTP };
 const PROTOCOL_NUMBER_LIST: readonly number[] = Object.values(PROTOCOL_NUMBER);
 
-function netsOf(inv: InvariantResource): Cidr[] {
+export function netsOf(inv: InvariantResource): Cidr[] {
   const out: Cidr[] = [];
   for (const end of [inv.body.spec.from, inv.body.spec.to]) {
     for (const t of end.nets ?? []) {
@@ -59,7 +59,7 @@ function netsOf(inv: InvariantResource): Cidr[] {
   return out;
 }
 
-function portRanges(inv: InvariantResource): PortInterval[] {
+export function portRanges(inv: InvariantResource): PortInterval[] {
   return (inv.body.spec.ports ?? ['1-65535']).map(invariantPortRange);
 }
 
@@ -91,7 +91,7 @@ function servicesOf(space: FlowSpace, inv: InvariantResource): number[] {
   });
 }
 
-function names(space: FlowSpace, atom: number, avoid?: string, prefer?: ReadonlySet<string>): string {
+export function names(space: FlowSpace, atom: number, avoid?: string, prefer?: ReadonlySet<string>): string {
   const a = space.atoms[atom]!;
   if (a.kind === 'class') {
     const members = space.classes[a.index]!.members;
@@ -198,7 +198,7 @@ export function violationDiagnostic(v: Violation): Diagnostic {
 }
 
 /** The inclusive address range of a CIDR. */
-function cidrRange(c: Cidr): { start: bigint; end: bigint } {
+export function cidrRange(c: Cidr): { start: bigint; end: bigint } {
   const width = c.family === 4 ? 32 : 128;
   const start = BigInt(c.base);
   return { start, end: start + (1n << BigInt(width - c.prefix)) - 1n };

@@ -4,6 +4,8 @@
 // composition and ordering are internal (their tests import them from their modules).
 export type * from './model.ts';
 export { createPolicyStore, resourceKey } from './store.ts';
+/** Which resource types make endpoints, which make policies (what a change of them can alter). */
+export { isEndpointType, isPolicyType } from './derive.ts';
 export type { ApplyOptions, ApplyResult, ChangeReport, PolicyStore, ResourceKey, StoreChange, StoreOptions } from './store.ts';
 export type { SelectorMembers } from './cluster.ts';
 export { decidedBySchema, explainDirectionSchema, explainSchema, explainStepSchema, ruleMissSchema, serviceHopSchema } from './wire.ts';

@@ -31,7 +31,16 @@ export function policyTieBreakKey(p: Pick<Policy, 'name' | 'namespace' | 'kind'>
   return `${p.name}/${p.namespace ?? ''}/${calicoKindName(p.kind)}`;
 }
 
+// Policies are immutable: their tie-break key is made once, not once per comparison (a sort of
+// thousands of policies made a string per comparison).
+const tieBreakKeys = new WeakMap<Policy, string>();
+function cachedTieBreakKey(p: Policy): string {
+  let k = tieBreakKeys.get(p);
+  if (k === undefined) tieBreakKeys.set(p, (k = policyTieBreakKey(p)));
+  return k;
+}
+
 export function comparePolicies(a: Policy, b: Policy): number {
   if (a.order !== b.order) return a.order < b.order ? -1 : 1;
-  return compareStrings(policyTieBreakKey(a), policyTieBreakKey(b));
+  return compareStrings(cachedTieBreakKey(a), cachedTieBreakKey(b));
 }
