@@ -80,8 +80,14 @@ function sameData(a: unknown, b: unknown): boolean {
   return n === m;
 }
 
+// By-name indexes of a ruleset's lists, by list identity: the list diffed as `next` is the next
+// diff's `prev` (and an incremental compile hands on unchanged lists), so each is indexed once.
+const indexes = new WeakMap<readonly { readonly name: string }[], Map<string, unknown>>();
+
 function byName<T extends { readonly name: string }>(items: readonly T[]): Map<string, T> {
-  return new Map(items.map((i) => [i.name, i]));
+  let m = indexes.get(items) as Map<string, T> | undefined;
+  if (m === undefined) indexes.set(items, (m = new Map(items.map((i) => [i.name, i]))));
+  return m;
 }
 
 function elementKey(e: string | ProtoPortElement): string {
@@ -119,6 +125,7 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
 
   for (const c of next.chains) {
     const p = prevChains.get(c.name);
+    if (p === c || (p !== undefined && p.hook === c.hook)) continue;
     if (p === undefined ? c.hook !== undefined : stableJson(p.hook) !== stableJson(c.hook)) {
       return { kind: 'replace', next, reason: `base chain ${c.name} added or its hook changed` };
     }
@@ -128,7 +135,7 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   }
   for (const s of next.sets) {
     const p = prevSets.get(s.name);
-    if (p !== undefined && p.type !== s.type) return { kind: 'replace', next, reason: `set ${s.name} changed type` };
+    if (p !== undefined && p !== s && p.type !== s.type) return { kind: 'replace', next, reason: `set ${s.name} changed type` };
   }
   if (stableJson([...prevMaps.keys()].sort(compareText)) !== stableJson([...nextMaps.keys()].sort(compareText))) {
     return { kind: 'replace', next, reason: 'verdict maps added or removed' };
@@ -140,16 +147,29 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
 
   const ops: UpdateOp[] = [];
   const sortedNames = (names: Iterable<string>): string[] => [...names].sort(compareText);
+  // Only what differs is sorted and compared: the same object (an incremental compile reuses the
+  // chains and sets a change did not touch) is the same content, passed in O(1).
+  const addedChains: string[] = [];
+  const changedChains: Chain[] = [];
+  for (const c of next.chains) {
+    const p = prevChains.get(c.name);
+    if (p === c) continue;
+    if (p === undefined) addedChains.push(c.name);
+    else if (p.rules !== c.rules) changedChains.push(c);
+  }
 
   // 1. New chains, declared empty so every later step may refer to them.
-  const added = sortedNames(next.chains.filter((c) => !prevChains.has(c.name)).map((c) => c.name));
+  const added = sortedNames(addedChains);
   for (const name of added) ops.push({ op: 'add-chain', name });
 
   // 2–3. Sets: new ones whole, changed ones element by element (deletes first: a new interval
   // may cover a removed one).
-  for (const name of sortedNames(nextSets.keys())) {
-    const s = nextSets.get(name)!;
-    const p = prevSets.get(name);
+  const touchedSets = next.sets.filter((s) => {
+    const p = prevSets.get(s.name);
+    return p !== s && p?.elements !== s.elements;
+  });
+  for (const s of touchedSets.sort((a, b) => compareText(a.name, b.name))) {
+    const p = prevSets.get(s.name);
     if (p === undefined) {
       ops.push({ op: 'add-set', set: s });
       if (s.elements.length > 0) ops.push({ op: 'add-elements', set: s });
@@ -164,7 +184,9 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   // 4. Dispatch maps: an interface that left, or now leads elsewhere, is removed before chains go.
   for (const name of sortedNames(nextMaps.keys())) {
     const m = nextMaps.get(name)!;
-    const before = new Map(prevMaps.get(name)!.elements.map((e) => [e.ifname, e.chain]));
+    const pm = prevMaps.get(name)!;
+    if (pm === m || pm.elements === m.elements) continue;
+    const before = new Map(pm.elements.map((e) => [e.ifname, e.chain]));
     const after = new Map(m.elements.map((e) => [e.ifname, e.chain]));
     const gone = sortedNames([...before.keys()].filter((i) => after.get(i) !== before.get(i)));
     const fresh = m.elements.filter((e) => before.get(e.ifname) !== e.chain).sort((a, b) => compareText(a.ifname, b.ifname));
@@ -173,23 +195,24 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   }
 
   // 5. Rules: new chains filled, changed chains flushed and refilled, unchanged ones untouched.
-  for (const name of sortedNames(nextChains.keys())) {
+  const fills: { name: string; op: UpdateOp }[] = [];
+  for (const name of added) {
     const c = nextChains.get(name)!;
-    const p = prevChains.get(name);
-    if (p === undefined) {
-      if (c.rules.length > 0) ops.push({ op: 'fill-chain', chain: c, flush: false });
-    } else if (!sameData(p.rules, c.rules)) {
-      ops.push({ op: 'fill-chain', chain: c, flush: true });
-    }
+    if (c.rules.length > 0) fills.push({ name, op: { op: 'fill-chain', chain: c, flush: false } });
   }
+  for (const c of changedChains) {
+    if (!sameData(prevChains.get(c.name)!.rules, c.rules)) fills.push({ name: c.name, op: { op: 'fill-chain', chain: c, flush: true } });
+  }
+  for (const f of fills.sort((a, b) => compareText(a.name, b.name))) ops.push(f.op);
 
   // 6. Removed chains: emptied first, so none still jumps to another when it is deleted.
-  const removedChains = sortedNames(prev.chains.filter((c) => !nextChains.has(c.name)).map((c) => c.name));
+  const removedChains = prev.chains.length === next.chains.length && addedChains.length === 0 ? [] : sortedNames(prev.chains.filter((c) => !nextChains.has(c.name)).map((c) => c.name));
   for (const name of removedChains) ops.push({ op: 'flush-chain', name });
   for (const name of removedChains) ops.push({ op: 'delete-chain', name });
 
   // 7. Removed sets: every rule that used them was rewritten or deleted above.
-  for (const name of sortedNames(prev.sets.filter((s) => !nextSets.has(s.name)).map((s) => s.name))) ops.push({ op: 'delete-set', name });
+  const removedSets = prev.sets.length === next.sets.length && touchedSets.every((s) => prevSets.has(s.name)) ? [] : prev.sets.filter((s) => !nextSets.has(s.name));
+  for (const name of sortedNames(removedSets.map((s) => s.name))) ops.push({ op: 'delete-set', name });
 
   return { kind: 'update', table: next.table, maps: next.maps, ops };
 }

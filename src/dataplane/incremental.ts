@@ -1,0 +1,517 @@
+// The node compiler an agent keeps: `compileNode`'s answer for every snapshot, made by re-making
+// only the chains whose inputs changed since the previous compile and reusing the others — the
+// same objects, so that `diffRulesets` passes them in O(1) and the kernel update stays the size of
+// the change. Felix's calculation graph does the same by passing deltas (changed endpoints,
+// active policies, IP-set members: felix/calc/calc_graph.go); here the deltas are found by the
+// identity of what the engine's snapshots share across generations (tier plans, policy and
+// profile objects, selector member lists), not taken from a change report: a chain is reused only
+// when every input its content is made of is provably the same, otherwise it is made again.
+//
+//   chain              its content is a function of                            reused when
+//   fw|tw/<endpoint>   endpoint id, direction, tier plan (tier name, default     the plan array and profiles are the same
+//                      action, enforced policies' ids), profile names,          objects, or the "shape" (those values) is
+//                      decision group                                           equal (a policy edit re-makes plans)
+//   po|pi/<policy>     the Policy object, direction, log prefix, decision       same Policy object and the same answers to
+//                      group, network sets' allowedEgressDomains (what           every domain read; or re-made and equal
+//                      `selectorDomains` answered while it was made)            to the previous chain
+//   pro|pri/<profile>  the Profile object, as a policy                         as a policy
+//   sets               their spec's inputs: member lists, Services, backends   the inputs are the same objects
+//                      (read from the snapshot at every compile)
+//
+// Side effects of making a chain — the sets it registers, its notes, its decision ids — are kept
+// with it and counted (a set, note or id is in the ruleset while a chain in use has it), so a
+// reused chain still contributes them and a chain that leaves takes them along. Decision ids,
+// notes and the sorted lists are patched, not rebuilt. The order in which chains are looked at is
+// compileNode's (egress chains of every endpoint in id order, then ingress), so which of two
+// objects wins a shared name, and every profile conflict, are the same.
+//
+// The equality with compileNode is tested by a property test on random change sequences
+// (test/dataplane/incremental.test.ts); any difference is a bug of this file.
+import type { Diagnostic, Result } from '../diagnostics/index.ts';
+import { fail, ok } from '../diagnostics/index.ts';
+import type { Cluster, Direction, Endpoint, NetworkSetEntry, Policy, Profile, TierPlan } from '../engine/index.ts';
+import { isActive } from '../engine/pipeline.ts';
+import type { CompileOptions, DomainRead, Placed, SetSpec } from './compile.ts';
+import {
+  Compilation,
+  compareText,
+  dispatchMaps,
+  endpointChainName,
+  policyChainName,
+  policyId,
+  prepareNode,
+  profileChainName,
+  profileConflict,
+  sameJson,
+  selectorDomainsIn,
+  structuralChains,
+  uniqueSorted,
+} from './compile.ts';
+import type { Chain, DecisionEntry, NamedSet, Ruleset, VerdictMap } from './ir.ts';
+
+/** What the last compile made and reused (for benchmarks and the agent's log). */
+export interface NodeCompileStats {
+  readonly chainsMade: number;
+  readonly chainsReused: number;
+  readonly setsMade: number;
+  readonly setsReused: number;
+  /** Whether the last compile started from nothing (first compile, options changed, or reset). */
+  readonly cold: boolean;
+}
+
+export interface NodeCompiler {
+  /** Exactly `compileNode(cluster, nodeEndpoints, opts)`, made from the previous compile's chains where they still hold. */
+  compile(cluster: Cluster, nodeEndpoints: readonly Endpoint[], opts: CompileOptions): Result<Ruleset>;
+  /** Forgets everything: the next compile makes every chain. */
+  reset(): void;
+  stats(): NodeCompileStats;
+}
+
+/** What a chain in use contributes besides itself. */
+interface Effects {
+  readonly decisions: readonly (readonly [string, string])[];
+  readonly notes: readonly string[];
+  readonly sets: readonly SetSpec[];
+}
+
+/** A chain with its effects: the unit whose identity says "unchanged". */
+interface Use {
+  readonly chain: Chain;
+  readonly effects: Effects;
+}
+
+interface EndpointEntry {
+  readonly use: Use;
+  readonly plan: readonly TierPlan[];
+  readonly profiles: readonly Profile[];
+  /** The values the chain's content is made of (see `shapeOf`). */
+  readonly shape: string;
+  readonly policyRefs: readonly Policy[];
+}
+
+interface SharedEntry {
+  readonly use: Use;
+  readonly source: Policy | Profile;
+  readonly domainReads: readonly DomainRead[];
+  /** The network-set list the reads were answered from (a different list: asked again). */
+  networkSets: readonly NetworkSetEntry[];
+}
+
+const DIRECTIONS: readonly Direction[] = ['egress', 'ingress'];
+const ENFORCED = { stagedAsEnforced: false } as const;
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Every value an endpoint chain's content depends on besides its name (endpoint id, direction)
+ * and the compiler's options: per tier with an enforced policy, the tier's name, whether its
+ * default action is Pass and the enforced policies' ids; the profiles' names.
+ */
+function shapeOf(plan: readonly TierPlan[], profiles: readonly Profile[]): string {
+  const parts: unknown[] = [];
+  for (const tp of plan) {
+    const ids: string[] = [];
+    for (const p of tp.policies) if (isActive(p, ENFORCED)) ids.push(policyId(p));
+    if (ids.length > 0) parts.push([tp.tier.name, tp.tier.defaultAction === 'pass', ids]);
+  }
+  return JSON.stringify([parts, profiles.map((p) => p.name)]);
+}
+
+/** The enforced policies the chain of this plan jumps to, in order (what a deferred compile records). */
+function policyRefsOf(plan: readonly TierPlan[]): Policy[] {
+  const out: Policy[] = [];
+  for (const tp of plan) for (const p of tp.policies) if (isActive(p, ENFORCED)) out.push(p);
+  return out;
+}
+
+function effectsOf(c: Compilation): Effects {
+  return { decisions: [...c.decisions], notes: [...c.notes], sets: [...c.setSpecs.values()] };
+}
+
+function sameEffects(a: Effects, b: Effects): boolean {
+  if (a.decisions.length !== b.decisions.length || !sameItems(a.notes, b.notes) || a.sets.length !== b.sets.length) return false;
+  for (let i = 0; i < a.decisions.length; i++) if (a.decisions[i]![0] !== b.decisions[i]![0] || a.decisions[i]![1] !== b.decisions[i]![1]) return false;
+  for (let i = 0; i < a.sets.length; i++) if (a.sets[i]!.name !== b.sets[i]!.name) return false;
+  return true;
+}
+
+/** Index of `key` in a list sorted by `keyOf`, or −(insertion point) − 1. */
+function search<T>(list: readonly T[], key: string, keyOf: (x: T) => string): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keyOf(list[mid]!);
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/** `prev` (sorted by name) without `removed`, with `added` — O(n + k log k), not a sort of n. */
+function mergeSorted(prev: readonly string[], removed: ReadonlySet<string>, added: readonly string[]): string[] {
+  const fresh = [...added].sort(compareText);
+  const out: string[] = [];
+  let j = 0;
+  for (const name of prev) {
+    if (removed.has(name)) continue;
+    while (j < fresh.length && fresh[j]! < name) out.push(fresh[j++]!);
+    out.push(name);
+  }
+  while (j < fresh.length) out.push(fresh[j++]!);
+  return out;
+}
+
+/** Above this many decision ids in or out, the sorted table is rebuilt rather than patched. */
+const DECISION_PATCH_LIMIT = 2048;
+
+export function createNodeCompiler(): NodeCompiler {
+  // Options the chains' content depends on; another value starts from nothing.
+  let optionsKey: string | undefined;
+  const structural = structuralChains();
+
+  let endpointMemo = new Map<string, EndpointEntry>();
+  let policyMemo = new Map<string, SharedEntry>();
+  let profileMemo = new WeakMap<Profile, Map<Direction, SharedEntry>>();
+  /** The last profile chain made for a name, to reuse it when an equal one is made again. */
+  let profileByName = new Map<string, SharedEntry>();
+
+  // The last successful compile: what was in use, and the counted effects.
+  let used = new Map<string, Use>();
+  let decisionCount = new Map<string, { text: string; n: number }>();
+  let noteCount = new Map<string, number>();
+  let setCount = new Map<string, { spec: SetSpec; n: number }>();
+  let setMemo = new Map<string, { inputs: readonly unknown[]; set: NamedSet }>();
+  let chainNames: string[] = [];
+  let chainList: readonly Chain[] = [];
+  let setNames: string[] = [];
+  let setList: readonly NamedSet[] = [];
+  let notes: readonly string[] = [];
+  let decisions: readonly DecisionEntry[] = [];
+  let placedBefore: readonly Placed[] = [];
+  let maps: readonly VerdictMap[] | undefined;
+  let sortedIds: readonly string[] = [];
+  let last: NodeCompileStats = { chainsMade: 0, chainsReused: 0, setsMade: 0, setsReused: 0, cold: true };
+
+  const reset = (): void => {
+    optionsKey = undefined;
+    endpointMemo = new Map();
+    policyMemo = new Map();
+    profileMemo = new WeakMap();
+    profileByName = new Map();
+    used = new Map();
+    decisionCount = new Map();
+    noteCount = new Map();
+    setCount = new Map();
+    setMemo = new Map();
+    chainNames = [];
+    chainList = [];
+    setNames = [];
+    setList = [];
+    notes = [];
+    decisions = [];
+    placedBefore = [];
+    maps = undefined;
+    sortedIds = [];
+  };
+
+  /** The endpoints unique and in id order: the previous order when the same ids are on the node (no sort). */
+  const sortEndpoints = (eps: readonly Endpoint[]): Endpoint[] => {
+    const byId = new Map<string, Endpoint>();
+    for (const ep of eps) if (!byId.has(ep.id)) byId.set(ep.id, ep);
+    if (byId.size === sortedIds.length && sortedIds.every((id) => byId.has(id))) return sortedIds.map((id) => byId.get(id)!);
+    const out = uniqueSorted(eps);
+    sortedIds = out.map((ep) => ep.id);
+    return out;
+  };
+
+  /** Whether a shared chain's domain reads give the same answers in this cluster. */
+  const readsHold = (e: SharedEntry, cluster: Cluster): boolean => {
+    if (e.domainReads.length === 0) return true;
+    const sets = cluster.networkSets;
+    if (sets === e.networkSets) return true;
+    for (const r of e.domainReads) if (!sameItems(selectorDomainsIn(cluster, r.selector), r.patterns)) return false;
+    e.networkSets = sets;
+    return true;
+  };
+
+  return {
+    reset() {
+      reset();
+      last = { chainsMade: 0, chainsReused: 0, setsMade: 0, setsReused: 0, cold: true };
+    },
+    stats: () => last,
+    compile(cluster, nodeEndpoints, opts) {
+      const logPrefix = opts.logPrefix ?? 'strata';
+      const key = JSON.stringify([logPrefix, opts.decisionGroup === undefined ? 'default' : opts.decisionGroup]);
+      if (key !== optionsKey) {
+        reset();
+        optionsKey = key;
+      }
+      const cold = used.size === 0;
+      const prepared = prepareNode(nodeEndpoints, opts, sortEndpoints(nodeEndpoints));
+      if (!prepared.ok) return prepared;
+      const { table, group, placed } = prepared.value;
+      let made = 0;
+      let reused = 0;
+
+      const newCompilation = (): Compilation => new Compilation(cluster, logPrefix, group, true);
+
+      const endpointEntry = (ep: Endpoint, dir: Direction): EndpointEntry => {
+        const name = endpointChainName(ep.id, dir);
+        const plan = cluster.plan(ep, dir);
+        const prev = endpointMemo.get(name);
+        if (prev !== undefined && prev.plan === plan && sameItems(prev.profiles, ep.profiles)) {
+          reused++;
+          return prev;
+        }
+        const shape = shapeOf(plan, ep.profiles);
+        let entry: EndpointEntry;
+        if (prev !== undefined && prev.shape === shape) {
+          // The same content from other objects (a policy edit re-makes the plans that hold it).
+          reused++;
+          entry = { use: prev.use, plan, profiles: ep.profiles, shape, policyRefs: policyRefsOf(plan) };
+        } else {
+          made++;
+          const c = newCompilation();
+          const chain = c.makeEndpointChain(ep.id, dir, plan, ep.profiles);
+          entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, policyRefs: c.policyRefs };
+        }
+        endpointMemo.set(name, entry);
+        return entry;
+      };
+
+      /** A policy's or profile's chain: the previous one when its inputs hold, or when made again equal. */
+      const sharedEntry = (prev: SharedEntry | undefined, source: Policy | Profile, makeChain: (c: Compilation) => Chain): SharedEntry => {
+        if (prev !== undefined && prev.source === source && readsHold(prev, cluster)) {
+          reused++;
+          return prev;
+        }
+        const c = newCompilation();
+        const chain = makeChain(c);
+        const effects = effectsOf(c);
+        const fresh = { chain, effects };
+        const same = prev !== undefined && sameJson(prev.use.chain.rules, chain.rules) && sameEffects(prev.use.effects, effects);
+        if (same) reused++;
+        else made++;
+        return { use: same ? prev.use : fresh, source, domainReads: c.domainReads, networkSets: cluster.networkSets };
+      };
+
+      const policyEntry = (p: Policy, dir: Direction): SharedEntry => {
+        const name = policyChainName(p, dir);
+        const prev = policyMemo.get(name);
+        const entry = sharedEntry(prev, p, (c) => c.makePolicyChain(p, dir));
+        if (entry !== prev) policyMemo.set(name, entry);
+        return entry;
+      };
+
+      const profileEntry = (p: Profile, dir: Direction): SharedEntry => {
+        let byDir = profileMemo.get(p);
+        const name = profileChainName(p, dir);
+        const prev = byDir?.get(dir) ?? profileByName.get(name);
+        const entry = sharedEntry(prev, p, (c) => c.makeProfileChain(p, dir));
+        if (byDir === undefined) profileMemo.set(p, (byDir = new Map()));
+        byDir.set(dir, entry);
+        profileByName.set(name, entry);
+        return entry;
+      };
+
+      // compileNode's order: every endpoint's egress chain, then every ingress chain; a policy or
+      // profile chain is made where it is first jumped to.
+      const next = new Map<string, Use>();
+      const problems: Diagnostic[] = [];
+      const fromElements: { ifname: string; chain: string }[] = [];
+      const toElements: { ifname: string; chain: string }[] = [];
+      const liveEndpointChains = new Set<string>();
+      for (const dir of DIRECTIONS) {
+        const profileFirst = new Map<string, Profile>();
+        const profileOthers = new Map<string, Set<Profile>>();
+        for (const { ep, ifname } of placed) {
+          const e = endpointEntry(ep, dir);
+          const name = e.use.chain.name;
+          liveEndpointChains.add(name);
+          (dir === 'egress' ? fromElements : toElements).push({ ifname, chain: name });
+          next.set(name, e.use);
+          for (const p of e.policyRefs) {
+            const pname = policyChainName(p, dir);
+            if (!next.has(pname)) next.set(pname, policyEntry(p, dir).use);
+          }
+          for (const p of e.profiles) {
+            const pname = profileChainName(p, dir);
+            const first = profileFirst.get(pname);
+            if (first === undefined) {
+              profileFirst.set(pname, p);
+              next.set(pname, profileEntry(p, dir).use);
+            } else if (first !== p) {
+              // compileNode makes it again at every such endpoint: a conflict is reported each time.
+              const other = profileEntry(p, dir);
+              if (!sameJson(next.get(pname)!.chain.rules, other.use.chain.rules)) problems.push(profileConflict(p, dir));
+              let others = profileOthers.get(pname);
+              if (others === undefined) profileOthers.set(pname, (others = new Set()));
+              if (!others.has(p)) {
+                // Its sets, notes and ids count too, as compileNode's second making adds them.
+                next.set(`\0${pname}\0${others.size}`, other.use);
+                others.add(p);
+              }
+            }
+          }
+        }
+      }
+      if (problems.length > 0) {
+        last = { chainsMade: made, chainsReused: reused, setsMade: 0, setsReused: 0, cold };
+        return fail(problems);
+      }
+
+      // Forget what this node no longer uses (entries are reachable from nothing else).
+      for (const name of endpointMemo.keys()) if (!liveEndpointChains.has(name)) endpointMemo.delete(name);
+      for (const name of policyMemo.keys()) if (!next.has(name)) policyMemo.delete(name);
+      for (const name of profileByName.keys()) if (!next.has(name)) profileByName.delete(name);
+
+      try {
+        const { setsMade, setsReused } = commit(next, cluster);
+        last = { chainsMade: made, chainsReused: reused, setsMade, setsReused, cold };
+      } catch (e) {
+        // A decision id collision (compileNode throws too): nothing half-counted survives.
+        reset();
+        throw e;
+      }
+
+      if (maps === undefined || placed.length !== placedBefore.length || placed.some((x, i) => x.ep.id !== placedBefore[i]!.ep.id || x.ifname !== placedBefore[i]!.ifname)) {
+        maps = dispatchMaps(fromElements, toElements);
+      }
+      placedBefore = placed;
+      return ok({ table, sets: setList, maps, chains: chainList, notes, decisions });
+    },
+  };
+
+  /** Counts the effects of the chains that came and went, then brings the sorted lists up to date. */
+  function commit(next: Map<string, Use>, cluster: Cluster): { setsMade: number; setsReused: number } {
+    const addedIds: string[] = [];
+    const removedIds: string[] = [];
+    let notesChanged = false;
+    const setsIn: string[] = [];
+    const setsOut = new Set<string>();
+    const chainsIn: string[] = [];
+    const chainsOut = new Set<string>();
+    let chainsChanged = false;
+
+    // Removals first: an id, note or set a chain takes away and another brings back stays.
+    for (const [k, u] of used) {
+      const now = next.get(k);
+      if (now === u) continue;
+      if (now === undefined && k[0] !== '\0') chainsOut.add(k);
+      for (const [id] of u.effects.decisions) {
+        const d = decisionCount.get(id)!;
+        if (--d.n === 0) {
+          decisionCount.delete(id);
+          removedIds.push(id);
+        }
+      }
+      for (const note of u.effects.notes) {
+        const n = noteCount.get(note)! - 1;
+        if (n === 0) {
+          noteCount.delete(note);
+          notesChanged = true;
+        } else noteCount.set(note, n);
+      }
+      for (const spec of u.effects.sets) {
+        const s = setCount.get(spec.name)!;
+        if (--s.n === 0) {
+          setCount.delete(spec.name);
+          setsOut.add(spec.name);
+        }
+      }
+    }
+    for (const [k, u] of next) {
+      const before = used.get(k);
+      if (before === u) continue;
+      if (k[0] !== '\0') {
+        chainsChanged = true;
+        if (before === undefined) chainsIn.push(k);
+      }
+      for (const [id, text] of u.effects.decisions) {
+        const d = decisionCount.get(id);
+        if (d === undefined) {
+          decisionCount.set(id, { text, n: 1 });
+          addedIds.push(id);
+        } else {
+          // 48 bits of sha256 make this practically impossible; if it happens, say so rather than misattribute.
+          if (d.text !== text) throw new Error(`internal: decision id ${id} for both "${d.text}" and "${text}"`);
+          d.n++;
+        }
+      }
+      for (const note of u.effects.notes) {
+        const n = noteCount.get(note) ?? 0;
+        if (n === 0) notesChanged = true;
+        noteCount.set(note, n + 1);
+      }
+      for (const spec of u.effects.sets) {
+        const s = setCount.get(spec.name);
+        if (s === undefined) {
+          setCount.set(spec.name, { spec, n: 1 });
+          if (!setsOut.delete(spec.name)) setsIn.push(spec.name);
+        } else s.n++;
+      }
+    }
+    used = next;
+
+    // Chains: the sorted names patched, the list re-made only when some chain changed.
+    if (chainsIn.length > 0 || chainsOut.size > 0) {
+      const removed = new Set(chainsOut);
+      chainNames = mergeSorted(chainNames, removed, chainsIn);
+    }
+    if (chainsChanged || chainsOut.size > 0 || chainList.length === 0) {
+      chainList = [...structural, ...chainNames.map((n) => next.get(n)!.chain)];
+    }
+
+    // Sets: every set in use made from this snapshot's inputs; the same inputs, the same object.
+    let setsMade = 0;
+    let setsReused = 0;
+    for (const name of setsOut) setMemo.delete(name);
+    if (setsIn.length > 0 || setsOut.size > 0) setNames = mergeSorted(setNames, setsOut, setsIn);
+    let setsChanged = setsIn.length > 0 || setsOut.size > 0;
+    const sets: NamedSet[] = [];
+    for (const name of setNames) {
+      const { spec } = setCount.get(name)!;
+      const inputs = spec.inputs(cluster);
+      const memo = setMemo.get(name);
+      if (memo !== undefined && sameItems(memo.inputs, inputs)) {
+        setsReused++;
+        sets.push(memo.set);
+        continue;
+      }
+      const set = spec.make(inputs);
+      setsMade++;
+      setsChanged = true;
+      setMemo.set(name, { inputs, set });
+      sets.push(set);
+    }
+    if (setsChanged) setList = sets;
+
+    if (notesChanged) notes = [...noteCount.keys()].sort(compareText);
+
+    // Decisions: the sorted table patched by the ids that came and went.
+    if (addedIds.length + removedIds.length > DECISION_PATCH_LIMIT) {
+      decisions = [...decisionCount].map(([id, d]): DecisionEntry => ({ id, provenance: d.text })).sort((a, b) => compareText(a.id, b.id));
+    } else if (addedIds.length + removedIds.length > 0) {
+      const out = decisions.slice();
+      const keyOf = (d: DecisionEntry): string => d.id;
+      for (const id of removedIds) {
+        const i = search(out, id, keyOf);
+        if (i >= 0) out.splice(i, 1);
+      }
+      for (const id of addedIds) {
+        const i = search(out, id, keyOf);
+        if (i < 0) out.splice(-i - 1, 0, { id, provenance: decisionCount.get(id)!.text });
+      }
+      decisions = out;
+    }
+    return { setsMade, setsReused };
+  }
+}
