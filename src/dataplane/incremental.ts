@@ -86,7 +86,13 @@ interface EndpointEntry {
   readonly profiles: readonly Profile[];
   /** The values the chain's content is made of (see `shapeOf`). */
   readonly shape: string;
-  readonly policyRefs: readonly Policy[];
+  readonly refs: PolicyRefs;
+}
+
+/** The enforced policies a plan's chain jumps to, in order, with their chain names. */
+interface PolicyRefs {
+  readonly policies: readonly Policy[];
+  readonly names: readonly string[];
 }
 
 interface SharedEntry {
@@ -122,11 +128,29 @@ function shapeOf(plan: readonly TierPlan[], profiles: readonly Profile[]): strin
   return JSON.stringify([parts, profiles.map((p) => p.name)]);
 }
 
+// Names by object: the same strings every compile (a name built anew is hashed anew when looked up).
+const refsByPlan = new WeakMap<readonly TierPlan[], Map<Direction, PolicyRefs>>();
+const profileNames = new WeakMap<Profile, Map<Direction, string>>();
+
 /** The enforced policies the chain of this plan jumps to, in order (what a deferred compile records). */
-function policyRefsOf(plan: readonly TierPlan[]): Policy[] {
-  const out: Policy[] = [];
-  for (const tp of plan) for (const p of tp.policies) if (isActive(p, ENFORCED)) out.push(p);
-  return out;
+function policyRefsOf(plan: readonly TierPlan[], dir: Direction): PolicyRefs {
+  let byDir = refsByPlan.get(plan);
+  if (byDir === undefined) refsByPlan.set(plan, (byDir = new Map()));
+  let refs = byDir.get(dir);
+  if (refs === undefined) {
+    const policies: Policy[] = [];
+    for (const tp of plan) for (const p of tp.policies) if (isActive(p, ENFORCED)) policies.push(p);
+    byDir.set(dir, (refs = { policies, names: policies.map((p) => policyChainName(p, dir)) }));
+  }
+  return refs;
+}
+
+function profileNameOf(p: Profile, dir: Direction): string {
+  let byDir = profileNames.get(p);
+  if (byDir === undefined) profileNames.set(p, (byDir = new Map()));
+  let name = byDir.get(dir);
+  if (name === undefined) byDir.set(dir, (name = profileChainName(p, dir)));
+  return name;
 }
 
 function effectsOf(c: Compilation): Effects {
@@ -176,7 +200,8 @@ export function createNodeCompiler(): NodeCompiler {
   let optionsKey: string | undefined;
   const structural = structuralChains();
 
-  let endpointMemo = new Map<string, EndpointEntry>();
+  /** By direction, then endpoint id. */
+  let endpointMemo = { egress: new Map<string, EndpointEntry>(), ingress: new Map<string, EndpointEntry>() };
   let policyMemo = new Map<string, SharedEntry>();
   let profileMemo = new WeakMap<Profile, Map<Direction, SharedEntry>>();
   /** The last profile chain made for a name, to reuse it when an equal one is made again. */
@@ -201,7 +226,7 @@ export function createNodeCompiler(): NodeCompiler {
 
   const reset = (): void => {
     optionsKey = undefined;
-    endpointMemo = new Map();
+    endpointMemo = { egress: new Map(), ingress: new Map() };
     policyMemo = new Map();
     profileMemo = new WeakMap();
     profileByName = new Map();
@@ -264,9 +289,9 @@ export function createNodeCompiler(): NodeCompiler {
       const newCompilation = (): Compilation => new Compilation(cluster, logPrefix, group, true);
 
       const endpointEntry = (ep: Endpoint, dir: Direction): EndpointEntry => {
-        const name = endpointChainName(ep.id, dir);
         const plan = cluster.plan(ep, dir);
-        const prev = endpointMemo.get(name);
+        const memo = endpointMemo[dir];
+        const prev = memo.get(ep.id);
         if (prev !== undefined && prev.plan === plan && sameItems(prev.profiles, ep.profiles)) {
           reused++;
           return prev;
@@ -276,14 +301,16 @@ export function createNodeCompiler(): NodeCompiler {
         if (prev !== undefined && prev.shape === shape) {
           // The same content from other objects (a policy edit re-makes the plans that hold it).
           reused++;
-          entry = { use: prev.use, plan, profiles: ep.profiles, shape, policyRefs: policyRefsOf(plan) };
+          entry = { use: prev.use, plan, profiles: ep.profiles, shape, refs: policyRefsOf(plan, dir) };
         } else {
           made++;
           const c = newCompilation();
           const chain = c.makeEndpointChain(ep.id, dir, plan, ep.profiles);
-          entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, policyRefs: c.policyRefs };
+          const refs = policyRefsOf(plan, dir);
+          if (!sameItems(refs.policies, c.policyRefs)) throw new Error(`internal: the policies ${chain.name} jumps to are not its plan's`);
+          entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, refs };
         }
-        endpointMemo.set(name, entry);
+        memo.set(ep.id, entry);
         return entry;
       };
 
@@ -303,8 +330,7 @@ export function createNodeCompiler(): NodeCompiler {
         return { use: same ? prev.use : fresh, source, domainReads: c.domainReads, networkSets: cluster.networkSets };
       };
 
-      const policyEntry = (p: Policy, dir: Direction): SharedEntry => {
-        const name = policyChainName(p, dir);
+      const policyEntry = (p: Policy, dir: Direction, name: string): SharedEntry => {
         const prev = policyMemo.get(name);
         const entry = sharedEntry(prev, p, (c) => c.makePolicyChain(p, dir));
         if (entry !== prev) policyMemo.set(name, entry);
@@ -313,7 +339,7 @@ export function createNodeCompiler(): NodeCompiler {
 
       const profileEntry = (p: Profile, dir: Direction): SharedEntry => {
         let byDir = profileMemo.get(p);
-        const name = profileChainName(p, dir);
+        const name = profileNameOf(p, dir);
         const prev = byDir?.get(dir) ?? profileByName.get(name);
         const entry = sharedEntry(prev, p, (c) => c.makeProfileChain(p, dir));
         if (byDir === undefined) profileMemo.set(p, (byDir = new Map()));
@@ -328,22 +354,23 @@ export function createNodeCompiler(): NodeCompiler {
       const problems: Diagnostic[] = [];
       const fromElements: { ifname: string; chain: string }[] = [];
       const toElements: { ifname: string; chain: string }[] = [];
-      const liveEndpointChains = new Set<string>();
       for (const dir of DIRECTIONS) {
         const profileFirst = new Map<string, Profile>();
         const profileOthers = new Map<string, Set<Profile>>();
+        // Endpoints of one label class share their plan, so its policies are looked at once.
+        const seenRefs = new Set<PolicyRefs>();
         for (const { ep, ifname } of placed) {
           const e = endpointEntry(ep, dir);
           const name = e.use.chain.name;
-          liveEndpointChains.add(name);
           (dir === 'egress' ? fromElements : toElements).push({ ifname, chain: name });
           next.set(name, e.use);
-          for (const p of e.policyRefs) {
-            const pname = policyChainName(p, dir);
-            if (!next.has(pname)) next.set(pname, policyEntry(p, dir).use);
+          if (!seenRefs.has(e.refs)) {
+            seenRefs.add(e.refs);
+            const { policies, names } = e.refs;
+            for (let i = 0; i < policies.length; i++) if (!next.has(names[i]!)) next.set(names[i]!, policyEntry(policies[i]!, dir, names[i]!).use);
           }
           for (const p of e.profiles) {
-            const pname = profileChainName(p, dir);
+            const pname = profileNameOf(p, dir);
             const first = profileFirst.get(pname);
             if (first === undefined) {
               profileFirst.set(pname, p);
@@ -369,7 +396,10 @@ export function createNodeCompiler(): NodeCompiler {
       }
 
       // Forget what this node no longer uses (entries are reachable from nothing else).
-      for (const name of endpointMemo.keys()) if (!liveEndpointChains.has(name)) endpointMemo.delete(name);
+      if (placed.length !== endpointMemo.egress.size || placed.length !== endpointMemo.ingress.size) {
+        const live = new Set(placed.map((x) => x.ep.id));
+        for (const memo of [endpointMemo.egress, endpointMemo.ingress]) for (const id of memo.keys()) if (!live.has(id)) memo.delete(id);
+      }
       for (const name of policyMemo.keys()) if (!next.has(name)) policyMemo.delete(name);
       for (const name of profileByName.keys()) if (!next.has(name)) profileByName.delete(name);
 
@@ -486,9 +516,16 @@ export function createNodeCompiler(): NodeCompiler {
         sets.push(memo.set);
         continue;
       }
-      const set = spec.make(inputs);
-      setsMade++;
-      setsChanged = true;
+      const made = spec.make(inputs);
+      // Other inputs, the same elements (the element lists are moved on by delta, and keep their
+      // identity when no element came or went): the previous set stands.
+      const same = memo !== undefined && made.elements === memo.set.elements && made.type === memo.set.type && made.comment === memo.set.comment;
+      const set = same ? memo.set : made;
+      if (same) setsReused++;
+      else {
+        setsMade++;
+        setsChanged = true;
+      }
       setMemo.set(name, { inputs, set });
       sets.push(set);
     }
