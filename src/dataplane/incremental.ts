@@ -87,6 +87,8 @@ interface EndpointEntry {
   /** The values the chain's content is made of (see `shapeOf`). */
   readonly shape: string;
   readonly refs: PolicyRefs;
+  /** The profiles' chain names, in order. */
+  readonly profileNames: readonly string[];
 }
 
 /** The enforced policies a plan's chain jumps to, in order, with their chain names. */
@@ -301,14 +303,14 @@ export function createNodeCompiler(): NodeCompiler {
         if (prev !== undefined && prev.shape === shape) {
           // The same content from other objects (a policy edit re-makes the plans that hold it).
           reused++;
-          entry = { use: prev.use, plan, profiles: ep.profiles, shape, refs: policyRefsOf(plan, dir) };
+          entry = { use: prev.use, plan, profiles: ep.profiles, shape, refs: policyRefsOf(plan, dir), profileNames: ep.profiles.map((p) => profileNameOf(p, dir)) };
         } else {
           made++;
           const c = newCompilation();
           const chain = c.makeEndpointChain(ep.id, dir, plan, ep.profiles);
           const refs = policyRefsOf(plan, dir);
           if (!sameItems(refs.policies, c.policyRefs)) throw new Error(`internal: the policies ${chain.name} jumps to are not its plan's`);
-          entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, refs };
+          entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, refs, profileNames: ep.profiles.map((p) => profileNameOf(p, dir)) };
         }
         memo.set(ep.id, entry);
         return entry;
@@ -357,8 +359,10 @@ export function createNodeCompiler(): NodeCompiler {
       for (const dir of DIRECTIONS) {
         const profileFirst = new Map<string, Profile>();
         const profileOthers = new Map<string, Set<Profile>>();
-        // Endpoints of one label class share their plan, so its policies are looked at once.
+        // Endpoints of one label class share their plan, so its policies are looked at once; and a
+        // policy once per direction (by object: cheaper to look up than its chain's name).
         const seenRefs = new Set<PolicyRefs>();
+        const seenPolicies = new Set<Policy>();
         for (const { ep, ifname } of placed) {
           const e = endpointEntry(ep, dir);
           const name = e.use.chain.name;
@@ -367,10 +371,16 @@ export function createNodeCompiler(): NodeCompiler {
           if (!seenRefs.has(e.refs)) {
             seenRefs.add(e.refs);
             const { policies, names } = e.refs;
-            for (let i = 0; i < policies.length; i++) if (!next.has(names[i]!)) next.set(names[i]!, policyEntry(policies[i]!, dir, names[i]!).use);
+            for (let i = 0; i < policies.length; i++) {
+              const p = policies[i]!;
+              if (seenPolicies.has(p)) continue;
+              seenPolicies.add(p);
+              if (!next.has(names[i]!)) next.set(names[i]!, policyEntry(p, dir, names[i]!).use);
+            }
           }
-          for (const p of e.profiles) {
-            const pname = profileNameOf(p, dir);
+          for (let i = 0; i < e.profiles.length; i++) {
+            const p = e.profiles[i]!;
+            const pname = e.profileNames[i]!;
             const first = profileFirst.get(pname);
             if (first === undefined) {
               profileFirst.set(pname, p);
@@ -429,7 +439,8 @@ export function createNodeCompiler(): NodeCompiler {
     const setsOut = new Set<string>();
     const chainsIn: string[] = [];
     const chainsOut = new Set<string>();
-    let chainsChanged = false;
+    /** Chains in use before and now, made anew. */
+    const chainsRemade: string[] = [];
 
     // Removals first: an id, note or set a chain takes away and another brings back stays.
     for (const [k, u] of used) {
@@ -462,8 +473,8 @@ export function createNodeCompiler(): NodeCompiler {
       const before = used.get(k);
       if (before === u) continue;
       if (k[0] !== '\0') {
-        chainsChanged = true;
         if (before === undefined) chainsIn.push(k);
+        else chainsRemade.push(k);
       }
       for (const [id, text] of u.effects.decisions) {
         const d = decisionCount.get(id);
@@ -492,12 +503,14 @@ export function createNodeCompiler(): NodeCompiler {
     used = next;
 
     // Chains: the sorted names patched, the list re-made only when some chain changed.
-    if (chainsIn.length > 0 || chainsOut.size > 0) {
-      const removed = new Set(chainsOut);
-      chainNames = mergeSorted(chainNames, removed, chainsIn);
-    }
-    if (chainsChanged || chainsOut.size > 0 || chainList.length === 0) {
+    if (chainsIn.length > 0 || chainsOut.size > 0 || chainList.length === 0) {
+      chainNames = mergeSorted(chainNames, chainsOut, chainsIn);
       chainList = [...structural, ...chainNames.map((n) => next.get(n)!.chain)];
+    } else if (chainsRemade.length > 0) {
+      // The same names: the chains made anew take their places in a copy of the list.
+      const list = chainList.slice();
+      for (const name of chainsRemade) list[structural.length + search(chainNames, name, (n) => n)] = next.get(name)!.chain;
+      chainList = list;
     }
 
     // Sets: every set in use made from this snapshot's inputs; the same inputs, the same object.
