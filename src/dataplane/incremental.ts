@@ -202,15 +202,19 @@ export function createNodeCompiler(): NodeCompiler {
   let optionsKey: string | undefined;
   const structural = structuralChains();
 
-  /** By direction, then endpoint id. */
-  let endpointMemo = { egress: new Map<string, EndpointEntry>(), ingress: new Map<string, EndpointEntry>() };
+  // Endpoint chains by place: the node's endpoints in id order, as of the last compile, with their
+  // entries per direction (the same ids in the same order again — the usual case — need no lookup).
+  let lastIds: readonly string[] = [];
+  let lastEntries: Record<Direction, readonly EndpointEntry[]> = { egress: [], ingress: [] };
   let policyMemo = new Map<string, SharedEntry>();
   let profileMemo = new WeakMap<Profile, Map<Direction, SharedEntry>>();
   /** The last profile chain made for a name, to reuse it when an equal one is made again. */
   let profileByName = new Map<string, SharedEntry>();
 
-  // The last successful compile: what was in use, and the counted effects.
+  // The last successful compile: what was in use (policy and profile chains by name, endpoint
+  // chains by place), and the counted effects.
   let used = new Map<string, Use>();
+  let usedEndpoints: { ids: readonly string[]; uses: Record<Direction, readonly Use[]> } = { ids: [], uses: { egress: [], ingress: [] } };
   let decisionCount = new Map<string, { text: string; n: number }>();
   let noteCount = new Map<string, number>();
   let setCount = new Map<string, { spec: SetSpec; n: number }>();
@@ -228,11 +232,13 @@ export function createNodeCompiler(): NodeCompiler {
 
   const reset = (): void => {
     optionsKey = undefined;
-    endpointMemo = { egress: new Map(), ingress: new Map() };
+    lastIds = [];
+    lastEntries = { egress: [], ingress: [] };
     policyMemo = new Map();
     profileMemo = new WeakMap();
     profileByName = new Map();
     used = new Map();
+    usedEndpoints = { ids: [], uses: { egress: [], ingress: [] } };
     decisionCount = new Map();
     noteCount = new Map();
     setCount = new Map();
@@ -281,7 +287,7 @@ export function createNodeCompiler(): NodeCompiler {
         reset();
         optionsKey = key;
       }
-      const cold = used.size === 0;
+      const cold = used.size === 0 && usedEndpoints.ids.length === 0;
       const prepared = prepareNode(nodeEndpoints, opts, sortEndpoints(nodeEndpoints));
       if (!prepared.ok) return prepared;
       const { table, group, placed } = prepared.value;
@@ -290,10 +296,13 @@ export function createNodeCompiler(): NodeCompiler {
 
       const newCompilation = (): Compilation => new Compilation(cluster, logPrefix, group, true);
 
-      const endpointEntry = (ep: Endpoint, dir: Direction): EndpointEntry => {
+      const aligned = placed.length === lastIds.length && placed.every((x, i) => x.ep.id === lastIds[i]);
+      const byId = aligned ? undefined : { egress: new Map(lastIds.map((id, i) => [id, lastEntries.egress[i]!])), ingress: new Map(lastIds.map((id, i) => [id, lastEntries.ingress[i]!])) };
+      const entries: Record<Direction, EndpointEntry[]> = { egress: [], ingress: [] };
+
+      const endpointEntry = (ep: Endpoint, dir: Direction, at: number): EndpointEntry => {
         const plan = cluster.plan(ep, dir);
-        const memo = endpointMemo[dir];
-        const prev = memo.get(ep.id);
+        const prev = byId === undefined ? lastEntries[dir][at] : byId[dir].get(ep.id);
         if (prev !== undefined && prev.plan === plan && sameItems(prev.profiles, ep.profiles)) {
           reused++;
           return prev;
@@ -312,7 +321,6 @@ export function createNodeCompiler(): NodeCompiler {
           if (!sameItems(refs.policies, c.policyRefs)) throw new Error(`internal: the policies ${chain.name} jumps to are not its plan's`);
           entry = { use: { chain, effects: effectsOf(c) }, plan, profiles: ep.profiles, shape, refs, profileNames: ep.profiles.map((p) => profileNameOf(p, dir)) };
         }
-        memo.set(ep.id, entry);
         return entry;
       };
 
@@ -352,6 +360,7 @@ export function createNodeCompiler(): NodeCompiler {
 
       // compileNode's order: every endpoint's egress chain, then every ingress chain; a policy or
       // profile chain is made where it is first jumped to.
+      /** Policy and profile chains (and a profile's other objects' effects) in use, by name. */
       const next = new Map<string, Use>();
       const problems: Diagnostic[] = [];
       const fromElements: { ifname: string; chain: string }[] = [];
@@ -363,11 +372,12 @@ export function createNodeCompiler(): NodeCompiler {
         // policy once per direction (by object: cheaper to look up than its chain's name).
         const seenRefs = new Set<PolicyRefs>();
         const seenPolicies = new Set<Policy>();
-        for (const { ep, ifname } of placed) {
-          const e = endpointEntry(ep, dir);
-          const name = e.use.chain.name;
-          (dir === 'egress' ? fromElements : toElements).push({ ifname, chain: name });
-          next.set(name, e.use);
+        const list = entries[dir];
+        for (let at = 0; at < placed.length; at++) {
+          const { ep, ifname } = placed[at]!;
+          const e = endpointEntry(ep, dir, at);
+          list.push(e);
+          (dir === 'egress' ? fromElements : toElements).push({ ifname, chain: e.use.chain.name });
           if (!seenRefs.has(e.refs)) {
             seenRefs.add(e.refs);
             const { policies, names } = e.refs;
@@ -400,21 +410,20 @@ export function createNodeCompiler(): NodeCompiler {
           }
         }
       }
+      const ids = aligned ? lastIds : placed.map((x) => x.ep.id);
+      lastIds = ids;
+      lastEntries = entries;
       if (problems.length > 0) {
         last = { chainsMade: made, chainsReused: reused, setsMade: 0, setsReused: 0, cold };
         return fail(problems);
       }
 
       // Forget what this node no longer uses (entries are reachable from nothing else).
-      if (placed.length !== endpointMemo.egress.size || placed.length !== endpointMemo.ingress.size) {
-        const live = new Set(placed.map((x) => x.ep.id));
-        for (const memo of [endpointMemo.egress, endpointMemo.ingress]) for (const id of memo.keys()) if (!live.has(id)) memo.delete(id);
-      }
       for (const name of policyMemo.keys()) if (!next.has(name)) policyMemo.delete(name);
       for (const name of profileByName.keys()) if (!next.has(name)) profileByName.delete(name);
 
       try {
-        const { setsMade, setsReused } = commit(next, cluster);
+        const { setsMade, setsReused } = commit(next, { ids, uses: { egress: entries.egress.map((e) => e.use), ingress: entries.ingress.map((e) => e.use) } }, cluster);
         last = { chainsMade: made, chainsReused: reused, setsMade, setsReused, cold };
       } catch (e) {
         // A decision id collision (compileNode throws too): nothing half-counted survives.
@@ -431,7 +440,7 @@ export function createNodeCompiler(): NodeCompiler {
   };
 
   /** Counts the effects of the chains that came and went, then brings the sorted lists up to date. */
-  function commit(next: Map<string, Use>, cluster: Cluster): { setsMade: number; setsReused: number } {
+  function commit(next: Map<string, Use>, endpoints: typeof usedEndpoints, cluster: Cluster): { setsMade: number; setsReused: number } {
     const addedIds: string[] = [];
     const removedIds: string[] = [];
     let notesChanged = false;
@@ -439,14 +448,49 @@ export function createNodeCompiler(): NodeCompiler {
     const setsOut = new Set<string>();
     const chainsIn: string[] = [];
     const chainsOut = new Set<string>();
-    /** Chains in use before and now, made anew. */
-    const chainsRemade: string[] = [];
+    /** Chains in use before and now, made anew: [name, chain]. */
+    const chainsRemade: (readonly [string, Chain])[] = [];
+    const gone: Use[] = [];
+    const came: Use[] = [];
+
+    // What came and went, by name; `\0` keys are effects only (a profile's other objects).
+    const compareByName = (before: ReadonlyMap<string, Use>, now: ReadonlyMap<string, Use>): void => {
+      for (const [k, u] of before) {
+        const n = now.get(k);
+        if (n === u) continue;
+        gone.push(u);
+        if (n === undefined && k[0] !== '\0') chainsOut.add(k);
+      }
+      for (const [k, u] of now) {
+        const b = before.get(k);
+        if (b === u) continue;
+        came.push(u);
+        if (k[0] === '\0') continue;
+        if (b === undefined) chainsIn.push(k);
+        else chainsRemade.push([k, u.chain]);
+      }
+    };
+    compareByName(used, next);
+    // Endpoint chains: by place when the node has the same endpoints (no lookup), else by name.
+    const before = usedEndpoints;
+    if (before.ids === endpoints.ids || (before.ids.length === endpoints.ids.length && before.ids.every((id, i) => id === endpoints.ids[i]))) {
+      for (const dir of DIRECTIONS) {
+        const was = before.uses[dir];
+        const now = endpoints.uses[dir];
+        for (let i = 0; i < now.length; i++) {
+          if (was[i] === now[i]) continue;
+          gone.push(was[i]!);
+          came.push(now[i]!);
+          chainsRemade.push([now[i]!.chain.name, now[i]!.chain]);
+        }
+      }
+    } else {
+      const byName = (e: typeof usedEndpoints): Map<string, Use> => new Map(DIRECTIONS.flatMap((dir) => e.uses[dir].map((u) => [u.chain.name, u] as const)));
+      compareByName(byName(before), byName(endpoints));
+    }
 
     // Removals first: an id, note or set a chain takes away and another brings back stays.
-    for (const [k, u] of used) {
-      const now = next.get(k);
-      if (now === u) continue;
-      if (now === undefined && k[0] !== '\0') chainsOut.add(k);
+    for (const u of gone) {
       for (const [id] of u.effects.decisions) {
         const d = decisionCount.get(id)!;
         if (--d.n === 0) {
@@ -469,13 +513,7 @@ export function createNodeCompiler(): NodeCompiler {
         }
       }
     }
-    for (const [k, u] of next) {
-      const before = used.get(k);
-      if (before === u) continue;
-      if (k[0] !== '\0') {
-        if (before === undefined) chainsIn.push(k);
-        else chainsRemade.push(k);
-      }
+    for (const u of came) {
       for (const [id, text] of u.effects.decisions) {
         const d = decisionCount.get(id);
         if (d === undefined) {
@@ -501,15 +539,19 @@ export function createNodeCompiler(): NodeCompiler {
       }
     }
     used = next;
+    usedEndpoints = endpoints;
 
-    // Chains: the sorted names patched, the list re-made only when some chain changed.
+    // Chains: the sorted names patched, the list re-made only when some chain came or went.
     if (chainsIn.length > 0 || chainsOut.size > 0 || chainList.length === 0) {
       chainNames = mergeSorted(chainNames, chainsOut, chainsIn);
-      chainList = [...structural, ...chainNames.map((n) => next.get(n)!.chain)];
+      const byName = new Map<string, Chain>();
+      for (const [k, u] of next) if (k[0] !== '\0') byName.set(k, u.chain);
+      for (const dir of DIRECTIONS) for (const u of endpoints.uses[dir]) byName.set(u.chain.name, u.chain);
+      chainList = [...structural, ...chainNames.map((n) => byName.get(n)!)];
     } else if (chainsRemade.length > 0) {
       // The same names: the chains made anew take their places in a copy of the list.
       const list = chainList.slice();
-      for (const name of chainsRemade) list[structural.length + search(chainNames, name, (n) => n)] = next.get(name)!.chain;
+      for (const [name, chain] of chainsRemade) list[structural.length + search(chainNames, name, (n) => n)] = chain;
       chainList = list;
     }
 
