@@ -9,13 +9,14 @@
 // names its seed, step and the steps that led there.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileNode, diffRulesets, renderNftUpdate } from '../../src/dataplane/index.ts';
+import { compileNode, diffRulesets, renderNft, renderNftUpdate } from '../../src/dataplane/index.ts';
 import type { CompileOptions, Ruleset } from '../../src/dataplane/index.ts';
 import { createNodeCompiler } from '../../src/dataplane/incremental.ts';
 import type { Cluster } from '../../src/engine/index.ts';
 import { createPolicyStore, resourceKey } from '../../src/engine/store.ts';
 import type { StoreChange } from '../../src/engine/store.ts';
 import { loadText } from '../../src/load/index.ts';
+import { kernelTable, nftIn, nftSkip, withNetns } from './netns.ts';
 import { canonical, replay } from './replay.ts';
 
 type Doc = Record<string, unknown>;
@@ -342,7 +343,10 @@ function interfacesOf(c: Cluster): Map<string, string> {
   return new Map(c.endpoints.map((e) => [e.id, `v${e.id.replace(/[^a-z0-9]/g, '').slice(0, 14)}`]));
 }
 
-function runSeed(seed: number, steps: number, opts: Omit<CompileOptions, 'interfaces'>): { chainsReused: number; chainsMade: number } {
+/** `onUpdate`: each step's update, as the kernel would get it (first the full script), with the ruleset it must give. */
+type OnUpdate = (script: string, next: Ruleset, where: () => string) => void;
+
+function runSeed(seed: number, steps: number, opts: Omit<CompileOptions, 'interfaces'>, onUpdate?: OnUpdate): { chainsReused: number; chainsMade: number } {
   const rng = rngOf(seed);
   const world = new World(rng);
   for (const ns of NAMESPACES) {
@@ -385,6 +389,7 @@ function runSeed(seed: number, steps: number, opts: Omit<CompileOptions, 'interf
     reusedTotal += s.chainsReused;
     madeTotal += s.chainsMade;
     if (!inc.ok || !fresh.ok) continue;
+    onUpdate?.(prevInc === undefined ? renderNft(inc.value) : renderNftUpdate(diffRulesets(prevInc, inc.value)), inc.value, where);
     if (prevInc !== undefined && prevFresh !== undefined) {
       const dInc = diffRulesets(prevInc, inc.value);
       const dFresh = diffRulesets(prevFresh, fresh.value);
@@ -432,4 +437,26 @@ describe('incremental node compiler', () => {
     c.compile(snap, eps, { interfaces, logPrefix: 'other' });
     assert.equal(c.stats().cold, true);
   });
+});
+
+// The kernel's word on the same sequences: the full script of the first ruleset, then every update
+// diffed from the incremental compiles, applied in a throwaway namespace, leave after each step
+// exactly the table the fresh full script of that step's ruleset gives.
+describe('incremental node compiler, in the kernel', nftSkip === undefined ? {} : { skip: nftSkip }, () => {
+  for (const seed of [3, 11, 25]) {
+    it(`seed ${seed}: previous + update == the next ruleset, at every step`, async () => {
+      await withNetns((ns) => {
+        runSeed(seed, 30, {}, (script, next, where) => {
+          if (script !== '') {
+            const applied = nftIn(ns, ['-f', '-'], script);
+            assert.equal(applied.code, 0, `${where()}\n${applied.stderr}\n--- script ---\n${script}`);
+          }
+          const incremental = kernelTable(ns, next.table);
+          const full = nftIn(ns, ['-f', '-'], renderNft(next));
+          assert.equal(full.code, 0, `${where()}\n${full.stderr}`);
+          assert.deepEqual(incremental, kernelTable(ns, next.table), `${where()}\nthe kernel after the update differs from the full script's`);
+        });
+      });
+    });
+  }
 });
