@@ -214,7 +214,7 @@ export function createNodeCompiler(): NodeCompiler {
   // The last successful compile: what was in use (policy and profile chains by name, endpoint
   // chains by place), and the counted effects.
   let used = new Map<string, Use>();
-  let usedEndpoints: { ids: readonly string[]; uses: Record<Direction, readonly Use[]> } = { ids: [], uses: { egress: [], ingress: [] } };
+  let usedEndpoints: { ids: readonly string[]; entries: Record<Direction, readonly EndpointEntry[]> } = { ids: [], entries: { egress: [], ingress: [] } };
   let decisionCount = new Map<string, { text: string; n: number }>();
   let noteCount = new Map<string, number>();
   let setCount = new Map<string, { spec: SetSpec; n: number }>();
@@ -227,7 +227,6 @@ export function createNodeCompiler(): NodeCompiler {
   let decisions: readonly DecisionEntry[] = [];
   let placedBefore: readonly Placed[] = [];
   let maps: readonly VerdictMap[] | undefined;
-  let sortedIds: readonly string[] = [];
   let last: NodeCompileStats = { chainsMade: 0, chainsReused: 0, setsMade: 0, setsReused: 0, cold: true };
 
   const reset = (): void => {
@@ -238,7 +237,7 @@ export function createNodeCompiler(): NodeCompiler {
     profileMemo = new WeakMap();
     profileByName = new Map();
     used = new Map();
-    usedEndpoints = { ids: [], uses: { egress: [], ingress: [] } };
+    usedEndpoints = { ids: [], entries: { egress: [], ingress: [] } };
     decisionCount = new Map();
     noteCount = new Map();
     setCount = new Map();
@@ -251,17 +250,39 @@ export function createNodeCompiler(): NodeCompiler {
     decisions = [];
     placedBefore = [];
     maps = undefined;
-    sortedIds = [];
+    inputIds = [];
+    order = [];
+    preparedBefore = undefined;
   };
 
-  /** The endpoints unique and in id order: the previous order when the same ids are on the node (no sort). */
+  // The last input's ids (the engine lists a node's endpoints in a stable order) and the places
+  // of its sorted unique endpoints: the same ids in the same order sort the same, without a sort.
+  let inputIds: readonly string[] = [];
+  let order: readonly number[] = [];
+  /** The endpoints unique and in id order. */
   const sortEndpoints = (eps: readonly Endpoint[]): Endpoint[] => {
-    const byId = new Map<string, Endpoint>();
-    for (const ep of eps) if (!byId.has(ep.id)) byId.set(ep.id, ep);
-    if (byId.size === sortedIds.length && sortedIds.every((id) => byId.has(id))) return sortedIds.map((id) => byId.get(id)!);
-    const out = uniqueSorted(eps);
-    sortedIds = out.map((ep) => ep.id);
-    return out;
+    if (eps.length === inputIds.length && eps.every((ep, i) => ep.id === inputIds[i])) return order.map((i) => eps[i]!);
+    const first = new Map<string, number>();
+    eps.forEach((ep, i) => {
+      if (!first.has(ep.id)) first.set(ep.id, i);
+    });
+    order = [...first.values()].sort((a, b) => compareText(eps[a]!.id, eps[b]!.id));
+    inputIds = eps.map((ep) => ep.id);
+    return order.map((i) => eps[i]!);
+  };
+
+  // The last successful preparation: the same endpoint objects with the same interfaces and the
+  // same options pass the same checks, so the placement is handed on (and the maps with it).
+  let preparedBefore: { table: string; group: number | null; placed: readonly Placed[]; tableOpt: string | undefined; groupOpt: number | null | undefined } | undefined;
+  const prepare = (eps: readonly Endpoint[], opts: CompileOptions): Result<{ table: string; group: number | null; placed: readonly Placed[] }> => {
+    const sorted = sortEndpoints(eps);
+    const p = preparedBefore;
+    if (p !== undefined && p.tableOpt === opts.table && p.groupOpt === opts.decisionGroup && p.placed.length === sorted.length && p.placed.every((x, i) => x.ep === sorted[i] && x.ifname === opts.interfaces.get(x.ep.id))) {
+      return ok(p);
+    }
+    const r = prepareNode(eps, opts, sorted);
+    preparedBefore = r.ok ? { ...r.value, tableOpt: opts.table, groupOpt: opts.decisionGroup } : undefined;
+    return r;
   };
 
   /** Whether a shared chain's domain reads give the same answers in this cluster. */
@@ -288,7 +309,7 @@ export function createNodeCompiler(): NodeCompiler {
         optionsKey = key;
       }
       const cold = used.size === 0 && usedEndpoints.ids.length === 0;
-      const prepared = prepareNode(nodeEndpoints, opts, sortEndpoints(nodeEndpoints));
+      const prepared = prepare(nodeEndpoints, opts);
       if (!prepared.ok) return prepared;
       const { table, group, placed } = prepared.value;
       let made = 0;
@@ -297,12 +318,20 @@ export function createNodeCompiler(): NodeCompiler {
       const newCompilation = (): Compilation => new Compilation(cluster, logPrefix, group, true);
 
       const aligned = placed.length === lastIds.length && placed.every((x, i) => x.ep.id === lastIds[i]);
-      const byId = aligned ? undefined : { egress: new Map(lastIds.map((id, i) => [id, lastEntries.egress[i]!])), ingress: new Map(lastIds.map((id, i) => [id, lastEntries.ingress[i]!])) };
+      // Otherwise the last compile's place of each id, found by walking both id-sorted lists.
+      const lastAt: number[] = [];
+      if (!aligned) {
+        let j = 0;
+        for (const { ep } of placed) {
+          while (j < lastIds.length && lastIds[j]! < ep.id) j++;
+          lastAt.push(j < lastIds.length && lastIds[j] === ep.id ? j : -1);
+        }
+      }
       const entries: Record<Direction, EndpointEntry[]> = { egress: [], ingress: [] };
 
       const endpointEntry = (ep: Endpoint, dir: Direction, at: number): EndpointEntry => {
         const plan = cluster.plan(ep, dir);
-        const prev = byId === undefined ? lastEntries[dir][at] : byId[dir].get(ep.id);
+        const prev = aligned ? lastEntries[dir][at] : lastAt[at]! < 0 ? undefined : lastEntries[dir][lastAt[at]!];
         if (prev !== undefined && prev.plan === plan && sameItems(prev.profiles, ep.profiles)) {
           reused++;
           return prev;
@@ -363,8 +392,6 @@ export function createNodeCompiler(): NodeCompiler {
       /** Policy and profile chains (and a profile's other objects' effects) in use, by name. */
       const next = new Map<string, Use>();
       const problems: Diagnostic[] = [];
-      const fromElements: { ifname: string; chain: string }[] = [];
-      const toElements: { ifname: string; chain: string }[] = [];
       for (const dir of DIRECTIONS) {
         const profileFirst = new Map<string, Profile>();
         const profileOthers = new Map<string, Set<Profile>>();
@@ -374,10 +401,9 @@ export function createNodeCompiler(): NodeCompiler {
         const seenPolicies = new Set<Policy>();
         const list = entries[dir];
         for (let at = 0; at < placed.length; at++) {
-          const { ep, ifname } = placed[at]!;
+          const { ep } = placed[at]!;
           const e = endpointEntry(ep, dir, at);
           list.push(e);
-          (dir === 'egress' ? fromElements : toElements).push({ ifname, chain: e.use.chain.name });
           if (!seenRefs.has(e.refs)) {
             seenRefs.add(e.refs);
             const { policies, names } = e.refs;
@@ -423,7 +449,7 @@ export function createNodeCompiler(): NodeCompiler {
       for (const name of profileByName.keys()) if (!next.has(name)) profileByName.delete(name);
 
       try {
-        const { setsMade, setsReused } = commit(next, { ids, uses: { egress: entries.egress.map((e) => e.use), ingress: entries.ingress.map((e) => e.use) } }, cluster);
+        const { setsMade, setsReused } = commit(next, { ids, entries }, cluster);
         last = { chainsMade: made, chainsReused: reused, setsMade, setsReused, cold };
       } catch (e) {
         // A decision id collision (compileNode throws too): nothing half-counted survives.
@@ -431,8 +457,10 @@ export function createNodeCompiler(): NodeCompiler {
         throw e;
       }
 
-      if (maps === undefined || placed.length !== placedBefore.length || placed.some((x, i) => x.ep.id !== placedBefore[i]!.ep.id || x.ifname !== placedBefore[i]!.ifname)) {
-        maps = dispatchMaps(fromElements, toElements);
+      // The maps follow the placement only (an endpoint's chain names are its id's).
+      if (maps === undefined || (placed !== placedBefore && (placed.length !== placedBefore.length || placed.some((x, i) => x.ep.id !== placedBefore[i]!.ep.id || x.ifname !== placedBefore[i]!.ifname)))) {
+        const elements = (dir: Direction): { ifname: string; chain: string }[] => placed.map((x, i) => ({ ifname: x.ifname, chain: entries[dir][i]!.use.chain.name }));
+        maps = dispatchMaps(elements('egress'), elements('ingress'));
       }
       placedBefore = placed;
       return ok({ table, sets: setList, maps, chains: chainList, notes, decisions });
@@ -446,7 +474,8 @@ export function createNodeCompiler(): NodeCompiler {
     let notesChanged = false;
     const setsIn: string[] = [];
     const setsOut = new Set<string>();
-    const chainsIn: string[] = [];
+    /** Chains that came, by name. */
+    const chainsIn = new Map<string, Chain>();
     const chainsOut = new Set<string>();
     /** Chains in use before and now, made anew: [name, chain]. */
     const chainsRemade: (readonly [string, Chain])[] = [];
@@ -466,7 +495,7 @@ export function createNodeCompiler(): NodeCompiler {
         if (b === u) continue;
         came.push(u);
         if (k[0] === '\0') continue;
-        if (b === undefined) chainsIn.push(k);
+        if (b === undefined) chainsIn.set(k, u.chain);
         else chainsRemade.push([k, u.chain]);
       }
     };
@@ -475,18 +504,38 @@ export function createNodeCompiler(): NodeCompiler {
     const before = usedEndpoints;
     if (before.ids === endpoints.ids || (before.ids.length === endpoints.ids.length && before.ids.every((id, i) => id === endpoints.ids[i]))) {
       for (const dir of DIRECTIONS) {
-        const was = before.uses[dir];
-        const now = endpoints.uses[dir];
+        const was = before.entries[dir];
+        const now = endpoints.entries[dir];
         for (let i = 0; i < now.length; i++) {
-          if (was[i] === now[i]) continue;
-          gone.push(was[i]!);
-          came.push(now[i]!);
-          chainsRemade.push([now[i]!.chain.name, now[i]!.chain]);
+          const a = was[i]!.use;
+          const b = now[i]!.use;
+          if (a === b) continue;
+          gone.push(a);
+          came.push(b);
+          chainsRemade.push([b.chain.name, b.chain]);
         }
       }
     } else {
-      const byName = (e: typeof usedEndpoints): Map<string, Use> => new Map(DIRECTIONS.flatMap((dir) => e.uses[dir].map((u) => [u.chain.name, u] as const)));
-      compareByName(byName(before), byName(endpoints));
+      // Both id-sorted: walked side by side.
+      const a = before.ids;
+      const b = endpoints.ids;
+      let i = 0;
+      let j = 0;
+      while (i < a.length || j < b.length) {
+        const cmp = i >= a.length ? 1 : j >= b.length ? -1 : compareText(a[i]!, b[j]!);
+        for (const dir of DIRECTIONS) {
+          const was = cmp <= 0 ? before.entries[dir][i]!.use : undefined;
+          const now = cmp >= 0 ? endpoints.entries[dir][j]!.use : undefined;
+          if (was === now) continue;
+          if (was !== undefined) gone.push(was);
+          if (now !== undefined) came.push(now);
+          if (now === undefined) chainsOut.add(was!.chain.name);
+          else if (was === undefined) chainsIn.set(now.chain.name, now.chain);
+          else chainsRemade.push([now.chain.name, now.chain]);
+        }
+        if (cmp <= 0) i++;
+        if (cmp >= 0) j++;
+      }
     }
 
     // Removals first: an id, note or set a chain takes away and another brings back stays.
@@ -542,12 +591,20 @@ export function createNodeCompiler(): NodeCompiler {
     usedEndpoints = endpoints;
 
     // Chains: the sorted names patched, the list re-made only when some chain came or went.
-    if (chainsIn.length > 0 || chainsOut.size > 0 || chainList.length === 0) {
-      chainNames = mergeSorted(chainNames, chainsOut, chainsIn);
-      const byName = new Map<string, Chain>();
-      for (const [k, u] of next) if (k[0] !== '\0') byName.set(k, u.chain);
-      for (const dir of DIRECTIONS) for (const u of endpoints.uses[dir]) byName.set(u.chain.name, u.chain);
-      chainList = [...structural, ...chainNames.map((n) => byName.get(n)!)];
+    if (chainsIn.size > 0 || chainsOut.size > 0 || chainList.length === 0) {
+      // The previous list without the chains that went, the new ones merged in by name, then the
+      // chains made anew in their places (no index of every chain).
+      const previous = chainList.length === 0 ? [] : chainList.slice(structural.length);
+      chainNames = mergeSorted(chainNames, chainsOut, [...chainsIn.keys()]);
+      const list: Chain[] = [...structural];
+      let k = 0;
+      for (const name of chainNames) {
+        while (k < previous.length && chainsOut.has(previous[k]!.name)) k++;
+        if (k < previous.length && previous[k]!.name === name) list.push(previous[k++]!);
+        else list.push(chainsIn.get(name)!);
+      }
+      for (const [name, chain] of chainsRemade) list[structural.length + search(chainNames, name, (n) => n)] = chain;
+      chainList = list;
     } else if (chainsRemade.length > 0) {
       // The same names: the chains made anew take their places in a copy of the list.
       const list = chainList.slice();

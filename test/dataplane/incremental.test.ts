@@ -236,7 +236,7 @@ class World {
     };
     const meta = (d: Doc): Doc => d['metadata'] as Doc;
     const spec = (d: Doc): Doc => d['spec'] as Doc;
-    const kinds = 20;
+    const kinds = 21;
     switch (r.int(kinds)) {
       case 0:
         this.pod();
@@ -306,6 +306,15 @@ class World {
         return 'service added or replaced';
       case 16:
         return `service removed ${remove(pick('Service'))}`;
+      case 20: {
+        // One batch: a pod leaves the node and another arrives (as many endpoints, other ids).
+        const on = this.ofKind('Pod').filter((d) => spec(d)['nodeName'] === NODE);
+        const off = this.ofKind('Pod').filter((d) => spec(d)['nodeName'] !== NODE);
+        if (on.length === 0 || off.length === 0) return 'no pods to swap';
+        const a = edit(r.pick(on), (d) => (spec(d)['nodeName'] = 'node-b'));
+        const b = edit(r.pick(off), (d) => (spec(d)['nodeName'] = NODE));
+        return `pods swapped ${a} ${b}`;
+      }
       default:
         throw new Error('unreachable');
     }
