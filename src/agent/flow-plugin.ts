@@ -97,15 +97,19 @@ export function createFlowPlugin(opts: FlowPluginOptions): FlowPlugin {
   let lastWarning: string | undefined;
   // Before the first programming the agent's engine is empty: no explanation beats a wrong one.
   let programmed = false;
+  // The incremental compiler hands on the same decision table while no id came or went: then
+  // there is nothing to learn (a node's table has one row per deciding rule: 10^5 at scale).
+  let learnedFrom: Ruleset['decisions'] | undefined;
   const learn = (rs: Ruleset): void => {
-    let added = false;
-    const next = new Map(table);
+    if (rs.decisions !== undefined && rs.decisions === learnedFrom) return;
+    learnedFrom = rs.decisions;
+    let next: Map<string, string> | undefined;
     for (const [id, p] of decisionTableOf([rs])) {
-      if (next.get(id) === p) continue;
+      if (table.get(id) === p) continue;
+      next ??= new Map(table);
       next.set(id, p);
-      added = true;
     }
-    if (!added) return;
+    if (next === undefined) return;
     table = next;
     collector?.learnTable();
     try {

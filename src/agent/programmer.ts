@@ -4,12 +4,19 @@
 //
 //   start:   nft list table (what a previous agent left) ─► the first program() is a full
 //            replace in ONE transaction (add table; delete table; table {…}): no window.
-//   program: compileNode(snapshot, node endpoints) ─► diffRulesets(held, next) ─► renderNftUpdate ─► nft -f -
+//   program: compiler.compile(snapshot, node endpoints) ─► diffRulesets(held, next) ─► renderNftUpdate ─► nft -f -
 //            ok: held = next, conntrack sweep · failed: nothing changed (atomic), held stays,
 //            the error is reported and the next change diffs from `held` again.
+//
+// The compiler is the incremental one (dataplane/incremental.ts): it gives exactly compileNode's
+// ruleset, re-making only the chains whose inputs the change touched and handing on the others
+// as the same objects, so the diff passes them in O(1) and an update costs what it changes, not
+// what the node holds (10,000 endpoints: 0.07–0.2 s of CPU instead of 2.1–2.3 s). It is a cache
+// of the compile only: what the kernel holds is still `held`, and a restart, a drifted table or
+// a failed apply still end in a full replace or a diff from `held`.
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../diagnostics/index.ts';
-import { compileNode, diffRulesets, nftName, parseNftErrors, renderNft, renderNftUpdate } from '../dataplane/index.ts';
+import { createNodeCompiler, diffRulesets, nftName, parseNftErrors, renderNft, renderNftUpdate } from '../dataplane/index.ts';
 import type { Ruleset } from '../dataplane/index.ts';
 import { decideVerdict, makeFlow } from '../engine/index.ts';
 import type { Cluster, Endpoint } from '../engine/index.ts';
@@ -25,6 +32,10 @@ export function calicoInterfaceName(namespace: string, pod: string): string {
   return `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
 }
 
+// An endpoint object is kept across snapshots while it does not change: its interface name (a
+// sha1 for a Pod) is worked out once, not at every update for every endpoint of the node.
+const interfaceOf = new WeakMap<Endpoint, string | null>();
+
 /** This node's workload endpoints, with the interface the resources give them. */
 export function nodeEndpoints(cluster: Cluster, node: string): { endpoints: Endpoint[]; interfaces: Map<string, string> } {
   const endpoints: Endpoint[] = [];
@@ -32,7 +43,12 @@ export function nodeEndpoints(cluster: Cluster, node: string): { endpoints: Endp
   // The snapshot's node index: an agent beside 100k endpoints reads only its own.
   for (const ep of cluster.endpointsOnNode(node)) {
     if (ep.kind !== 'workload') continue;
-    const ifname = ep.interfaceName ?? (ep.resourceType === 'Pod' && ep.namespace !== undefined ? calicoInterfaceName(ep.namespace, ep.name) : undefined);
+    let known = interfaceOf.get(ep);
+    if (known === undefined) {
+      known = ep.interfaceName ?? (ep.resourceType === 'Pod' && ep.namespace !== undefined ? calicoInterfaceName(ep.namespace, ep.name) : null);
+      interfaceOf.set(ep, known);
+    }
+    const ifname = known ?? undefined;
     if (ifname === undefined) continue;
     endpoints.push(ep);
     interfaces.set(ep.id, ifname);
@@ -134,6 +150,7 @@ export function deniedEntries(cluster: Cluster, local: readonly Endpoint[], entr
 export function createProgrammer(opts: ProgrammerOptions): Programmer {
   const nft = opts.nftPath ?? 'nft';
   let held: Ruleset | undefined;
+  const compiler = createNodeCompiler();
 
   const sweep = async (cluster: Cluster, local: readonly Endpoint[]): Promise<number> => {
     if (opts.conntrack === undefined) return 0;
@@ -178,7 +195,7 @@ export function createProgrammer(opts: ProgrammerOptions): Programmer {
     async program(cluster) {
       const t = performance.now();
       const { endpoints, interfaces } = nodeEndpoints(cluster, opts.node);
-      const compiled = compileNode(cluster, endpoints, { interfaces, table: opts.table });
+      const compiled = compiler.compile(cluster, endpoints, { interfaces, table: opts.table });
       if (!compiled.ok) return { kind: 'failed', ops: 0, scriptBytes: 0, ms: ms(t), diagnostics: compiled.diagnostics };
       const next = opts.transform === undefined ? compiled.value : opts.transform(compiled.value);
       // No held ruleset (a fresh start): whatever the kernel has is replaced in one transaction.

@@ -21,7 +21,7 @@
 // the rule count follows the API rules, not the number of endpoints.
 import type { Diagnostic, Result } from '../diagnostics/index.ts';
 import { fail, ok } from '../diagnostics/index.ts';
-import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, TierPlan } from '../engine/index.ts';
+import type { Cluster, Direction, Endpoint, EntityMatch, NetList, Policy, Profile, Rule as EngineRule, SelectorMembers, ServiceEntry, TierPlan } from '../engine/index.ts';
 // Values from the engine's modules rather than its front door: the compiler needs only these
 // pure functions, not the resource builder behind engine/index.ts.
 import { PROTOCOL, SHORT_KIND } from '../engine/model.ts';
@@ -92,14 +92,48 @@ export function profileChainName(p: Pick<Profile, 'name'>, dir: Direction): stri
  * when an endpoint has no interface, two share one, or an endpoint is a host endpoint.
  */
 export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[], opts: CompileOptions): Result<Ruleset> {
+  const prepared = prepareNode(nodeEndpoints, opts);
+  if (!prepared.ok) return prepared;
+  const { table, group, placed } = prepared.value;
+  const c = new Compilation(cluster, opts.logPrefix ?? 'strata', group, false);
+  const fromElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'egress') }));
+  const toElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'ingress') }));
+  if (c.problems.length > 0) return fail(c.problems);
+  const chains = [...structuralChains(), ...[...c.chains.values()].sort((a, b) => compareText(a.name, b.name))];
+  return ok({
+    table,
+    sets: [...c.sets.values()].sort((a, b) => compareText(a.name, b.name)),
+    maps: dispatchMaps(fromElements, toElements),
+    chains,
+    notes: [...c.notes].sort(compareText),
+    decisions: [...c.decisions.entries()].map(([id, provenance]): DecisionEntry => ({ id, provenance })).sort((a, b) => compareText(a.id, b.id)),
+  });
+}
+
+/** An endpoint of the node with its interface, checked. */
+export interface Placed {
+  readonly ep: Endpoint;
+  readonly ifname: string;
+}
+
+/**
+ * The checks before any chain is made (table name, decision group, each endpoint a workload with
+ * a valid interface of its own), and the endpoints in id order. `sorted`, when given, is the
+ * endpoints already unique and in id order (the incremental compiler's shortcut).
+ */
+export function prepareNode(
+  nodeEndpoints: readonly Endpoint[],
+  opts: CompileOptions,
+  sorted?: readonly Endpoint[],
+): Result<{ table: string; group: number | null; placed: Placed[] }> {
   const diagnostics: Diagnostic[] = [];
   const table = opts.table ?? DEFAULT_TABLE;
   if (!TABLE_RE.test(table)) {
     diagnostics.push({ code: 'dataplane/invalid-table', severity: 'error', message: `table name "${table}" must be a letter then up to 31 of a-z A-Z 0-9 _ -` });
   }
-  const endpoints = uniqueSorted(nodeEndpoints);
+  const endpoints = sorted ?? uniqueSorted(nodeEndpoints);
   const ifnameOwner = new Map<string, string>();
-  const placed: { ep: Endpoint; ifname: string }[] = [];
+  const placed: Placed[] = [];
   for (const ep of endpoints) {
     if (ep.kind !== 'workload') {
       diagnostics.push({
@@ -135,17 +169,21 @@ export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[]
     diagnostics.push({ code: 'dataplane/invalid-decision-group', severity: 'error', message: `decisionGroup ${String(group)} must be an integer 0–65535 (an nflog group)` });
   }
   if (diagnostics.length > 0) return fail(diagnostics);
+  return ok({ table, group, placed });
+}
 
-  const c = new Compilation(cluster, opts.logPrefix ?? 'strata', group);
-  const fromElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'egress') }));
-  const toElements = placed.map(({ ep, ifname }) => ({ ifname, chain: c.endpointChain(ep, 'ingress') }));
-  if (c.problems.length > 0) return fail(c.problems);
+/** The two dispatch maps: each endpoint's interface → its egress / ingress chain. */
+export function dispatchMaps(fromElements: { ifname: string; chain: string }[], toElements: { ifname: string; chain: string }[]): VerdictMap[] {
   const byIfname = (a: { ifname: string }, b: { ifname: string }): number => compareText(a.ifname, b.ifname);
-  const maps: VerdictMap[] = [
+  return [
     { name: FROM_MAP, key: 'iifname', verdict: 'goto', elements: fromElements.sort(byIfname) },
     { name: TO_MAP, key: 'oifname', verdict: 'goto', elements: toElements.sort(byIfname) },
   ];
-  const structural: Chain[] = [
+}
+
+/** The fixed chains of the layout: the hooked base chain and the two dispatch chains. */
+export function structuralChains(): Chain[] {
+  return [
     {
       name: BASE_CHAIN,
       role: 'base',
@@ -170,25 +208,16 @@ export function compileNode(cluster: Cluster, nodeEndpoints: readonly Endpoint[]
       rules: [rule([], [], { kind: 'vmap', map: TO_MAP }, 'dispatch: to workload interface')],
     },
   ];
-  const chains = [...structural, ...[...c.chains.values()].sort((a, b) => compareText(a.name, b.name))];
-  return ok({
-    table,
-    sets: [...c.sets.values()].sort((a, b) => compareText(a.name, b.name)),
-    maps,
-    chains,
-    notes: [...c.notes].sort(compareText),
-    decisions: [...c.decisions.entries()].map(([id, provenance]): DecisionEntry => ({ id, provenance })).sort((a, b) => compareText(a.id, b.id)),
-  });
 }
 
-function uniqueSorted(eps: readonly Endpoint[]): Endpoint[] {
+export function uniqueSorted(eps: readonly Endpoint[]): Endpoint[] {
   const byId = new Map<string, Endpoint>();
   for (const ep of eps) if (!byId.has(ep.id)) byId.set(ep.id, ep);
   return [...byId.values()].sort((a, b) => compareText(a.id, b.id));
 }
 
 /** Code-unit order: independent of locale, stable everywhere. */
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -210,32 +239,78 @@ interface SideAlternatives {
   readonly needsPort: boolean;
 }
 
-/** The state of one compilation: shared sets, chains made so far, notes. */
-class Compilation {
+// Shared pieces of the rules every endpoint chain has: one object each rather than one per rule
+// (a node with 10,000 endpoints has half a million such rules). The IR is never mutated.
+const NO_MATCHES: readonly Match[] = [];
+const NO_STATEMENTS: readonly Statement[] = [];
+const CT_ESTABLISHED: readonly Match[] = [{ kind: 'ct-state', states: ['established', 'related'] }];
+const CT_INVALID: readonly Match[] = [{ kind: 'ct-state', states: ['invalid'] }];
+const PASS_CLEAR: readonly Match[] = [markIs(MARK_PASS, false)];
+const ACCEPT_SET: readonly Match[] = [markIs(MARK_ACCEPT, true)];
+const CLEAR_ACCEPT_PASS: readonly Statement[] = [{ kind: 'clear-mark', bits: MARK_ACCEPT | MARK_PASS }];
+const CLEAR_PASS: readonly Statement[] = [{ kind: 'clear-mark', bits: MARK_PASS }];
+const ACCEPT: Verdict = { kind: 'accept' };
+const DROP: Verdict = { kind: 'drop' };
+const RETURN: Verdict = { kind: 'return' };
+
+/**
+ * A named set as a function of the cluster: `inputs` reads the parts of the cluster its elements
+ * are made of (the engine keeps unchanged parts by identity across snapshots), `make` builds it
+ * from them. Equal inputs (item by item, by identity) make an equal set.
+ */
+export interface SetSpec {
+  readonly name: string;
+  inputs(cluster: Cluster): readonly unknown[];
+  make(inputs: readonly unknown[]): NamedSet;
+}
+
+/** A read of the network sets' domains for a selector, and what it gave (chain content depends on it). */
+export interface DomainRead {
+  readonly selector: Selector;
+  readonly patterns: readonly string[];
+}
+
+/**
+ * The state of one compilation: shared sets, chains made so far, notes. `deferred` (the
+ * incremental compiler, which compiles one chain per Compilation): an endpoint chain records the
+ * policies and profiles it jumps to instead of making their chains, and sets are recorded as
+ * specs, not made.
+ */
+export class Compilation {
   readonly sets = new Map<string, NamedSet>();
+  /** Every set a chain of this compilation uses, by name (the first spec of a name wins, as its set does). */
+  readonly setSpecs = new Map<string, SetSpec>();
   readonly chains = new Map<string, Chain>();
   readonly notes = new Set<string>();
   readonly problems: Diagnostic[] = [];
   /** Decision id → provenance text of every rule that records its decision. */
   readonly decisions = new Map<string, string>();
+  /** Deferred: the enforced policies an endpoint chain jumps to, in order. */
+  readonly policyRefs: Policy[] = [];
+  /** Deferred: the profiles an endpoint chain jumps to, in order. */
+  readonly profileRefs: Profile[] = [];
+  /** Every read of network sets' domains (`selectorDomains`), with its answer. */
+  readonly domainReads: DomainRead[] = [];
   private readonly profileSeen = new Map<string, Profile>();
 
   private readonly cluster: Cluster;
   private readonly logPrefix: string;
   private readonly decisionGroup: number | null;
+  private readonly deferred: boolean;
 
-  constructor(cluster: Cluster, logPrefix: string, decisionGroup: number | null) {
+  constructor(cluster: Cluster, logPrefix: string, decisionGroup: number | null, deferred: boolean) {
     this.cluster = cluster;
     this.logPrefix = logPrefix;
     this.decisionGroup = decisionGroup;
+    this.deferred = deferred;
   }
 
   /**
    * The statement that records a deciding rule's identity in the kernel (none when recording is
    * off), and its row in the decision table.
    */
-  private record(p: Provenance): Statement[] {
-    if (this.decisionGroup === null) return [];
+  private record(p: Provenance): readonly Statement[] {
+    if (this.decisionGroup === null) return NO_STATEMENTS;
     const text = formatProvenance(p);
     const id = decisionId(text);
     const other = this.decisions.get(id);
@@ -251,22 +326,28 @@ class Compilation {
   endpointChain(ep: Endpoint, dir: Direction): string {
     const name = endpointChainName(ep.id, dir);
     if (this.chains.has(name)) return name;
-    const where = `ep/${ep.id} ${dir}`;
-    const rules: Rule[] = [
-      rule([{ kind: 'ct-state', states: ['established', 'related'] }], [], { kind: 'accept' }, formatProvenance({ kind: 'conntrack', endpoint: ep.id, direction: dir, state: 'established' })),
-      rule([{ kind: 'ct-state', states: ['invalid'] }], [], { kind: 'drop' }, formatProvenance({ kind: 'conntrack', endpoint: ep.id, direction: dir, state: 'invalid' })),
-      rule([], [{ kind: 'clear-mark', bits: MARK_ACCEPT | MARK_PASS }], undefined, `${where} clear marks`),
-    ];
-    for (const tp of this.cluster.plan(ep, dir)) rules.push(...this.tierRules(tp, dir, where));
-    for (const profile of ep.profiles) {
-      const chain = this.profileChain(profile, dir);
-      rules.push(rule([], [], { kind: 'jump', chain }, `${where} profile ${profileId(profile)}`));
-      rules.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${profileId(profile)} accepted`));
-    }
-    const noProfile: Provenance = { kind: 'no-profile', endpoint: ep.id, direction: dir };
-    rules.push(rule([], this.record(noProfile), { kind: 'drop' }, formatProvenance(noProfile)));
-    this.chains.set(name, { name, role: 'endpoint', hook: undefined, rules });
+    this.chains.set(name, this.makeEndpointChain(ep.id, dir, this.cluster.plan(ep, dir), ep.profiles));
     return name;
+  }
+
+  /** An endpoint chain from its inputs: what the incremental compiler compares to reuse one. */
+  makeEndpointChain(id: string, dir: Direction, plan: readonly TierPlan[], profiles: readonly Profile[]): Chain {
+    const name = endpointChainName(id, dir);
+    const where = `ep/${id} ${dir}`;
+    const rules: Rule[] = [
+      rule(CT_ESTABLISHED, NO_STATEMENTS, ACCEPT, formatProvenance({ kind: 'conntrack', endpoint: id, direction: dir, state: 'established' })),
+      rule(CT_INVALID, NO_STATEMENTS, DROP, formatProvenance({ kind: 'conntrack', endpoint: id, direction: dir, state: 'invalid' })),
+      rule(NO_MATCHES, CLEAR_ACCEPT_PASS, undefined, `${where} clear marks`),
+    ];
+    for (const tp of plan) rules.push(...this.tierRules(tp, dir, where));
+    for (const profile of profiles) {
+      const chain = this.profileChain(profile, dir);
+      rules.push(rule(NO_MATCHES, NO_STATEMENTS, { kind: 'jump', chain }, `${where} profile ${profileId(profile)}`));
+      rules.push(rule(ACCEPT_SET, NO_STATEMENTS, RETURN, `${where} ${profileId(profile)} accepted`));
+    }
+    const noProfile: Provenance = { kind: 'no-profile', endpoint: id, direction: dir };
+    rules.push(rule(NO_MATCHES, this.record(noProfile), DROP, formatProvenance(noProfile)));
+    return { name, role: 'endpoint', hook: undefined, rules };
   }
 
   /** One tier of an endpoint's plan; nothing when no enforced policy of the tier applies. */
@@ -274,43 +355,53 @@ class Compilation {
     const enforced = tp.policies.filter((p) => isActive(p, ENFORCED));
     const last = enforced[enforced.length - 1];
     if (last === undefined) return []; // staged-only tier: skipped, no end-of-tier drop (§5.4)
-    const out: Rule[] = [rule([], [{ kind: 'clear-mark', bits: MARK_PASS }], undefined, `${where} tier ${tp.tier.name}`)];
+    const out: Rule[] = [rule(NO_MATCHES, CLEAR_PASS, undefined, `${where} tier ${tp.tier.name}`)];
     for (const p of enforced) {
       const chain = this.policyChain(p, dir);
-      out.push(rule([markIs(MARK_PASS, false)], [], { kind: 'jump', chain }, `${where} policy ${policyId(p)}`));
-      out.push(rule([markIs(MARK_ACCEPT, true)], [], { kind: 'return' }, `${where} ${policyId(p)} accepted`));
+      out.push(rule(PASS_CLEAR, NO_STATEMENTS, { kind: 'jump', chain }, `${where} policy ${policyId(p)}`));
+      out.push(rule(ACCEPT_SET, NO_STATEMENTS, RETURN, `${where} ${policyId(p)} accepted`));
     }
     if (tp.tier.defaultAction !== 'pass') {
       const eot: Provenance = { kind: 'end-of-tier', policy: policyId(last), direction: dir, tier: tp.tier.name };
-      out.push(rule([markIs(MARK_PASS, false)], this.record(eot), { kind: 'drop' }, formatProvenance(eot)));
+      out.push(rule(PASS_CLEAR, this.record(eot), DROP, formatProvenance(eot)));
     }
     return out;
   }
 
   private policyChain(p: Policy, dir: Direction): string {
     const name = policyChainName(p, dir);
-    if (!this.chains.has(name)) {
-      const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, policyId(p), dir));
-      this.chains.set(name, { name, role: 'policy', hook: undefined, rules });
-    }
+    if (this.deferred) this.policyRefs.push(p);
+    else if (!this.chains.has(name)) this.chains.set(name, this.makePolicyChain(p, dir));
     return name;
+  }
+
+  /** A policy's chain for one direction: one rule per API rule alternative. */
+  makePolicyChain(p: Policy, dir: Direction): Chain {
+    const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, policyId(p), dir));
+    return { name: policyChainName(p, dir), role: 'policy', hook: undefined, rules };
+  }
+
+  /** A profile's chain for one direction. */
+  makeProfileChain(p: Profile, dir: Direction): Chain {
+    const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, profileId(p), dir));
+    return { name: profileChainName(p, dir), role: 'profile', hook: undefined, rules };
   }
 
   /** Profiles are shared by name; two different profiles under one name cannot share a chain. */
   private profileChain(p: Profile, dir: Direction): string {
     const name = profileChainName(p, dir);
+    if (this.deferred) {
+      this.profileRefs.push(p);
+      return name;
+    }
     const existing = this.chains.get(name);
     if (existing === undefined || this.profileSeen.get(name) !== p) {
-      const rules = (dir === 'ingress' ? p.ingress : p.egress).flatMap((r) => this.apiRule(r, profileId(p), dir));
+      const made = this.makeProfileChain(p, dir);
       if (existing === undefined) {
-        this.chains.set(name, { name, role: 'profile', hook: undefined, rules });
+        this.chains.set(name, made);
         this.profileSeen.set(name, p);
-      } else if (!sameJson(existing.rules, rules)) {
-        this.problems.push({
-          code: 'dataplane/profile-conflict',
-          severity: 'error',
-          message: `two endpoints carry different ${dir} rules for profile ${p.name}; the dataplane shares one chain per profile name`,
-        });
+      } else if (!sameJson(existing.rules, made.rules)) {
+        this.problems.push(profileConflict(p, dir));
       }
     }
     return name;
@@ -385,8 +476,8 @@ class Compilation {
 
   /** `allowedEgressDomains` of every network set the selector matches (engine: `networkSetsForDomain`). */
   private selectorDomains(sel: Selector): string[] {
-    const out: string[] = [];
-    for (const ns of this.cluster.networkSets) if (ns.allowedEgressDomains.length > 0 && sel.matches(ns.labels)) out.push(...ns.allowedEgressDomains);
+    const out = selectorDomainsIn(this.cluster, sel);
+    this.domainReads.push({ selector: sel, patterns: out });
     return out;
   }
 
@@ -510,16 +601,24 @@ class Compilation {
   // Sets
 
   /**
+   * Registers a set the chain being made uses: its spec always (the incremental compiler makes
+   * sets apart from chains, since a chain's set keeps its name while its elements move), and, when
+   * not deferred, the set made from this cluster. The first registration of a name wins.
+   */
+  private useSet(name: string, spec: () => SetSpec): string {
+    if (this.setSpecs.has(name)) return name;
+    const made = spec();
+    this.setSpecs.set(name, made);
+    if (!this.deferred) this.sets.set(name, made.make(made.inputs(this.cluster)));
+    return name;
+  }
+
+  /**
    * `selectorMatchesPeer` as a set of addresses: every endpoint whose labels match contributes
    * its addresses, every matching (Global)NetworkSet its CIDRs.
    */
   private selectorSet(sel: Selector, family: IpFamily): string {
-    const name = `s${family}/${sel.canonical}`;
-    if (!this.sets.has(name)) {
-      const members = this.cluster.selectorMembers(sel); // the engine's membership index, not a scan
-      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(sel.id, members, family), comment: `selector ${sel.canonical}` });
-    }
-    return name;
+    return this.useSet(`s${family}/${sel.canonical}`, () => selectorSetSpec(sel, family));
   }
 
   /**
@@ -530,10 +629,10 @@ class Compilation {
   private domainSet(patterns: readonly string[], family: IpFamily): string {
     const domains = normalizeDomains(patterns);
     const name = `d${family}/${domains.join(',')}`;
-    if (!this.sets.has(name)) {
-      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: [], comment: `domains ${domains.join(', ')}`, domains });
-    }
-    return name;
+    return this.useSet(name, () => {
+      const set: NamedSet = { name, type: family === 4 ? 'addr4' : 'addr6', elements: [], comment: `domains ${domains.join(', ')}`, domains };
+      return { name, inputs: () => NO_INPUTS, make: () => set };
+    });
   }
 
   /**
@@ -543,55 +642,77 @@ class Compilation {
   private namedPortSet(names: readonly string[], family: IpFamily, filter: Selector | undefined): string {
     const sorted = [...new Set(names)].sort(compareText);
     const name = `n${family}/${sorted.join(',')}${filter === undefined ? '' : `/${filter.canonical}`}`;
-    if (!this.sets.has(name)) {
+    return this.useSet(name, () => ({
+      name,
       // From the engine's indexes: the side selector's members, or the endpoints declaring a name.
-      const owners: readonly (readonly Endpoint[])[] = filter !== undefined ? [this.cluster.selectorMembers(filter).endpoints] : sorted.map((n) => this.cluster.endpointsWithPortName(n));
-      this.sets.set(name, { name, type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port', elements: namedPortElements(name, owners, sorted, family), comment: `named ports ${sorted.join(', ')}` });
-    }
-    return name;
-  }
-
-  private serviceBackends(ref: { readonly namespace: string; readonly name: string }): readonly Endpoint[] {
-    return this.cluster.serviceBackends(ref.namespace, ref.name);
+      inputs: (cluster) => (filter !== undefined ? [cluster.selectorMembers(filter).endpoints] : sorted.map((n) => cluster.endpointsWithPortName(n))),
+      make: (owners) => ({
+        name,
+        type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port',
+        elements: namedPortElements(name, owners as readonly (readonly Endpoint[])[], sorted, family),
+        comment: `named ports ${sorted.join(', ')}`,
+      }),
+    }));
   }
 
   /** Source side of `services`: the backends' addresses. */
   private serviceAddressSet(ref: { readonly namespace: string; readonly name: string }, family: IpFamily): string {
     const name = `svc${family}/${ref.namespace}/${ref.name}`;
-    if (!this.sets.has(name)) {
-      const cidrs: Cidr[] = [];
-      for (const ep of this.serviceBackends(ref)) for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
-      this.sets.set(name, { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `service ${ref.namespace}/${ref.name} backends` });
-    }
-    return name;
+    const { namespace, name: svcName } = ref;
+    return this.useSet(name, () => ({
+      name,
+      inputs: (cluster) => [cluster.serviceBackends(namespace, svcName)],
+      make: ([backends]) => {
+        const cidrs: Cidr[] = [];
+        for (const ep of backends as readonly Endpoint[]) for (const a of ep.addresses) if (a.family === family) cidrs.push(cidrOfAddress(a));
+        return { name, type: family === 4 ? 'addr4' : 'addr6', elements: normalizeCidrs(cidrs), comment: `service ${namespace}/${svcName} backends` };
+      },
+    }));
   }
 
   /** Destination side of `services`: each backend address with each target port (match.ts `serviceTargetMatches`). */
   private servicePortSet(ref: { readonly namespace: string; readonly name: string }, family: IpFamily): string {
     const name = `svcp${family}/${ref.namespace}/${ref.name}`;
-    if (!this.sets.has(name)) {
-      const svc = this.cluster.service(ref.namespace, ref.name);
-      const elements: Triple[] = [];
-      for (const ep of this.serviceBackends(ref)) {
-        for (const sp of svc?.ports ?? []) {
-          const ports =
-            typeof sp.targetPort === 'number'
-              ? [sp.targetPort]
-              : ep.ports.filter((p) => p.name === sp.targetPort && p.protocol === sp.protocol).map((p) => p.port);
-          for (const port of ports) {
-            for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: sp.protocol, port });
+    const { namespace, name: svcName } = ref;
+    return this.useSet(name, () => ({
+      name,
+      // The Service (its ports, named target ports) and its backends (their addresses and ports).
+      inputs: (cluster) => [cluster.service(namespace, svcName), cluster.serviceBackends(namespace, svcName)],
+      make: ([service, backends]) => {
+        const svc = service as ServiceEntry | undefined;
+        const elements: Triple[] = [];
+        for (const ep of backends as readonly Endpoint[]) {
+          for (const sp of svc?.ports ?? []) {
+            const ports =
+              typeof sp.targetPort === 'number'
+                ? [sp.targetPort]
+                : ep.ports.filter((p) => p.name === sp.targetPort && p.protocol === sp.protocol).map((p) => p.port);
+            for (const port of ports) {
+              for (const a of ep.addresses) if (a.family === family) elements.push({ address: a, protocol: sp.protocol, port });
+            }
           }
         }
-      }
-      this.sets.set(name, {
-        name,
-        type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port',
-        elements: normalizeTriples(elements),
-        comment: `service ${ref.namespace}/${ref.name} backend ports`,
-      });
-    }
-    return name;
+        return {
+          name,
+          type: family === 4 ? 'addr4-proto-port' : 'addr6-proto-port',
+          elements: normalizeTriples(elements),
+          comment: `service ${namespace}/${svcName} backend ports`,
+        };
+      },
+    }));
   }
+}
+
+const NO_INPUTS: readonly unknown[] = [];
+
+/** A selector's set: the members' addresses of the family, and matching network sets' CIDRs. */
+function selectorSetSpec(sel: Selector, family: IpFamily): SetSpec {
+  const name = `s${family}/${sel.canonical}`;
+  return {
+    name,
+    inputs: (cluster) => [cluster.selectorMembers(sel)], // the engine's membership index, not a scan
+    make: ([members]) => ({ name, type: family === 4 ? 'addr4' : 'addr6', elements: selectorElements(sel.id, members as SelectorMembers, family), comment: `selector ${sel.canonical}` }),
+  };
 }
 
 /**
@@ -650,6 +771,22 @@ function withoutNfproto(ms: readonly Match[]): readonly Match[] {
   return ms.filter((m) => m.kind !== 'nfproto');
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
+/** `allowedEgressDomains` of every network set the selector matches. */
+export function selectorDomainsIn(cluster: Cluster, sel: Selector): string[] {
+  const out: string[] = [];
+  for (const ns of cluster.networkSets) if (ns.allowedEgressDomains.length > 0 && sel.matches(ns.labels)) out.push(...ns.allowedEgressDomains);
+  return out;
+}
+
+/** Two endpoints carry different profiles of one name (the chain is shared by name). */
+export function profileConflict(p: Profile, dir: Direction): Diagnostic {
+  return {
+    code: 'dataplane/profile-conflict',
+    severity: 'error',
+    message: `two endpoints carry different ${dir} rules for profile ${p.name}; the dataplane shares one chain per profile name`,
+  };
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }

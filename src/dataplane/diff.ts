@@ -80,8 +80,14 @@ function sameData(a: unknown, b: unknown): boolean {
   return n === m;
 }
 
+// By-name indexes of a ruleset's lists, by list identity: the list diffed as `next` is the next
+// diff's `prev` (and an incremental compile hands on unchanged lists), so each is indexed once.
+const indexes = new WeakMap<readonly { readonly name: string }[], Map<string, unknown>>();
+
 function byName<T extends { readonly name: string }>(items: readonly T[]): Map<string, T> {
-  return new Map(items.map((i) => [i.name, i]));
+  let m = indexes.get(items) as Map<string, T> | undefined;
+  if (m === undefined) indexes.set(items, (m = new Map(items.map((i) => [i.name, i]))));
+  return m;
 }
 
 function elementKey(e: string | ProtoPortElement): string {
@@ -102,6 +108,49 @@ function elementsMinus(a: NamedSet, b: NamedSet | undefined): NamedSet {
   }
 }
 
+/** Two lists of named items paired up: what is only in one, and what differs under one name. */
+interface Paired<T> {
+  /** [before, after] under one name, where they are not the same object. */
+  readonly changed: readonly (readonly [T, T])[];
+  readonly added: readonly T[];
+  readonly removed: readonly T[];
+}
+
+/**
+ * Pairs items by name. Two lists of the same names in the same order (an incremental compile's,
+ * when nothing came or went) are walked place by place, without indexing either; the same object
+ * on both sides (a chain or set the change did not touch) is passed in O(1).
+ */
+function pairUp<T extends { readonly name: string }>(before: readonly T[], after: readonly T[]): Paired<T> {
+  if (before.length === after.length) {
+    const changed: (readonly [T, T])[] = [];
+    let aligned = true;
+    for (let i = 0; i < before.length; i++) {
+      const x = before[i]!;
+      const y = after[i]!;
+      if (x === y) continue;
+      if (x.name !== y.name) {
+        aligned = false;
+        break;
+      }
+      changed.push([x, y]);
+    }
+    if (aligned) return { changed, added: [], removed: [] };
+  }
+  const b = byName(before);
+  const a = byName(after);
+  const changed: (readonly [T, T])[] = [];
+  const added: T[] = [];
+  for (const y of after) {
+    const x = b.get(y.name);
+    if (x === undefined) added.push(y);
+    else if (x !== y) changed.push([x, y]);
+  }
+  return { changed, added, removed: before.filter((x) => !a.has(x.name)) };
+}
+
+const byItemName = <T extends { readonly name: string }>(x: T, y: T): number => compareText(x.name, y.name);
+
 /**
  * The transaction from `prev` (what the kernel holds, as last applied) to `next`. Without a
  * previous ruleset, or when the change cannot be made in place, the whole table is replaced.
@@ -110,26 +159,17 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   if (prev === undefined) return { kind: 'replace', next, reason: 'no previous ruleset' };
   if (prev.table !== next.table) return { kind: 'replace', next, reason: `table renamed from ${prev.table} to ${next.table}` };
 
-  const prevChains = byName(prev.chains);
-  const nextChains = byName(next.chains);
-  const prevSets = byName(prev.sets);
-  const nextSets = byName(next.sets);
+  const chains = pairUp(prev.chains, next.chains);
+  const sets = pairUp(prev.sets, next.sets);
   const prevMaps = byName(prev.maps);
   const nextMaps = byName(next.maps);
 
-  for (const c of next.chains) {
-    const p = prevChains.get(c.name);
-    if (p === undefined ? c.hook !== undefined : stableJson(p.hook) !== stableJson(c.hook)) {
-      return { kind: 'replace', next, reason: `base chain ${c.name} added or its hook changed` };
-    }
+  for (const c of chains.added) if (c.hook !== undefined) return { kind: 'replace', next, reason: `base chain ${c.name} added or its hook changed` };
+  for (const [p, c] of chains.changed) {
+    if (p.hook !== c.hook && stableJson(p.hook) !== stableJson(c.hook)) return { kind: 'replace', next, reason: `base chain ${c.name} added or its hook changed` };
   }
-  for (const c of prev.chains) {
-    if (c.hook !== undefined && !nextChains.has(c.name)) return { kind: 'replace', next, reason: `base chain ${c.name} removed` };
-  }
-  for (const s of next.sets) {
-    const p = prevSets.get(s.name);
-    if (p !== undefined && p.type !== s.type) return { kind: 'replace', next, reason: `set ${s.name} changed type` };
-  }
+  for (const c of chains.removed) if (c.hook !== undefined) return { kind: 'replace', next, reason: `base chain ${c.name} removed` };
+  for (const [p, s] of sets.changed) if (p.type !== s.type) return { kind: 'replace', next, reason: `set ${s.name} changed type` };
   if (stableJson([...prevMaps.keys()].sort(compareText)) !== stableJson([...nextMaps.keys()].sort(compareText))) {
     return { kind: 'replace', next, reason: 'verdict maps added or removed' };
   }
@@ -142,14 +182,13 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   const sortedNames = (names: Iterable<string>): string[] => [...names].sort(compareText);
 
   // 1. New chains, declared empty so every later step may refer to them.
-  const added = sortedNames(next.chains.filter((c) => !prevChains.has(c.name)).map((c) => c.name));
-  for (const name of added) ops.push({ op: 'add-chain', name });
+  const added = [...chains.added].sort(byItemName);
+  for (const c of added) ops.push({ op: 'add-chain', name: c.name });
 
   // 2–3. Sets: new ones whole, changed ones element by element (deletes first: a new interval
   // may cover a removed one).
-  for (const name of sortedNames(nextSets.keys())) {
-    const s = nextSets.get(name)!;
-    const p = prevSets.get(name);
+  const touchedSets: (readonly [NamedSet | undefined, NamedSet])[] = [...sets.added.map((s) => [undefined, s] as const), ...sets.changed.filter(([p, s]) => p.elements !== s.elements)];
+  for (const [p, s] of touchedSets.sort(([, x], [, y]) => byItemName(x, y))) {
     if (p === undefined) {
       ops.push({ op: 'add-set', set: s });
       if (s.elements.length > 0) ops.push({ op: 'add-elements', set: s });
@@ -164,7 +203,9 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   // 4. Dispatch maps: an interface that left, or now leads elsewhere, is removed before chains go.
   for (const name of sortedNames(nextMaps.keys())) {
     const m = nextMaps.get(name)!;
-    const before = new Map(prevMaps.get(name)!.elements.map((e) => [e.ifname, e.chain]));
+    const pm = prevMaps.get(name)!;
+    if (pm === m || pm.elements === m.elements) continue;
+    const before = new Map(pm.elements.map((e) => [e.ifname, e.chain]));
     const after = new Map(m.elements.map((e) => [e.ifname, e.chain]));
     const gone = sortedNames([...before.keys()].filter((i) => after.get(i) !== before.get(i)));
     const fresh = m.elements.filter((e) => before.get(e.ifname) !== e.chain).sort((a, b) => compareText(a.ifname, b.ifname));
@@ -173,23 +214,18 @@ export function diffRulesets(prev: Ruleset | undefined, next: Ruleset): RulesetD
   }
 
   // 5. Rules: new chains filled, changed chains flushed and refilled, unchanged ones untouched.
-  for (const name of sortedNames(nextChains.keys())) {
-    const c = nextChains.get(name)!;
-    const p = prevChains.get(name);
-    if (p === undefined) {
-      if (c.rules.length > 0) ops.push({ op: 'fill-chain', chain: c, flush: false });
-    } else if (!sameData(p.rules, c.rules)) {
-      ops.push({ op: 'fill-chain', chain: c, flush: true });
-    }
-  }
+  const fills: { readonly chain: Chain; readonly flush: boolean }[] = [];
+  for (const c of added) if (c.rules.length > 0) fills.push({ chain: c, flush: false });
+  for (const [p, c] of chains.changed) if (p.rules !== c.rules && !sameData(p.rules, c.rules)) fills.push({ chain: c, flush: true });
+  for (const f of fills.sort((x, y) => byItemName(x.chain, y.chain))) ops.push({ op: 'fill-chain', chain: f.chain, flush: f.flush });
 
   // 6. Removed chains: emptied first, so none still jumps to another when it is deleted.
-  const removedChains = sortedNames(prev.chains.filter((c) => !nextChains.has(c.name)).map((c) => c.name));
+  const removedChains = sortedNames(chains.removed.map((c) => c.name));
   for (const name of removedChains) ops.push({ op: 'flush-chain', name });
   for (const name of removedChains) ops.push({ op: 'delete-chain', name });
 
   // 7. Removed sets: every rule that used them was rewritten or deleted above.
-  for (const name of sortedNames(prev.sets.filter((s) => !nextSets.has(s.name)).map((s) => s.name))) ops.push({ op: 'delete-set', name });
+  for (const name of sortedNames(sets.removed.map((s) => s.name))) ops.push({ op: 'delete-set', name });
 
   return { kind: 'update', table: next.table, maps: next.maps, ops };
 }

@@ -4,6 +4,7 @@
 //
 //   compileNode(cluster, endpoints, {interfaces}) ─► Ruleset ─► renderNft(rs)            full script
 //                                                      └──────► diffRulesets(prev, rs) ─► renderNftUpdate(d)
+//   createNodeCompiler().compile(…)  the same Ruleset, re-making only the chains a change touched
 export type * from './ir.ts';
 export {
   DECISION_ID_HEX,
@@ -36,6 +37,8 @@ export {
 export type { CompileOptions } from './compile.ts';
 export { COMMENT_MAX, LOG_PREFIX_MAX, NAME_MAX, nftName, renderDomainBindings, renderMatch, renderNft, renderNftUpdate, renderRule, renderSetElements } from './render-nft.ts';
 export { diffRulesets } from './diff.ts';
+export { createNodeCompiler } from './incremental.ts';
+export type { NodeCompiler, NodeCompileStats } from './incremental.ts';
 export type { DomainSetBinding } from './render-nft.ts';
 export type { RulesetDiff, UpdateOp } from './diff.ts';
 export { createNetnsNftExecutor, parseNftCounters, parseNftErrors } from './executor.ts';

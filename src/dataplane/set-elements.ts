@@ -131,9 +131,34 @@ function search<K>(list: readonly K[], k: K, compare: (a: K, b: K) => number): n
  * still hold them.
  */
 function moveSorted<K, E>(prev: Sorted<K, E>, left: Iterable<Endpoint>, joined: Iterable<Endpoint>, spec: ElementSpec<K, E>, covered: (k: K) => boolean): Sorted<K, E> {
-  const keys = prev.keys.slice();
-  const elements = prev.elements.slice();
+  // Copied on the first element that comes or goes: a move that changes no element (an endpoint
+  // re-set with its addresses, or one leaving as another with its address joins) keeps the very
+  // same lists, which every consumer then passes by identity (the diff, the kernel update).
+  let keys = prev.keys as K[];
+  let elements = prev.elements as E[];
+  let copied = false;
+  const own = (): void => {
+    if (copied) return;
+    keys = keys.slice();
+    elements = elements.slice();
+    copied = true;
+  };
   const count = prev.count;
+  // Joins first: an endpoint re-set with its addresses (it leaves and joins) changes counts only.
+  for (const ep of joined) {
+    for (const k of spec.keysOf(ep)) {
+      const id = spec.id(k);
+      const n = count.get(id) ?? 0;
+      count.set(id, n + 1);
+      if (n > 0 || covered(k)) continue;
+      const i = search(keys, k, spec.compare);
+      if (i < 0) {
+        own();
+        keys.splice(-i - 1, 0, k);
+        elements.splice(-i - 1, 0, spec.element(k));
+      }
+    }
+  }
   for (const ep of left) {
     for (const k of spec.keysOf(ep)) {
       const id = spec.id(k);
@@ -146,21 +171,9 @@ function moveSorted<K, E>(prev: Sorted<K, E>, left: Iterable<Endpoint>, joined: 
       if (covered(k)) continue;
       const i = search(keys, k, spec.compare);
       if (i >= 0) {
+        own();
         keys.splice(i, 1);
         elements.splice(i, 1);
-      }
-    }
-  }
-  for (const ep of joined) {
-    for (const k of spec.keysOf(ep)) {
-      const id = spec.id(k);
-      const n = count.get(id) ?? 0;
-      count.set(id, n + 1);
-      if (n > 0 || covered(k)) continue;
-      const i = search(keys, k, spec.compare);
-      if (i < 0) {
-        keys.splice(-i - 1, 0, k);
-        elements.splice(-i - 1, 0, spec.element(k));
       }
     }
   }

@@ -7,7 +7,9 @@ import { labUnavailableReason } from '../../src/lab/system.ts';
 /** Why nft cannot be exercised here (a skip reason), or undefined. */
 export const nftSkip: string | undefined = labUnavailableReason(['ip', 'nft']);
 
-export const NETNS_PREFIX = 'stdp-';
+// STRATA_TEST_LAB_PREFIX (as for lab ids) replaces it, for one person's runs on a shared machine.
+const own = process.env['STRATA_TEST_LAB_PREFIX'];
+export const NETNS_PREFIX = own !== undefined && /^[a-z][a-z0-9]{0,3}$/.test(own) ? `${own}dp-` : 'stdp-';
 let counter = 0;
 
 export interface Run {

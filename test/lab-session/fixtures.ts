@@ -14,9 +14,14 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const sessionSkip: string | undefined = sessionUnavailableReason();
 
 let counter = 0;
-/** A lab id no other test run on this machine uses: prefix + pid + counter, ≤ 12 of [a-z0-9]. */
+/**
+ * A lab id no other test run on this machine uses: prefix + pid + counter, ≤ 12 of [a-z0-9].
+ * STRATA_TEST_LAB_PREFIX replaces the prefix (several people running root tests on one machine
+ * each keep to their own).
+ */
 export function uniqueLabId(prefix: string): string {
-  return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}`.slice(0, 12);
+  const own = process.env['STRATA_TEST_LAB_PREFIX'];
+  return `${own !== undefined && /^[a-z][a-z0-9]{0,3}$/.test(own) ? own : prefix}${process.pid.toString(36)}${(counter++).toString(36)}`.slice(0, 12);
 }
 
 /** Manifests as `strata -f PATH…` loads them. */
