@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const store = await openDatastore(`sqlite:${path.join(dir, 'strata.db')}`);
   const tokens = parseTokenFile('bench-token,admin,1,"system:masters"\n', 'tokens.csv');
   if (!tokens.ok) throw new Error('tokens');
-  const server = await createStrataServer({ store, tokens: tokens.value, log: () => undefined });
+  let server = await createStrataServer({ store, tokens: tokens.value, log: () => undefined });
   const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
   const target = { server: url, token: 'bench-token' };
   const api = async (method: string, p: string, body?: string): Promise<{ code: number; json: { metadata?: { resourceVersion?: string } } }> => {
@@ -139,6 +139,32 @@ async function main(): Promise<void> {
       await round('deny');
       await round('allow');
     }
+    // Re-sync after a server restart: stop the server (agents keep enforcing and go stale), start a
+    // new one on the same datastore and port, and time from its listening to every agent healthy
+    // again, and to a change applied right then reaching every agent and the kernel.
+    await server.close();
+    const staleSince = now();
+    while (now() - staleSince < 15_000) {
+      const health = await Promise.all(nodes.map(async (n) => (await fetch(`http://${n.listen!}/healthz`)).status));
+      if (health.every((c) => c === 503)) break;
+      await sleep(50);
+    }
+    server = await createStrataServer({ store, tokens: tokens.value, log: () => undefined });
+    await server.app.listen({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    const tBack = now();
+    let healthyMs = Number.NaN;
+    const healthy = (async () => {
+      while (now() - tBack < 60_000) {
+        const health = await Promise.all(nodes.map(async (n) => (await fetch(`http://${n.listen!}/healthz`)).status));
+        if (health.every((c) => c === 200)) return void (healthyMs = now() - tBack);
+        await sleep(5);
+      }
+    })();
+    await round('deny');
+    await healthy;
+    const resync = { healthyMs: Math.round(healthyMs), programmedMs: samples.deny.programmed.pop()!, allAgentsMs: samples.deny.all.pop()!, kernelMs: samples.deny.kernel.pop()! };
+    await round('allow');
+    for (const a of Object.values(samples.allow)) a.pop();
     const metrics = await (await fetch(`http://${catalogNode.listen!}/metrics`)).text();
     const metric = (name: string): number => Number(new RegExp(`^${name}\\{node="[^"]+"\\} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
     const applyMeanMs = Math.round((metric('strata_agent_apply_duration_seconds_sum') / metric('strata_agent_apply_duration_seconds_count')) * 10000) / 10;
@@ -148,6 +174,7 @@ async function main(): Promise<void> {
       workloads: lab.plan.workloads.length,
       rounds: ROUNDS,
       upMs: Math.round(upMs),
+      resync,
       deny: { programmed: quantiles(samples.deny.programmed), allAgents: quantiles(samples.deny.all), kernel: quantiles(samples.deny.kernel) },
       allow: { programmed: quantiles(samples.allow.programmed), allAgents: quantiles(samples.allow.all), kernel: quantiles(samples.allow.kernel) },
     };
@@ -167,6 +194,8 @@ async function main(): Promise<void> {
           row('allow: the catalog node\'s agent has committed', report.allow.programmed),
           row(`allow: all ${NODES} agents in sync`, report.allow.allAgents),
           row('allow: the kernel passes the flow (probe)', report.allow.kernel),
+          '',
+          `Re-sync after a server restart (the agents stale, a new server on the same datastore): every agent healthy ${report.resync.healthyMs} ms after it listens; a change applied at that moment: the catalog node committed at ${report.resync.programmedMs} ms, all ${NODES} agents in sync at ${report.resync.allAgentsMs} ms, the kernel dropping the flow at ${report.resync.kernelMs} ms.`,
           '',
           `The catalog node's agent, by its own histogram (strata_agent_apply_duration_seconds: compile + diff + \`nft -f\`): mean ${report.applyMeanMs} ms per programmed batch.`,
           '',

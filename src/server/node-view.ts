@@ -108,8 +108,13 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
       }
     };
     deliver = (events, revision) => {
+      const moved = revision > last;
       last = Math.max(last, revision);
       for (const e of events) send(e);
+      // A write that left this view alone: say so at once (Kubernetes sends bookmarks only
+      // periodically; etcd's progress notifications are the model), so the agent's in-sync
+      // revision follows every change, not only the ones that reach it.
+      if (events.length === 0 && moved && bookmarks) send({ type: 'BOOKMARK', object: { kind: 'NodeView', apiVersion: 'strata/v1', metadata: { resourceVersion: String(last) } } });
     };
     // The server can no longer keep this view (a fault in it): the agent lists again.
     onGone = (): void => {

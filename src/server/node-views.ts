@@ -611,6 +611,11 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
             for (const l of st.listeners) l.gone();
             continue;
           }
+          // A batch of objects outside every view (a NodeStatus an agent reports) says nothing to
+          // the watchers; one that touched view kinds but not this node's view is passed on empty,
+          // so the watch can tell the agent it is in sync at this revision (a bookmark) — else an
+          // agent whose view a change skipped would look behind in `strata get nodes`.
+          if (out.length === 0 && viewTouched.length === 0) continue;
           for (const l of st.listeners) {
             try {
               l.fn(out, revision);
