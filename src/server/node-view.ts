@@ -82,14 +82,14 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
   const bookmarks = q['allowWatchBookmarks'] === 'true' || q['allowWatchBookmarks'] === '1';
   // Events before the stream opens (the replay) wait here; the listener is attached now so that
   // nothing applied in between is missed.
-  const early: { events: readonly ViewEvent[]; revision: number }[] = [];
-  let deliver = (events: readonly ViewEvent[], revision: number): void => void early.push({ events, revision });
+  const early: { events: readonly ViewEvent[]; revision: number; viewWrite: boolean }[] = [];
+  let deliver = (events: readonly ViewEvent[], revision: number, viewWrite: boolean): void => void early.push({ events, revision, viewWrite });
   let gone = false;
   let onGone = (): void => void (gone = true);
   const sub = ctx.mirror.views.watch(
     node,
     rv,
-    (events, revision) => deliver(events, revision),
+    (events, revision, viewWrite) => deliver(events, revision, viewWrite),
     () => onGone(),
   );
   if (sub === undefined) throw fail(410, `too old resource version: ${rv} (the view of ${node} is not kept from there: list again)`);
@@ -107,14 +107,16 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
         end();
       }
     };
-    deliver = (events, revision) => {
+    deliver = (events, revision, viewWrite) => {
       const moved = revision > last;
       last = Math.max(last, revision);
       for (const e of events) send(e);
-      // A write that left this view alone: say so at once (Kubernetes sends bookmarks only
-      // periodically; etcd's progress notifications are the model), so the agent's in-sync
-      // revision follows every change, not only the ones that reach it.
-      if (events.length === 0 && moved && bookmarks) send({ type: 'BOOKMARK', object: { kind: 'NodeView', apiVersion: 'strata/v1', metadata: { resourceVersion: String(last) } } });
+      // A policy, endpoint or set write that left this view alone: say so at once (Kubernetes
+      // sends bookmarks only periodically; etcd's progress notifications are the model), so the
+      // agent's in-sync revision follows every change, not only the ones that reach it. Writes of
+      // objects outside every view (the agents' own NodeStatus reports) wait for the periodic
+      // bookmark: answering those at once would make every report trigger every agent's next one.
+      if (events.length === 0 && moved && viewWrite && bookmarks) send({ type: 'BOOKMARK', object: { kind: 'NodeView', apiVersion: 'strata/v1', metadata: { resourceVersion: String(last) } } });
     };
     // The server can no longer keep this view (a fault in it): the agent lists again.
     onGone = (): void => {
@@ -124,7 +126,7 @@ export async function startNodeViewWatch(ctx: ServerContext, user: UserInfo, nod
     const bm = setInterval(() => {
       if (bookmarks) send({ type: 'BOOKMARK', object: { kind: 'NodeView', apiVersion: 'strata/v1', metadata: { resourceVersion: String(last) } } });
     }, ctx.bookmarkIntervalMs);
-    for (const e of early.splice(0)) deliver(e.events, e.revision);
+    for (const e of early.splice(0)) deliver(e.events, e.revision, e.viewWrite);
     if (gone) onGone();
     function end(): void {
       if (!open) return;

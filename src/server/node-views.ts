@@ -92,7 +92,7 @@ export interface NodeViews {
    * after every batch (events possibly empty, with the revision reached). Undefined when rv is
    * older than what is kept (the caller answers 410).
    */
-  watch(node: string, rv: number, listener: (events: readonly ViewEvent[], revision: number) => void, gone?: () => void): { close(): void } | undefined;
+  watch(node: string, rv: number, listener: (events: readonly ViewEvent[], revision: number, viewWrite: boolean) => void, gone?: () => void): { close(): void } | undefined;
   revision(): number;
   stats(): NodeViewStats;
 }
@@ -146,7 +146,8 @@ interface Entry {
 type Held = number;
 
 interface Listener {
-  readonly fn: (events: readonly ViewEvent[], revision: number) => void;
+  /** `viewWrite`: the batch wrote view kinds (false for a NodeStatus or an RBAC object alone). */
+  readonly fn: (events: readonly ViewEvent[], revision: number, viewWrite: boolean) => void;
   /** The view can no longer be followed from what was sent (the caller answers 410). */
   readonly gone: () => void;
 }
@@ -611,14 +612,9 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
             for (const l of st.listeners) l.gone();
             continue;
           }
-          // A batch of objects outside every view (a NodeStatus an agent reports) says nothing to
-          // the watchers; one that touched view kinds but not this node's view is passed on empty,
-          // so the watch can tell the agent it is in sync at this revision (a bookmark) — else an
-          // agent whose view a change skipped would look behind in `strata get nodes`.
-          if (out.length === 0 && viewTouched.length === 0) continue;
           for (const l of st.listeners) {
             try {
-              l.fn(out, revision);
+              l.fn(out, revision, viewTouched.length > 0);
             } catch (e) {
               log(`node views: a watcher of ${st.node} failed (${(e as Error).message}); dropped`);
               st.listeners.delete(l);
@@ -642,7 +638,7 @@ export function createNodeViews(snapshot: () => Cluster, now: () => number = Dat
       const st = nodes.get(node);
       if (st === undefined || rv < st.floor || rv > revision) return undefined;
       const replay = st.log.filter((l) => l.revision > rv).map((l) => l.event);
-      if (replay.length > 0) fn(replay, revision);
+      if (replay.length > 0) fn(replay, revision, true);
       const listener: Listener = { fn, gone };
       st.listeners.add(listener);
       return {
