@@ -247,10 +247,12 @@ function policyRows(rules: readonly PolicyRuleStat[]): object[] {
  * that pod — as Felix's flow logs do from its full endpoint cache. Aggregated records whose
  * address was dropped at the agent stay as they came.
  */
-function namedByServer<B extends { readonly records: readonly FlowRecord[] }>(batch: B, cluster: Cluster): B {
+function namedByServer<B extends { readonly records: readonly FlowRecord[] }>(batch: B, clusterNow: () => Cluster): B {
+  // Most batches name every side: the snapshot is taken only for one that does not.
+  let cluster: Cluster | undefined;
   const side = (e: FlowRecord['source']): FlowRecord['source'] => {
     if (e.kind !== 'Network' || e.ip === null) return e;
-    const named = describeAddress(cluster, e.ip);
+    const named = describeAddress((cluster ??= clusterNow()), e.ip);
     return named.kind === 'Network' ? e : named;
   };
   let changed = false;
@@ -292,7 +294,7 @@ export function createFlowService(store: FlowStore, ctx: Pick<ServerContext, 'me
         const causes = zodCauses(parsed.error);
         throw fail(400, `not a FlowBatch: ${causes.slice(0, 3).map((x) => `${x.field}: ${x.message}`).join('; ')}`, { kind: 'flows', group: 'strata', causes });
       }
-      const batch = namedByServer(parsed.data, c.mirror.engine.snapshot());
+      const batch = namedByServer(parsed.data, () => c.mirror.engine.snapshot());
       try {
         const r = await store.ingest(batch);
         if (r.duplicate) {
