@@ -8,7 +8,6 @@
 // the classes its selector matches, so a side scoped to one namespace costs that namespace's
 // classes, not every class of the cluster.
 import type { Cluster, Direction, EntityMatch, Endpoint, Flow, Peer, PipelineMode, Policy, Profile, Rule, TierPlan } from '../engine/index.ts';
-import type { FlowSetAlgebra } from '../engine/algebra.ts';
 import { PROTOCOL } from '../engine/index.ts';
 import { headerMatches, isActive, runPipeline, sideMatches } from '../engine/algebra.ts';
 import { cidrContains } from '../net/index.ts';

@@ -36,7 +36,6 @@ import {
   Compilation,
   compareText,
   dispatchMaps,
-  endpointChainName,
   policyChainName,
   policyId,
   prepareNode,
@@ -45,7 +44,6 @@ import {
   sameJson,
   selectorDomainsIn,
   structuralChains,
-  uniqueSorted,
 } from './compile.ts';
 import type { Chain, DecisionEntry, NamedSet, Ruleset, VerdictMap } from './ir.ts';
 
